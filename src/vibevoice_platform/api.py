@@ -1,0 +1,128 @@
+"""HTTP plumbing shared by both services: OpenAI-style error bodies and an OpenAPI that says so.
+
+Validation errors (wrong types, missing fields, values out of range) are 422, malformed JSON is 400,
+both with the body `{"error": {"message", "type", "code", "param"}}` that OpenAI clients understand,
+and the OpenAPI document describes that body instead of FastAPI's default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+
+class ErrorDetail(BaseModel):
+    """OpenAI's error object."""
+
+    message: str
+    type: str
+    code: str | None = None
+    param: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error the APIs return: `{"error": {...}}`."""
+
+    error: ErrorDetail
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    error_type: str,
+    code: str | None,
+    param: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """A JSON error response with OpenAI's body shape."""
+    body = ErrorResponse(error=ErrorDetail(message=message, type=error_type, code=code, param=param))
+    return JSONResponse(body.model_dump(), status_code=status, headers=dict(headers or {}))
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status documented with the ErrorResponse body."""
+    descriptions = {
+        400: "Malformed request or an unknown voice or model",
+        422: "The request does not match the schema",
+        429: "Overloaded: every slot and queue place is taken (see Retry-After)",
+        503: "Not ready: loading, failed or draining",
+    }
+    return {s: {"model": ErrorResponse, "description": descriptions.get(s, "Error")} for s in statuses}
+
+
+def _param(loc: tuple[int | str, ...]) -> str | None:
+    fields = [str(part) for part in loc if part != "body"]
+    return ".".join(fields) or None
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
+    if first["type"] == "json_invalid":
+        return error_response(
+            400, f"Malformed JSON: {first.get('ctx', {}).get('error', first['msg'])}",
+            error_type="invalid_request_error", code="json_invalid",
+        )  # fmt: skip
+    message = "; ".join(f"{_param(tuple(e['loc'])) or 'body'}: {e['msg']}" for e in errors)
+    return error_response(
+        422, message, error_type="invalid_request_error", code=first["type"], param=_param(tuple(first["loc"]))
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return error_response(
+        exc.status_code,
+        str(exc.detail),
+        error_type="invalid_request_error" if exc.status_code < 500 else "server_error",
+        code=str(exc.status_code),
+        headers=exc.headers,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make validation and routing errors answer in OpenAI's shape, and document them so."""
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            _document_validation_errors(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_validation_errors(schema: dict[str, Any]) -> None:
+    """Point FastAPI's generated 422 responses at the ErrorResponse body we really send."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            response = operation.get("responses", {}).get("422")
+            if response is not None:
+                response["content"] = {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                }
+                if "requestBody" in operation:
+                    operation["responses"].setdefault(
+                        "400",
+                        {
+                            "description": "Malformed JSON",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                            },
+                        },
+                    )

@@ -1,0 +1,1 @@
+"""The streaming text-to-speech service."""

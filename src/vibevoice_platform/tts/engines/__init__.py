@@ -1,0 +1,29 @@
+"""Synthesis engines behind one interface, and the factory that builds one from settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vibevoice_platform.tts.engines.base import Engine
+
+if TYPE_CHECKING:
+    from vibevoice_platform.tts.settings import TTSSettings
+
+__all__ = ["Engine", "build_engine"]
+
+
+def build_engine(settings: TTSSettings) -> Engine:
+    """The engine named by the settings; heavy imports happen only for the engine chosen."""
+    match settings.engine:
+        case "sine":
+            from vibevoice_platform.tts.engines.sine import SineEngine
+
+            return SineEngine(pace=settings.sine_pace)
+        case "espeak":
+            from vibevoice_platform.tts.engines.espeak import EspeakEngine
+
+            return EspeakEngine(binary=settings.espeak_binary)
+        case "vibevoice":
+            from vibevoice_platform.tts.engines.vibevoice import VibeVoiceEngine, load_binding
+
+            return VibeVoiceEngine(load_binding(settings))

@@ -1,0 +1,53 @@
+"""A deterministic, dependency-free engine for tests: tones whose length follows the text.
+
+Each character gives 50 ms of a tone (divided by speed); the voice sets the pitch. With `pace` > 0 the
+chunks are produced at `pace` times real time, which makes slow synthesis, queueing and cancellation
+observable in tests without a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping
+
+import anyio
+import numpy as np
+
+from vibevoice_platform.audio import SAMPLE_RATE, float_to_pcm16
+from vibevoice_platform.tts.engines.base import OPENAI_VOICES, Engine
+
+_PITCHES = {"sine-low": 220.0, "sine-mid": 330.0, "sine-high": 440.0}
+SECONDS_PER_CHAR = 0.05
+CHUNK_SAMPLES = SAMPLE_RATE // 10
+
+
+class SineEngine(Engine):
+    """Deterministic tones, 100 ms per chunk."""
+
+    name = "sine"
+
+    def __init__(self, *, pace: float = 0.0) -> None:
+        self._pace = pace
+
+    @property
+    def model(self) -> str:
+        return "sine"
+
+    @property
+    def native_voices(self) -> tuple[str, ...]:
+        return tuple(_PITCHES)
+
+    @property
+    def aliases(self) -> Mapping[str, str]:
+        natives = self.native_voices
+        return {alias: natives[i % len(natives)] for i, alias in enumerate(OPENAI_VOICES)}
+
+    async def synthesize(self, text: str, *, voice: str, speed: float) -> AsyncGenerator[bytes, None]:
+        total = max(CHUNK_SAMPLES, int(len(text) * SECONDS_PER_CHAR * SAMPLE_RATE / speed))
+        pitch = _PITCHES[voice]
+        for start in range(0, total, CHUNK_SAMPLES):
+            t = np.arange(start, min(start + CHUNK_SAMPLES, total)) / SAMPLE_RATE
+            if self._pace > 0:
+                await anyio.sleep(len(t) / SAMPLE_RATE / self._pace)
+            else:
+                await anyio.lowlevel.checkpoint()
+            yield float_to_pcm16(0.3 * np.sin(2 * np.pi * pitch * t))

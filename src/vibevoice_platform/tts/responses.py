@@ -1,0 +1,87 @@
+"""Encoding of a synthesis into an HTTP body: raw PCM, streaming WAV, or server-sent events.
+
+Encoding is kept apart from synthesis: a `Synthesis` yields PCM16; these functions frame it. The
+response object owns the synthesis and closes it however the response ends (done, hang-up, error), so
+the engine is stopped and the slot freed even if the body was never iterated.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncGenerator
+from typing import Literal
+
+import anyio
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from vibevoice_platform.audio import SAMPLE_RATE, wav_header
+from vibevoice_platform.tts.errors import TTSError
+from vibevoice_platform.tts.schemas import ResponseFormat
+from vibevoice_platform.tts.service import Synthesis
+
+MEDIA_TYPES: dict[ResponseFormat, str] = {"wav": "audio/wav", "pcm": "audio/pcm"}
+
+
+async def audio_body(synthesis: Synthesis, response_format: ResponseFormat) -> AsyncGenerator[bytes, None]:
+    """The audio as it is made; WAV starts with a header whose sizes say 'streaming'."""
+    first = True
+    async for chunk in synthesis:
+        if first and response_format == "wav":
+            chunk = wav_header() + chunk
+        first = False
+        yield chunk
+
+
+def _sse(payload: dict[str, object]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+async def sse_body(synthesis: Synthesis, response_format: ResponseFormat, text: str) -> AsyncGenerator[bytes, None]:
+    """OpenAI's speech SSE: `speech.audio.delta` events with base64 audio, then `speech.audio.done`."""
+    try:
+        async for chunk in audio_body(synthesis, response_format):
+            yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(chunk).decode()})
+    except TTSError as exc:
+        yield _sse({"type": "error", "error": {"message": exc.message, "type": exc.error_type, "code": exc.code}})
+        return
+    tokens = len(text.split())
+    yield _sse(
+        {
+            "type": "speech.audio.done",
+            "usage": {"input_tokens": tokens, "output_tokens": 0, "total_tokens": tokens},
+        }
+    )
+
+
+class SynthesisResponse(StreamingResponse):
+    """A streaming response that always closes its synthesis when the response ends."""
+
+    def __init__(
+        self,
+        synthesis: Synthesis,
+        response_format: ResponseFormat,
+        stream_format: Literal["audio", "sse"],
+        text: str,
+    ) -> None:
+        if stream_format == "sse":
+            body, media_type = sse_body(synthesis, response_format, text), "text/event-stream"
+        else:
+            body, media_type = audio_body(synthesis, response_format), MEDIA_TYPES[response_format]
+        headers = {
+            "Cache-Control": "no-store",
+            "X-Sample-Rate": str(SAMPLE_RATE),
+            "X-TTFA-Ms": f"{synthesis.ttfa_s * 1000:.2f}",
+        }
+        super().__init__(body, media_type=media_type, headers=headers)
+        self._synthesis = synthesis
+        self._body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._body.aclose()
+                await self._synthesis.aclose()

@@ -1,0 +1,100 @@
+"""Real service processes on loopback for integration tests.
+
+`running(...)` starts a command (a console script of this project, usually), waits until a URL answers
+200, yields the process, and stops it with SIGTERM (then SIGKILL) however the test ends; the process's
+output is kept in a log file that is shown when startup fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+SCRIPTS = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Service:
+    """A started process and the base URL it serves."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    port: int
+    log: Path
+
+    def output(self) -> str:
+        """Everything the process has written so far."""
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, wait, SIGKILL if needed; returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+
+def wait_until_ok(url: str, process: subprocess.Popen[bytes] | None, log: Path | None, timeout: float) -> None:
+    """Poll `url` until it answers 200; fail early if the process dies."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            output = log.read_text(errors="replace") if log else ""
+            raise RuntimeError(f"process exited with {process.returncode} before {url} was ok:\n{output}")
+        try:
+            response = httpx.get(url, timeout=1.0)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.05)
+    output = log.read_text(errors="replace") if log else ""
+    raise TimeoutError(f"{url} not ok after {timeout} s (last: {last}):\n{output}")
+
+
+@contextmanager
+def running(
+    command: Sequence[str],
+    *,
+    port: int,
+    ready_path: str = "/ready",
+    env: Mapping[str, str] | None = None,
+    timeout: float = 20.0,
+) -> Iterator[Service]:
+    """Start `command` (its first word is looked up in this venv's scripts) and wait for readiness."""
+    executable = SCRIPTS / command[0]
+    argv = [str(executable) if executable.exists() else command[0], *command[1:]]
+    log = Path(tempfile.mkstemp(prefix=f"{Path(command[0]).name}-", suffix=".log")[1])
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            argv, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+    service = Service(process, f"http://127.0.0.1:{port}", port, log)
+    try:
+        wait_until_ok(service.url + ready_path, process, log, timeout)
+        yield service
+    finally:
+        service.stop()
