@@ -74,7 +74,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         )  # fmt: skip
     message = "; ".join(f"{_param(tuple(e['loc'])) or 'body'}: {e['msg']}" for e in errors)
     return error_response(
-        422, message, error_type="invalid_request_error", code=first["type"], param=_param(tuple(first["loc"]))
+        422,
+        message,
+        error_type="invalid_request_error",
+        code=first["type"],
+        param=_param(tuple(first["loc"])),
     )
 
 

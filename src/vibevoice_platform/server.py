@@ -39,7 +39,9 @@ class DrainingServer(uvicorn.Server):
         self._timer.start()
 
 
-def serve(app: FastAPI, *, host: str, port: int, drain_s: float, grace_s: float, on_drain: Callable[[], None]) -> None:
+def serve(
+    app: FastAPI, *, host: str, port: int, drain_s: float, grace_s: int, on_drain: Callable[[], None]
+) -> None:
     """Serve `app` until a signal; logging is configured by the caller."""
     config = uvicorn.Config(
         app,

@@ -19,8 +19,9 @@ ABBREVIATIONS = frozenset(
         "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "a.m", "p.m", "u.s", "u.k",
     }
 )  # fmt: skip
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n+")
-_CLAUSE_END = re.compile(r"[,;:]+[\"'”’)\]]*(?=\s)|\s[-–—]+(?=\s)")
+_CLOSERS = "\"')\\]\u201d\u2019"  # quotes and brackets that may follow the end mark
+_SENTENCE_END = re.compile(rf"[.!?\u2026]+[{_CLOSERS}]*(?=\s)|\n+")
+_CLAUSE_END = re.compile(rf"[,;:]+[{_CLOSERS}]*(?=\s)|\s[-\u2013\u2014]+(?=\s)")
 _WORD_BEFORE_DOT = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
 
 

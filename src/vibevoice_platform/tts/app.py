@@ -37,7 +37,12 @@ async def _tts_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code >= 500:
         logger.error("request failed: %s", exc.message)
     return error_response(
-        exc.status_code, exc.message, error_type=exc.error_type, code=exc.code, param=exc.param, headers=headers
+        exc.status_code,
+        exc.message,
+        error_type=exc.error_type,
+        code=exc.code,
+        param=exc.param,
+        headers=headers,
     )
 
 
@@ -110,7 +115,9 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
         """Voices a request may name: OpenAI names mapped onto engine voices, then engine voices."""
         return VoiceList(voices=engine.voices, default=engine.default_voice)
 
-    audio_content = {media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA_TYPES.values()}
+    audio_content = {
+        media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA_TYPES.values()
+    }
 
     @app.post(
         "/v1/audio/speech",

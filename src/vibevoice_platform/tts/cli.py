@@ -22,7 +22,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     def drain() -> None:
         service.status = Status.DRAINING
 
-    serve(app, host=settings.host, port=settings.port, drain_s=settings.drain_s, grace_s=settings.grace_s, on_drain=drain)
+    serve(
+        app,
+        host=settings.host,
+        port=settings.port,
+        drain_s=settings.drain_s,
+        grace_s=settings.grace_s,
+        on_drain=drain,
+    )
 
 
 if __name__ == "__main__":

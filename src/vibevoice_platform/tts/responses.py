@@ -26,25 +26,27 @@ MEDIA_TYPES: dict[ResponseFormat, str] = {"wav": "audio/wav", "pcm": "audio/pcm"
 
 async def audio_body(synthesis: Synthesis, response_format: ResponseFormat) -> AsyncGenerator[bytes, None]:
     """The audio as it is made; WAV starts with a header whose sizes say 'streaming'."""
-    first = True
+    prefix = wav_header() if response_format == "wav" else b""
     async for chunk in synthesis:
-        if first and response_format == "wav":
-            chunk = wav_header() + chunk
-        first = False
-        yield chunk
+        yield prefix + chunk
+        prefix = b""
 
 
 def _sse(payload: dict[str, object]) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
-async def sse_body(synthesis: Synthesis, response_format: ResponseFormat, text: str) -> AsyncGenerator[bytes, None]:
+async def sse_body(
+    synthesis: Synthesis, response_format: ResponseFormat, text: str
+) -> AsyncGenerator[bytes, None]:
     """OpenAI's speech SSE: `speech.audio.delta` events with base64 audio, then `speech.audio.done`."""
     try:
         async for chunk in audio_body(synthesis, response_format):
             yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(chunk).decode()})
     except TTSError as exc:
-        yield _sse({"type": "error", "error": {"message": exc.message, "type": exc.error_type, "code": exc.code}})
+        yield _sse(
+            {"type": "error", "error": {"message": exc.message, "type": exc.error_type, "code": exc.code}}
+        )
         return
     tokens = len(text.split())
     yield _sse(

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MAX_INPUT_CHARS = 4096
 ResponseFormat = Literal["wav", "pcm"]
-SpeechText = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_INPUT_CHARS, pattern=r"\S")
-]
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("input must contain text, not only whitespace")
+    return text
+
+
+SpeechText = Annotated[str, Field(min_length=1, max_length=MAX_INPUT_CHARS), AfterValidator(_not_blank)]
 
 
 class SpeechRequest(BaseModel):

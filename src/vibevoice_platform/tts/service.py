@@ -44,6 +44,7 @@ class Synthesis:
 
     def __init__(
         self,
+        *,
         first: bytes,
         rest: AsyncGenerator[bytes, None],
         slot: Slot,
@@ -142,7 +143,9 @@ class SynthesisService:
     def prepare(self, voice: str | None, speed: float) -> str:
         """Check readiness and the request's voice and speed; return the native voice."""
         if self.status is not Status.READY:
-            raise NotReadyError(f"the service is {self.status.value}" + (f": {self.detail}" if self.detail else ""))
+            raise NotReadyError(
+                f"the service is {self.status.value}" + (f": {self.detail}" if self.detail else "")
+            )
         native = self.engine.resolve_voice(voice)
         if speed != 1.0 and not self.engine.supports_speed:
             raise UnsupportedError(f"the {self.engine.name} engine does not support speed", param="speed")
@@ -169,10 +172,14 @@ class SynthesisService:
             with anyio.CancelScope(shield=True):
                 await chunks.aclose()
             slot.release()
-            error = EngineError("the engine produced no audio") if isinstance(exc, StopAsyncIteration) else exc
+            error = (
+                EngineError("the engine produced no audio") if isinstance(exc, StopAsyncIteration) else exc
+            )
             status = error.code if isinstance(error, TTSError) else "cancelled"
             self.metrics.observe(endpoint, status, None, 0.0, 0.0)
             if error is exc:
                 raise
             raise error from None
-        return Synthesis(first, chunks, slot, self.metrics, endpoint, started)
+        return Synthesis(
+            first=first, rest=chunks, slot=slot, metrics=self.metrics, endpoint=endpoint, started=started
+        )

@@ -22,7 +22,7 @@ class TTSSettings(BaseSettings):
     max_queue: int = Field(8, ge=0, description="requests that may wait for a slot before 429")
     queue_timeout_s: float = Field(10.0, gt=0, description="longest wait for a slot before 429")
     drain_s: float = Field(0.0, ge=0, description="after SIGTERM, seconds /ready answers 503 before stopping")
-    grace_s: float = Field(30.0, ge=0, description="after SIGTERM, seconds in-flight streams get to finish")
+    grace_s: int = Field(30, ge=0, description="after SIGTERM, seconds in-flight streams get to finish")
     ws_idle_s: float = Field(60.0, gt=0, description="WebSocket sessions idle this long are closed")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
     espeak_binary: str = Field("espeak-ng", description="espeak-ng executable")

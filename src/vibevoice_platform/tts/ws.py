@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.abc import ObjectReceiveStream
+from anyio.streams.memory import MemoryObjectSendStream
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -92,6 +93,7 @@ class AudioStreamSession:
         self._generation = 0  # bumped by cancel: queued items of older generations are dropped
         self._speaking = anyio.CancelScope()
         self._audio_bytes = 0
+        self._queued = 0  # sentences queued or being spoken
         self._voice = ""
         self._speed = 1.0
 
@@ -122,7 +124,12 @@ class AudioStreamSession:
     async def _serve(self, slot: Slot) -> None:
         engine = self._service.engine
         await self._ws.send_json(
-            {"type": "started", "voice": self._voice, "sample_rate": engine.sample_rate, "format": "pcm_s16le"}
+            {
+                "type": "started",
+                "voice": self._voice,
+                "sample_rate": engine.sample_rate,
+                "format": "pcm_s16le",
+            }
         )
         send, receive = anyio.create_memory_object_stream[_Item](1024)
         try:
@@ -153,26 +160,31 @@ class AudioStreamSession:
             where = ".".join(str(p) for p in detail["loc"]) or "message"
             raise _ProtocolError(f"{where}: {detail['msg']}") from None
 
-    async def _read(self, send: ObjectSendStream[_Item]) -> None:
+    async def _read(self, send: MemoryObjectSendStream[_Item]) -> None:
         while True:
-            with anyio.move_on_after(self._idle_s) as idle:
+            message = await self._receive_while_active()
+            if message is not None and await self._handle(message, send):
+                return
+
+    async def _receive_while_active(self) -> StartMessage | TextMessage | ControlMessage | None:
+        """The next valid message (None after reporting an invalid one); closes an idle session."""
+        while True:
+            with anyio.move_on_after(self._idle_s):
                 try:
-                    message = await self._next_message()
+                    return await self._next_message()
                 except _ProtocolError as exc:
                     await self._send_error(exc.code, exc.message)
                     if exc.code == "binary_frame":
                         await self._ws.close(CLOSE_POLICY)
                         raise WebSocketDisconnect(CLOSE_POLICY) from None
-                    continue
-            if idle.cancelled_caught:
+                    return None
+            if self._queued == 0:  # idle only when nothing is waiting to be spoken either
                 await self._send_error("idle_timeout", f"no message for {self._idle_s:g} s")
                 await self._ws.close(CLOSE_POLICY)
                 raise WebSocketDisconnect(CLOSE_POLICY)
-            if await self._handle(message, send):
-                return
 
     async def _handle(
-        self, message: StartMessage | TextMessage | ControlMessage, send: ObjectSendStream[_Item]
+        self, message: StartMessage | TextMessage | ControlMessage, send: MemoryObjectSendStream[_Item]
     ) -> bool:
         """Act on one message; True once the session has ended."""
         if isinstance(message, StartMessage):
@@ -182,7 +194,7 @@ class AudioStreamSession:
                 await self._send_error("too_much_text", f"more than {MAX_PENDING_CHARS} characters pending")
                 return False
             for sentence in self._chunker.feed(message.text):
-                await send.send((self._generation, sentence))
+                await self._enqueue(send, sentence)
         elif message.type == "cancel":
             self._generation += 1
             self._chunker.reset()
@@ -190,12 +202,16 @@ class AudioStreamSession:
             await send.send(_Done(cancelled=True, close=False))
         else:
             for sentence in self._chunker.flush():
-                await send.send((self._generation, sentence))
+                await self._enqueue(send, sentence)
             await send.send(_Done(cancelled=False, close=message.type == "end"))
             if message.type == "end":
                 send.close()
                 return True
         return False
+
+    async def _enqueue(self, send: MemoryObjectSendStream[_Item], sentence: str) -> None:
+        self._queued += 1
+        await send.send((self._generation, sentence))
 
     async def _speak(
         self, receive: ObjectReceiveStream[_Item], slot: Slot, session_scope: anyio.CancelScope
@@ -216,13 +232,18 @@ class AudioStreamSession:
                         session_scope.cancel()
                     continue
                 generation, sentence = item
-                if generation == self._generation:
-                    await self._say(sentence, slot)
+                try:
+                    if generation == self._generation:
+                        await self._say(sentence, slot)
+                finally:
+                    self._queued -= 1
 
     async def _say(self, sentence: str, slot: Slot) -> None:
         with anyio.CancelScope() as self._speaking:
             try:
-                synthesis = await self._service.open_synthesis(sentence, self._voice, self._speed, "stream", held=slot)
+                synthesis = await self._service.open_synthesis(
+                    sentence, self._voice, self._speed, "stream", held=slot
+                )
             except TTSError as exc:
                 await self._send_error(exc.code, exc.message)
                 return

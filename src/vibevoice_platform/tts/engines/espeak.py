@@ -80,7 +80,8 @@ class EspeakEngine(Engine):
         if self._path is None:
             raise EngineError(f"{self._binary} not found on PATH; install the espeak-ng package")
         version = await anyio.run_process([self._path, "--version"])
-        self._version = " ".join(version.stdout.decode().split()[:5]).rstrip(":")
+        found = re.search(r"\d+\.\d+(\.\d+)?", version.stdout.decode())
+        self._version = f"espeak-ng {found.group() if found else 'unknown'}"
         listing = await anyio.run_process([self._path, "--voices"])
         languages = [
             m.group(1) for line in listing.stdout.decode().splitlines()[1:] if (m := _VOICE_LINE.match(line))
@@ -104,21 +105,23 @@ class EspeakEngine(Engine):
             await _reap(process)
 
     async def _stream(self, process: Process, text: str) -> AsyncIterator[bytes]:
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         async with process.stdin:
             await process.stdin.send(text.encode())
         header = b""
         aligner = PCMAligner()
         resampler: StreamingResampler | None = None
         async for data in process.stdout:
+            pcm = data
             if resampler is None:
                 header += data
                 if len(header) < WAV_HEADER_SIZE:
                     continue
                 rate, _, _ = parse_wav_header(header)
                 resampler = StreamingResampler(rate, SAMPLE_RATE)
-                data = header[WAV_HEADER_SIZE:]
-            if out := resampler.process(aligner.push(data)):
+                pcm = header[WAV_HEADER_SIZE:]
+            if out := resampler.process(aligner.push(pcm)):
                 yield out
         code = await process.wait()
         if code != 0 or resampler is None:

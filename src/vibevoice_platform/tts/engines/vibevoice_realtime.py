@@ -49,7 +49,9 @@ class RealtimeBinding(ModelBinding):
     def load(self) -> None:
         try:
             torch = importlib.import_module("torch")
-            model_cls = importlib.import_module(MODEL_MODULE).VibeVoiceStreamingForConditionalGenerationInference
+            model_cls = importlib.import_module(
+                MODEL_MODULE
+            ).VibeVoiceStreamingForConditionalGenerationInference
             processor_cls = importlib.import_module(PROCESSOR_MODULE).VibeVoiceStreamingProcessor
         except ImportError as exc:
             raise EngineError(

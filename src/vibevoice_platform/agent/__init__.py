@@ -1,0 +1,1 @@
+"""The voice agent service: LLM replies streamed sentence by sentence into speech."""

@@ -1,0 +1,103 @@
+"""The agent service's FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from vibevoice_platform import __version__
+from vibevoice_platform.agent.llm import LLM, build_llm
+from vibevoice_platform.agent.schemas import AgentHealth, AgentReadiness, TurnRequest, readiness_body
+from vibevoice_platform.agent.service import AgentService, TooManyTurnsError
+from vibevoice_platform.agent.settings import AgentSettings
+from vibevoice_platform.agent.sse import TurnEventResponse
+from vibevoice_platform.agent.tts_client import TTSClient
+from vibevoice_platform.agent.turn import Emit
+from vibevoice_platform.agent.ws import agent_ws
+from vibevoice_platform.api import error_response, error_responses, install_error_handlers
+from vibevoice_platform.logs import RequestContextMiddleware
+
+SSE_DESCRIPTION = (
+    "Server-sent events: `text` {delta}, `audio` {seq, audio: base64 PCM16 24 kHz mono}, "
+    "`metrics` {llm_ttft_ms, tts_ttfb_ms, turn_ttfa_ms, turn_e2e_ms}, `error` {code, message}, then `done`."
+)
+
+
+def create_app(settings: AgentSettings, llm: LLM | None = None) -> FastAPI:
+    """Build the agent app around an LLM backend and a TTS client."""
+    service = AgentService(
+        settings, llm or build_llm(settings), TTSClient(settings.tts_url, settings.tts_timeout_s)
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await service.tts.aclose()
+            await service.llm.aclose()
+
+    app = FastAPI(
+        title="VibeVoice agent",
+        version=__version__,
+        description="A voice agent: LLM replies streamed sentence by sentence into speech",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+
+    @app.get("/health", response_model=AgentHealth)
+    async def health() -> AgentHealth:
+        """Liveness."""
+        return AgentHealth()
+
+    @app.get("/ready", response_model=AgentReadiness, responses={503: {"model": AgentReadiness}})
+    async def ready(response: Response) -> AgentReadiness:
+        """Readiness with a check per dependency (TTS service, LLM); 503 until all pass."""
+        ok, checks = await service.readiness()
+        response.status_code = 200 if ok else 503
+        return readiness_body(ok, checks)
+
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+    async def prometheus() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post(
+        "/v1/agent/turn",
+        response_class=Response,
+        responses={
+            200: {
+                "description": SSE_DESCRIPTION,
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            **error_responses(429),
+        },
+    )
+    async def turn(body: TurnRequest) -> Response:
+        """One spoken turn: the reply's text and audio as server-sent events."""
+        try:
+            service.take_turn_slot()
+        except TooManyTurnsError as exc:
+            return error_response(
+                429, str(exc), error_type="rate_limit_error", code="overloaded", headers={"Retry-After": "1"}
+            )
+
+        async def run(emit: Emit) -> None:
+            await service.run_turn(
+                body.text,
+                emit,
+                transport="sse",
+                voice=body.voice,
+                session_id=body.session_id,
+                system_prompt=body.system_prompt,
+            )
+
+        return TurnEventResponse(run, on_close=service.release_turn_slot)
+
+    app.add_api_websocket_route("/v1/agent/ws", agent_ws)
+    return app

@@ -1,0 +1,76 @@
+"""Any OpenAI-compatible `/chat/completions` endpoint, streamed (`stream: true`) over httpx.
+
+Transport and protocol errors are translated into LLMError here, once; the API key is sent in the
+Authorization header and never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+
+import httpx
+from pydantic import SecretStr
+
+from vibevoice_platform.agent.llm.base import LLM, LLMError, Message
+
+
+def _delta(payload: str) -> str:
+    """The text delta of one streamed chunk (empty for role-only or final chunks)."""
+    try:
+        chunk = json.loads(payload)
+        choices = chunk.get("choices") or []
+        return (choices[0].get("delta") or {}).get("content") or "" if choices else ""
+    except (ValueError, AttributeError, IndexError, TypeError) as exc:
+        raise LLMError(f"the LLM API sent an unreadable chunk: {payload[:200]!r}") from exc
+
+
+def _error_message(status: int, body: bytes) -> str:
+    try:
+        detail = json.loads(body).get("error", {}).get("message")
+    except (ValueError, AttributeError):
+        detail = None
+    return f"the LLM API answered {status}" + (f": {detail}" if detail else "")
+
+
+class OpenAIChatLLM(LLM):
+    """Streams chat completions from an OpenAI-compatible server."""
+
+    name = "openai"
+
+    def __init__(self, *, base_url: str, model: str, api_key: SecretStr | None, timeout_s: float) -> None:
+        headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key else {}
+        self._model = model
+        self._base_url = base_url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=self._base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+        )
+
+    async def check(self) -> tuple[bool, str]:
+        return True, f"{self._model} at {self._base_url}"
+
+    async def stream(self, messages: list[Message]) -> AsyncGenerator[str, None]:
+        body = {"model": self._model, "messages": messages, "stream": True}
+        try:
+            async with self._client.stream("POST", "/chat/completions", json=body) as response:
+                if response.status_code >= 400:
+                    raise LLMError(_error_message(response.status_code, await response.aread()))
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == "[DONE]":
+                        return
+                    if delta := _delta(payload):
+                        yield delta
+        except httpx.TimeoutException as exc:
+            raise LLMError("the LLM API timed out", code="llm_timeout") from exc
+        except httpx.HTTPError as exc:
+            raise LLMError(
+                f"the LLM API is unreachable: {type(exc).__name__}", code="llm_unavailable"
+            ) from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

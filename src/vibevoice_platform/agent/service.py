@@ -1,0 +1,88 @@
+"""The agent's orchestration: admission of turns, histories, metrics, readiness."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+
+from vibevoice_platform.agent.llm import LLM
+from vibevoice_platform.agent.metrics import AgentMetrics
+from vibevoice_platform.agent.sessions import Sessions, build_messages
+from vibevoice_platform.agent.settings import AgentSettings
+from vibevoice_platform.agent.tts_client import TTSClient
+from vibevoice_platform.agent.turn import Emit, Turn, TurnMetrics
+
+logger = logging.getLogger(__name__)
+
+
+class TooManyTurnsError(Exception):
+    """Every turn slot is taken."""
+
+
+class AgentService:
+    """Runs turns against one LLM and one TTS service."""
+
+    def __init__(self, settings: AgentSettings, llm: LLM, tts: TTSClient) -> None:
+        self.settings = settings
+        self.llm = llm
+        self.tts = tts
+        self.metrics = AgentMetrics()
+        self.sessions = Sessions(settings.max_sessions, settings.history_messages)
+        self.draining = False
+        self._turn_slots = anyio.Semaphore(settings.max_turns)
+
+    async def readiness(self) -> tuple[bool, dict[str, dict[str, Any]]]:
+        """(ready, checks): every dependency's state, probed now."""
+        tts_ok, tts_detail = await self.tts.check()
+        llm_ok, llm_detail = await self.llm.check()
+        checks: dict[str, dict[str, Any]] = {
+            "tts": {"ok": tts_ok, "detail": tts_detail},
+            "llm": {"ok": llm_ok, "detail": f"{self.llm.name}: {llm_detail}"},
+        }
+        if self.draining:
+            checks["server"] = {"ok": False, "detail": "draining"}
+        return all(check["ok"] for check in checks.values()), checks
+
+    def take_turn_slot(self) -> None:
+        """Claim a turn slot or raise TooManyTurnsError; pair with `release_turn_slot`."""
+        try:
+            self._turn_slots.acquire_nowait()
+        except anyio.WouldBlock:
+            raise TooManyTurnsError(f"{self.settings.max_turns} turns are already in progress") from None
+
+    def release_turn_slot(self) -> None:
+        """Give a turn slot back."""
+        self._turn_slots.release()
+
+    async def run_turn(
+        self,
+        text: str,
+        emit: Emit,
+        *,
+        transport: str,
+        voice: str | None = None,
+        session_id: str | None = None,
+        system_prompt: str | None = None,
+    ) -> None:
+        """Run one turn to its end; interrupted turns end by cancellation and are recorded as such."""
+        history = self.sessions.history(session_id)
+        messages = build_messages(system_prompt or self.settings.system_prompt, history, text)
+        turn = Turn(self.llm, self.tts, voice or self.settings.voice)
+        status = "interrupted"
+        metrics: TurnMetrics | None = None
+        self.metrics.active_turns.inc()
+        try:
+            metrics = await turn.run(messages, emit)
+            status = "ok" if turn.error is None else "error"
+        finally:
+            self.metrics.active_turns.dec()
+            self.sessions.record(session_id, text, turn.reply)
+            self.metrics.observe(transport, status, metrics)
+            logger.info(
+                "turn %s",
+                status,
+                extra={"transport": transport, **(metrics.as_dict() if metrics else {})}
+                | ({"error": turn.error.code} if turn.error else {}),
+            )

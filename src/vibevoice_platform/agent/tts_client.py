@@ -1,0 +1,74 @@
+"""The agent's client of the TTS service: one streamed request per sentence, and a readiness probe."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+
+import httpx
+
+from vibevoice_platform.audio import PCMAligner
+from vibevoice_platform.logs import REQUEST_ID_HEADER, request_id_var
+
+
+class TTSUnavailableError(Exception):
+    """The TTS service is down, not ready, overloaded or failed; the message is safe to show."""
+
+    def __init__(self, message: str, code: str = "tts_unavailable") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _error_detail(body: bytes) -> str:
+    try:
+        return str(json.loads(body)["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return body[:200].decode(errors="replace")
+
+
+class TTSClient:
+    """Streams PCM16 from `POST /v1/audio/speech`; closing the stream hangs up, which stops synthesis."""
+
+    def __init__(self, base_url: str, timeout_s: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url, timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
+        )
+
+    async def stream(self, text: str, voice: str) -> AsyncGenerator[bytes, None]:
+        """PCM16 24 kHz mono chunks for `text`, on whole-sample boundaries."""
+        body = {"model": "tts-1", "input": text, "voice": voice, "response_format": "pcm"}
+        headers = {REQUEST_ID_HEADER: rid} if (rid := request_id_var.get()) else {}
+        aligner = PCMAligner()
+        try:
+            async with self._client.stream(
+                "POST", "/v1/audio/speech", json=body, headers=headers
+            ) as response:
+                if response.status_code != 200:
+                    detail = _error_detail(await response.aread())
+                    code = "tts_overloaded" if response.status_code == 429 else "tts_error"
+                    raise TTSUnavailableError(
+                        f"the TTS service answered {response.status_code}: {detail}", code
+                    )
+                async for data in response.aiter_raw():
+                    if pcm := aligner.push(data):
+                        yield pcm
+        except httpx.TimeoutException as exc:
+            raise TTSUnavailableError("the TTS service timed out", "tts_timeout") from exc
+        except httpx.HTTPError as exc:
+            raise TTSUnavailableError(f"the TTS service is unreachable: {type(exc).__name__}") from exc
+
+    async def check(self) -> tuple[bool, str]:
+        """Readiness of the TTS service: (ok, detail); never raises."""
+        try:
+            response = await self._client.get("/ready", timeout=2.0)
+        except httpx.HTTPError as exc:
+            return False, f"{self.base_url} unreachable: {type(exc).__name__}"
+        if response.status_code != 200:
+            return False, f"{self.base_url}/ready answered {response.status_code}"
+        return True, f"{self.base_url} ready"
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()

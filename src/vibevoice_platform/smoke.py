@@ -1,0 +1,159 @@
+"""`vibevoice-smoke`: is a deployment alive and really speaking?
+
+Checks, in order, each printed with its timing: TTS health and readiness (waiting up to `--wait`
+seconds for a service that is still starting), one short synthesis that must be a valid 24 kHz mono
+PCM16 WAV of plausible length and not silent, then, with `--agent-url`, the agent's health, readiness
+and one spoken turn over SSE (text, non-silent audio, metrics, done, no error). Exit 0 when all pass,
+1 at the first failure with what was wrong, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import httpx
+
+from vibevoice_platform.audio import WAV_HEADER_SIZE, duration_seconds, parse_wav_header, rms_dbfs
+from vibevoice_platform.sse import SSEParser
+
+SMOKE_TEXT = "Smoke test. The quick brown fox jumps over the lazy dog."
+MIN_AUDIO_S, MAX_AUDIO_S = 0.5, 30.0
+SILENCE_DBFS = -50.0
+
+
+class SmokeFailure(Exception):
+    """A check failed; the message says what was expected and what came back."""
+
+
+def _expect_status(response: httpx.Response, status: int = 200) -> None:
+    if response.status_code != status:
+        request = response.request
+        raise SmokeFailure(
+            f"{request.method} {request.url} answered {response.status_code}, expected {status}: "
+            + response.text[:300]
+        )
+
+
+def _check_audio(pcm: bytes, what: str) -> str:
+    seconds = duration_seconds(len(pcm))
+    if not MIN_AUDIO_S <= seconds <= MAX_AUDIO_S:
+        raise SmokeFailure(f"{what}: {seconds:.2f} s of audio, expected {MIN_AUDIO_S}-{MAX_AUDIO_S} s")
+    loudness = rms_dbfs(pcm)
+    if loudness < SILENCE_DBFS:
+        raise SmokeFailure(f"{what}: audio is silent ({loudness:.1f} dBFS)")
+    return f"{seconds:.2f} s of audio at {loudness:.1f} dBFS"
+
+
+def wait_ready(client: httpx.Client, url: str, wait_s: float) -> str:
+    """Poll `url` until 200 or the deadline; the last answer is in the failure."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            response = client.get(url)
+            if response.status_code == 200:
+                return "ready"
+            last = f"{response.status_code} {response.text[:300]}"
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() >= deadline:
+            raise SmokeFailure(f"{url} not ready after {wait_s:g} s (last: {last})")
+        time.sleep(0.5)
+
+
+def check_health(client: httpx.Client, base: str) -> str:
+    """GET /health answers 200."""
+    _expect_status(client.get(f"{base}/health"))
+    return "ok"
+
+
+def check_speech(client: httpx.Client, base: str) -> str:
+    """One WAV synthesis: valid header, plausible duration, not silent."""
+    body = {"model": "tts-1", "input": SMOKE_TEXT, "voice": "alloy", "response_format": "wav"}
+    response = client.post(f"{base}/v1/audio/speech", json=body)
+    _expect_status(response)
+    audio = response.content
+    try:
+        rate, channels, bits = parse_wav_header(audio[:WAV_HEADER_SIZE])
+    except ValueError as exc:
+        raise SmokeFailure(f"speech: not a WAV stream ({exc})") from None
+    if (rate, channels, bits) != (24_000, 1, 16):
+        raise SmokeFailure(
+            f"speech: WAV is {rate} Hz, {channels} channel(s), {bits} bit; expected 24000/1/16"
+        )
+    return _check_audio(audio[WAV_HEADER_SIZE:], "speech")
+
+
+def check_turn(client: httpx.Client, base: str) -> str:
+    """One agent turn over SSE: text, non-silent audio, metrics and done, no error."""
+    parser = SSEParser()
+    seen: dict[str, int] = {}
+    pcm = bytearray()
+    metrics: dict[str, float] = {}
+    with client.stream("POST", f"{base}/v1/agent/turn", json={"text": SMOKE_TEXT}) as response:
+        if response.status_code != 200:
+            response.read()
+            _expect_status(response)
+        for line in response.iter_lines():
+            event = parser.feed(line)
+            if event is None:
+                continue
+            seen[event.event] = seen.get(event.event, 0) + 1
+            if event.event == "error":
+                raise SmokeFailure(f"agent turn: error event {event.data}")
+            if event.event == "audio":
+                pcm += base64.b64decode(event.json()["audio"])
+            elif event.event == "metrics":
+                metrics = event.json()
+    missing = [name for name in ("text", "audio", "metrics", "done") if name not in seen]
+    if missing:
+        raise SmokeFailure(f"agent turn: no {', '.join(missing)} event(s); got {seen}")
+    audio = _check_audio(bytes(pcm), "agent turn")
+    return f"{audio}, first audio after {metrics.get('turn_ttfa_ms')} ms"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vibevoice-smoke", description="Is a deployment alive and really speaking?"
+    )
+    parser.add_argument("--tts-url", required=True, help="base URL of the TTS service")
+    parser.add_argument("--agent-url", help="base URL of the agent service (optional)")
+    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for readiness [60]")
+    parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds [30]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the checks; 0 when all pass, 1 at the first failure."""
+    args = _parser().parse_args(argv)
+    tts, agent = args.tts_url.rstrip("/"), (args.agent_url or "").rstrip("/")
+    checks: list[tuple[str, Callable[[httpx.Client], str]]] = [
+        ("tts health", lambda c: check_health(c, tts)),
+        ("tts ready", lambda c: wait_ready(c, f"{tts}/ready", args.wait)),
+        ("tts speech", lambda c: check_speech(c, tts)),
+    ]
+    if agent:
+        checks += [
+            ("agent health", lambda c: check_health(c, agent)),
+            ("agent ready", lambda c: wait_ready(c, f"{agent}/ready", args.wait)),
+            ("agent turn", lambda c: check_turn(c, agent)),
+        ]
+    with httpx.Client(timeout=args.timeout) as client:
+        for name, check in checks:
+            started = time.perf_counter()
+            try:
+                detail = check(client)
+            except (SmokeFailure, httpx.HTTPError) as exc:
+                print(f"FAIL {name}: {exc}", flush=True)
+                return 1
+            print(f"ok   {name} ({(time.perf_counter() - started) * 1000:.0f} ms): {detail}", flush=True)
+    print("smoke test passed", flush=True)
+    return 0
+
+
+def run() -> None:
+    """Console entry point."""
+    sys.exit(main())
