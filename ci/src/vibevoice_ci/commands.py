@@ -1,0 +1,89 @@
+"""Every command line a pipeline container runs, as plain data.
+
+The module's containers run exactly these argument lists, and the tests run the same lists on this
+machine where the tool exists (ruff, pytest, vibevoice-smoke), so a typo in a flag fails here first.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+
+# What `lint` checks: the product, its tests and the pipeline itself.
+LINT_PATHS = ("src", "tests", "ci")
+# Inside the pipeline, tests that need a container engine, minutes of emulation or the model's extra
+# are deselected: the pipeline itself builds and runs the containers.
+PIPELINE_TEST_MARKERS = "not container and not slow and not model"
+_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+JUNIT_REPORT = "/tmp/reports/junit.xml"  # noqa: S108 - a path inside the test container
+
+
+def ruff_check(paths: Sequence[str] = LINT_PATHS) -> list[str]:
+    """ruff's linter over `paths` (configuration from the root pyproject.toml)."""
+    return ["ruff", "check", "--no-cache", *paths]
+
+
+def ruff_format_check(paths: Sequence[str] = LINT_PATHS) -> list[str]:
+    """ruff's formatter in check mode: fails when a file would be reformatted."""
+    return ["ruff", "format", "--check", "--no-cache", *paths]
+
+
+def pip_install(requirements: Sequence[str]) -> list[str]:
+    """pip install into the container's Python, quietly and without the root-user warning."""
+    if not requirements:
+        msg = "nothing to install"
+        raise ValueError(msg)
+    return [
+        "python",
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--root-user-action=ignore",
+        *requirements,
+    ]
+
+
+def pytest(junit_report: str = JUNIT_REPORT, markers: str = PIPELINE_TEST_MARKERS) -> list[str]:
+    """The test suite as the pipeline runs it, with a JUnit XML report; no cache dir is written."""
+    return [
+        "python",
+        "-m",
+        "pytest",
+        "-m",
+        markers,
+        f"--junitxml={junit_report}",
+        "-p",
+        "no:cacheprovider",
+    ]
+
+
+def smoke(tts_url: str, agent_url: str) -> list[str]:
+    """vibevoice-smoke against a TTS and an agent: exits 0 on success, 1 with a message otherwise."""
+    return ["vibevoice-smoke", "--tts-url", tts_url, "--agent-url", agent_url]
+
+
+def dev_requirement(pyproject: str, name: str) -> str:
+    """The requirement on `name` in the dev extra of a pyproject.toml (e.g. "ruff==0.17.6").
+
+    The lint container installs the very tool version the developers' venv pins.
+    """
+    try:
+        document = tomllib.loads(pyproject)
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"pyproject.toml is not valid TOML: {exc}"
+        raise ValueError(msg) from None
+    dev = document.get("project", {}).get("optional-dependencies", {}).get("dev", [])
+    wanted = _normalized(name)
+    for entry in dev:
+        match = _REQUIREMENT_NAME.match(entry)
+        if match and _normalized(match[1]) == wanted:
+            return entry.strip()
+    msg = f"no requirement on {name!r} in [project.optional-dependencies] dev"
+    raise ValueError(msg)
+
+
+def _normalized(name: str) -> str:
+    """A distribution name compared the way pip compares it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
