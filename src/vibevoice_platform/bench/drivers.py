@@ -89,6 +89,8 @@ def recorded_errors() -> Iterator[None]:
         raise RequestFailed(ErrorType.PROTOCOL, str(exc) or type(exc).__name__) from exc
     except httpx.HTTPError as exc:
         raise RequestFailed(ErrorType.TRANSPORT, f"{type(exc).__name__}: {exc}") from exc
+    except TimeoutError as exc:  # websockets' open_timeout
+        raise RequestFailed(ErrorType.TIMEOUT, f"timed out: {exc or 'no answer'}") from exc
     except websockets.InvalidStatus as exc:
         status = exc.response.status_code
         raise RequestFailed(ErrorType.HTTP, f"WebSocket handshake answered {status}", str(status)) from exc
@@ -100,6 +102,29 @@ def recorded_errors() -> Iterator[None]:
         raise RequestFailed(ErrorType.CONNECT, str(exc)) from exc
     except OSError as exc:
         raise RequestFailed(ErrorType.TRANSPORT, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _start_on_send(request: httpx.Request, clock: StreamClock, extra: dict[str, float]) -> None:
+    """Start the clock as the request's first byte goes out, through httpcore's trace hook.
+
+    That leaves out the client's own work before sending (pool, auth, event hooks: a few hundred
+    microseconds of Python), which is not the service's latency. (Not later than that: a client
+    descheduled between writing the headers and the body would start its clock after the server
+    started its work.) A new connection's set-up is recorded apart, as `connect_ms`.
+    """
+    clock.restart()
+    connect_started = clock.started
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        nonlocal connect_started
+        if event == "connection.connect_tcp.started":
+            connect_started = time.perf_counter()
+        elif event == "connection.connect_tcp.complete":
+            extra["connect_ms"] = (time.perf_counter() - connect_started) * 1000
+        elif event == "http11.send_request_headers.complete":
+            clock.restart()
+
+    request.extensions["trace"] = trace
 
 
 def _headers(session: Session, index: int) -> dict[str, str]:
@@ -130,7 +155,7 @@ async def tts_http(
     request = session.http.build_request(
         "POST", f"{session.url}/v1/audio/speech", json=body, headers=_headers(session, index)
     )
-    clock.restart()
+    _start_on_send(request, clock, extra)
     response = await session.http.send(request, stream=True)
     try:
         await _raise_for_status(response)
@@ -212,7 +237,7 @@ async def agent_sse(
         body["voice"] = session.voice
     headers = {**_headers(session, index), "Accept": "text/event-stream"}
     request = session.http.build_request("POST", f"{session.url}/v1/agent/turn", json=body, headers=headers)
-    clock.restart()
+    _start_on_send(request, clock, extra)
     response = await session.http.send(request, stream=True)
     try:
         await _raise_for_status(response)

@@ -1,8 +1,9 @@
 """An incremental parser of server-sent events (the `text/event-stream` wire format).
 
 Bytes go in as they arrive, in chunks cut anywhere; complete events come out. Lines end in LF, CRLF
-or CR; `data` lines of one event are joined with LF; comments (lines starting with `:`) are skipped;
-an event without data is not dispatched, as the HTML standard says.
+or CR; `data` lines of one event are joined with LF; comments (lines starting with `:`) are skipped.
+Unlike a browser, an event that has a name but no data is dispatched too (with empty data): a bare
+`event: done` line still ends a stream.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class SSEParser:
         return None  # id and retry mean nothing to a one-shot client
 
     def _dispatch(self) -> Event | None:
-        event, data = self._event or "message", self._data
+        name, data = self._event, self._data
         self._event, self._data = "", []
-        return Event(event, "\n".join(data)) if data else None
+        if not name and not data:
+            return None
+        return Event(name or "message", "\n".join(data))

@@ -1,0 +1,235 @@
+"""`vibevoice-bench`: `run` measures a service, `compare` gates a run against a baseline.
+
+Exit codes: 0 the run was measured / the comparison passed or only warned; 1 the comparison found a
+regression; 2 a usage or infrastructure error (bad flags, unreadable or invalid files, unwritable
+output). A run whose requests all failed still exits 0: it measured an error rate of 1.0, and the
+gate on that is `compare`'s job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+
+from vibevoice_platform.bench.chart import distribution_svg
+from vibevoice_platform.bench.compare import Comparison, Verdict, compare
+from vibevoice_platform.bench.corpus import CorpusChoice, CorpusError, Utterance, load_corpus_file
+from vibevoice_platform.bench.drivers import Protocol, Session, Target, UnsupportedScenario, driver_for
+from vibevoice_platform.bench.loadgen import Plan, execute
+from vibevoice_platform.bench.policy import PolicyError, load_policy
+from vibevoice_platform.bench.progress import Progress
+from vibevoice_platform.bench.records import RequestRecord
+from vibevoice_platform.bench.report import summary_markdown
+from vibevoice_platform.bench.results import Results, ResultsError, RunInfo, build_results, load_results
+from vibevoice_platform.bench.testbed import describe_machine, describe_service, git_sha
+
+EXIT_OK = 0
+EXIT_REGRESSION = 1
+EXIT_ERROR = 2
+DEFAULT_REQUESTS = 100
+READY_TIMEOUT_S = 5.0
+
+
+class UsageError(Exception):
+    """Bad input from the user or an unusable environment: exit 2 with the message."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vibevoice-bench", description="Benchmark the voice services and gate regressions."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="measure a service; writes results.json and requests.jsonl")
+    run.add_argument("--target", type=Target, choices=list(Target), required=True, help="service under test")
+    run.add_argument("--url", required=True, help="the service's base URL, e.g. http://127.0.0.1:8000")
+    run.add_argument(
+        "--protocol", type=Protocol, choices=list(Protocol), default=Protocol.HTTP,
+        help="http: streamed speech or SSE turns; ws: the TTS WebSocket (default http)",
+    )  # fmt: skip
+    amount = run.add_mutually_exclusive_group()
+    amount.add_argument("--requests", type=int, help=f"measured requests (default {DEFAULT_REQUESTS})")
+    amount.add_argument("--duration", type=float, help="measure for this many seconds instead")
+    run.add_argument("--concurrency", type=int, default=1, help="requests in flight at once (default 1)")
+    run.add_argument("--warmup", type=int, help="unrecorded requests first (default: the concurrency)")
+    run.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    run.add_argument(
+        "--corpus", type=CorpusChoice, choices=list(CorpusChoice), default=CorpusChoice.MIXED,
+        help="built-in texts: short turns, long paragraphs, or both (default mixed)",
+    )  # fmt: skip
+    run.add_argument("--corpus-file", type=Path, help="texts to speak instead, one per line")
+    run.add_argument("--voice", help="voice to request (default: the service's)")
+    run.add_argument("--model", default="tts-1", help="TTS model to request (default tts-1)")
+    run.add_argument("--git-sha", help="commit under test (default: $GITHUB_SHA or git rev-parse HEAD)")
+    run.add_argument("--out", type=Path, required=True, help="directory for the results")
+
+    cmp = commands.add_parser("compare", help="compare a run with a baseline; exit 1 on a regression")
+    cmp.add_argument(
+        "--baseline", type=Path, help="baseline results.json; when absent or missing, this run becomes it"
+    )
+    cmp.add_argument("--current", type=Path, required=True, help="results.json of the run to judge")
+    cmp.add_argument("--out", type=Path, required=True, help="directory for comparison, summary and chart")
+    cmp.add_argument("--policy", type=Path, help="policy file, TOML or JSON (default: built-in policy)")
+    return parser
+
+
+def _base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--url must be an http(s) URL with a host, not {url!r}")
+    return url.rstrip("/")
+
+
+def _utterances(args: argparse.Namespace) -> tuple[list[Utterance], str]:
+    if args.corpus_file is not None:
+        return load_corpus_file(args.corpus_file), f"file:{args.corpus_file.name}"
+    return args.corpus.utterances(), str(args.corpus)
+
+
+def _text(body: dict[str, object] | None, key: str) -> str | None:
+    value = (body or {}).get(key)
+    return value if isinstance(value, str) else None
+
+
+async def _measure(
+    args: argparse.Namespace, url: str, plan: Plan, utterances: list[Utterance], corpus: str
+) -> tuple[Results, list[RequestRecord]]:
+    driver = driver_for(args.target, args.protocol)
+    limits = httpx.Limits(max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency)
+    service: dict[str, object] | None = None
+    # trust_env=False: the benchmark measures the service, never a proxy named in the environment
+    async with httpx.AsyncClient(timeout=plan.timeout_s, limits=limits, trust_env=False) as http:
+        with anyio.move_on_after(READY_TIMEOUT_S):
+            service = await describe_service(http, url)
+        session = Session(url, http, args.voice, args.model, plan.timeout_s, f"bench-{secrets.token_hex(4)}")
+        progress = Progress(sys.stderr, total=plan.requests, duration_s=plan.duration_s)
+        outcome = await execute(session, driver, utterances, plan, progress.update)
+        progress.close()
+    info = RunInfo(
+        target=args.target,
+        protocol=args.protocol,
+        url=url,
+        engine=_text(service, "engine"),
+        model=_text(service, "model"),
+        git_sha=git_sha(args.git_sha),
+        concurrency=plan.concurrency,
+        requests=plan.requests,
+        duration_s=plan.duration_s,
+        warmup=plan.warmup,
+        timeout_s=plan.timeout_s,
+        corpus=corpus,
+        voice=args.voice,
+        started_at=outcome.started_at,
+        wall_s=round(outcome.wall_s, 6),
+        service=service,
+    )
+    return build_results(outcome.records, info, describe_machine()), outcome.records
+
+
+def _one_line(results: Results) -> str:
+    run = results.run
+    parts = [f"{run.target}/{run.protocol}: {results.requests} requests, {results.failed} failed"]
+    for name in ("ttfa_ms", "e2e_latency_ms"):
+        m = results.metrics[name]
+        if m.count:
+            parts.append(f"{name} p50 {m.p50:.1f} p95 {m.p95:.1f}")
+    parts.append(f"{results.throughput_rps:.2f} req/s")
+    return ", ".join(parts)
+
+
+def run_command(args: argparse.Namespace, stderr: TextIO) -> int:
+    """`vibevoice-bench run`."""
+    url = _base_url(args.url)
+    driver_for(args.target, args.protocol)  # an unsupported pair is a usage error before any load
+    try:
+        plan = Plan(
+            requests=args.requests if args.duration is None else None,
+            duration_s=args.duration,
+            concurrency=args.concurrency,
+            warmup=args.concurrency if args.warmup is None else args.warmup,
+            timeout_s=args.timeout,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    utterances, corpus = _utterances(args)
+    results, records = anyio.run(_measure, args, url, plan, utterances, corpus)
+    out: Path = args.out
+    _write(out / "requests.jsonl", "".join(r.model_dump_json() + "\n" for r in records))
+    _write(out / "results.json", results.model_dump_json(indent=2) + "\n")
+    print(_one_line(results), file=stderr)
+    for error in results.error_summary:
+        code = f" {error.code}" if error.code else ""
+        print(f"  {error.count} x {error.type}{code}: {error.message}", file=stderr)
+    print(f"wrote {out / 'results.json'} and {out / 'requests.jsonl'}", file=stderr)
+    return EXIT_OK
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+CHART = "chart.svg"
+
+
+def _chart(comparison: Comparison, baseline: Results | None, current: Results) -> str:
+    panels = []
+    for metric in dict.fromkeys(check.metric for check in comparison.checks):
+        verdicts = {c.verdict for c in comparison.checks if c.metric == metric}
+        worst = next(
+            (v for v in (Verdict.FAIL, Verdict.WARN, Verdict.IMPROVED) if v in verdicts), Verdict.PASS
+        )
+        cur = current.metrics.get(metric)
+        base = baseline.metrics.get(metric) if baseline else None
+        described = cur or base
+        unit = described.unit if described else ""
+        panels.append((metric, unit, base.samples if base else [], cur.samples if cur else [], worst))
+    return distribution_svg(panels)
+
+
+def compare_command(args: argparse.Namespace, stderr: TextIO) -> int:
+    """`vibevoice-bench compare`."""
+    policy = load_policy(args.policy)
+    current = load_results(args.current)
+    baseline_path: Path | None = args.baseline
+    baseline = load_results(baseline_path) if baseline_path is not None and baseline_path.exists() else None
+    comparison = compare(baseline, current, policy)
+    out: Path = args.out
+    _write(out / "comparison.json", comparison.model_dump_json(indent=2) + "\n")
+    _write(out / CHART, _chart(comparison, baseline, current))
+    _write(out / "summary.md", summary_markdown(comparison, current, CHART))
+    if comparison.verdict is not Verdict.FAIL:
+        _write(out / "baseline.json", current.model_dump_json(indent=2) + "\n")
+    for check in comparison.checks:
+        if check.verdict in (Verdict.FAIL, Verdict.WARN, Verdict.IMPROVED):
+            print(f"{check.verdict}: {check.metric} {check.statistic}: {check.reason}", file=stderr)
+    if comparison.error_rate.verdict is not Verdict.PASS:
+        print(f"{comparison.error_rate.verdict}: error rate: {comparison.error_rate.reason}", file=stderr)
+    for note in comparison.notes:
+        print(f"note: {note}", file=stderr)
+    print(f"verdict: {comparison.verdict} (see {out / 'summary.md'})", file=stderr)
+    return EXIT_REGRESSION if comparison.verdict is Verdict.FAIL else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return run_command(args, sys.stderr)
+        return compare_command(args, sys.stderr)
+    except (UsageError, UnsupportedScenario, CorpusError, PolicyError, ResultsError) as exc:
+        print(f"vibevoice-bench {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR

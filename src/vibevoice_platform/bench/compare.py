@@ -1,0 +1,260 @@
+"""Comparing a run with a baseline: one verdict per gated statistic, one for the error rate, one overall.
+
+A statistic regresses only when its change is past the threshold, max(relative x baseline, floor), AND
+the samples say the change is real (the policy's significance test). A change past the threshold that
+the test cannot tell from noise passes, with the reason given, so a noisy runner does not fail a build
+that did not change; a large, consistent slowdown fails.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from vibevoice_platform.bench.policy import Check, Method, Policy
+from vibevoice_platform.bench.results import Results
+from vibevoice_platform.bench.stats import bootstrap_difference, mann_whitney_greater, statistic
+
+
+class Verdict(enum.StrEnum):
+    """The outcome of one check, or of the whole comparison."""
+
+    PASS = "pass"  # noqa: S105 (a verdict, not a password)
+    IMPROVED = "improved"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+
+
+class CheckResult(BaseModel):
+    """One gated statistic compared."""
+
+    metric: str
+    statistic: str
+    unit: str
+    baseline: float | None
+    current: float | None
+    change: float | None  # current - baseline
+    relative: float | None  # change / baseline
+    warn_at: float | None  # the absolute change (in the worse direction) that warns
+    fail_at: float | None
+    p_value: float | None  # one-sided Mann-Whitney U, in the worse direction
+    interval: tuple[float, float] | None  # bootstrap interval of current - baseline
+    significant: bool | None  # by the policy's method, in the direction of the change
+    verdict: Verdict
+    reason: str
+
+
+class ErrorRateResult(BaseModel):
+    """The current error rate against the policy's absolute limits."""
+
+    baseline: float | None
+    current: float
+    warn: float
+    fail: float
+    verdict: Verdict
+    reason: str
+
+
+class RunRef(BaseModel):
+    """Which run a side of the comparison is."""
+
+    git_sha: str | None
+    started_at: datetime
+    requests: int
+    concurrency: int
+    engine: str | None
+
+
+class Comparison(BaseModel):
+    """The whole of comparison.json."""
+
+    verdict: Verdict
+    baseline_created: bool
+    baseline: RunRef | None
+    current: RunRef
+    checks: list[CheckResult]
+    error_rate: ErrorRateResult
+    throughput_rps: tuple[float | None, float]  # (baseline, current), reported, not gated
+    notes: list[str]
+    policy: Policy
+
+
+def _ref(results: Results) -> RunRef:
+    run = results.run
+    return RunRef(
+        git_sha=run.git_sha,
+        started_at=run.started_at,
+        requests=results.requests,
+        concurrency=run.concurrency,
+        engine=run.engine,
+    )
+
+
+def compare_check(
+    check: Check, baseline: Sequence[float], current: Sequence[float], policy: Policy, unit: str
+) -> CheckResult:
+    """Judge one statistic of one metric."""
+    if not current or not baseline:
+        side = "this run" if not current else "the baseline"
+        return _unjudged(check, baseline, current, unit, f"no {check.metric} samples in {side}")
+    base = statistic(baseline, check.statistic)
+    cur = statistic(current, check.statistic)
+    change = cur - base
+    sign = 1.0 if check.worse == "higher" else -1.0
+    worse_by = sign * change  # > 0: a regression of this size; < 0: an improvement
+    warn_at = max(check.warn * abs(base), check.floor)
+    fail_at = max(check.fail * abs(base), check.floor)
+    low, high = _interval(baseline, current, check, policy)
+    # mann_whitney_greater(a, b) tests "b tends to be larger than a"; larger is worse when higher is
+    ordered = (baseline, current) if sign > 0 else (current, baseline)
+    p_worse = mann_whitney_greater(*ordered)
+    if policy.method is Method.MANN_WHITNEY:
+        p_better = mann_whitney_greater(ordered[1], ordered[0])
+        worse_real, better_real = p_worse < policy.alpha, p_better < policy.alpha
+    else:
+        worse_real = (low > 0) if sign > 0 else (high < 0)
+        better_real = (high < 0) if sign > 0 else (low > 0)
+    verdict, reason = _judge(
+        worse_by=worse_by, warn_at=warn_at, fail_at=fail_at, worse_real=worse_real,
+        better_real=better_real, policy=policy, p_worse=p_worse, unit=unit,
+    )  # fmt: skip
+    return CheckResult(
+        metric=check.metric,
+        statistic=check.statistic,
+        unit=unit,
+        baseline=base,
+        current=cur,
+        change=change,
+        relative=change / base if base else None,
+        warn_at=warn_at,
+        fail_at=fail_at,
+        p_value=p_worse,
+        interval=(low, high),
+        significant=worse_real if worse_by >= 0 else better_real,
+        verdict=verdict,
+        reason=reason,
+    )
+
+
+def _interval(
+    baseline: Sequence[float], current: Sequence[float], check: Check, policy: Policy
+) -> tuple[float, float]:
+    interval = bootstrap_difference(
+        baseline,
+        current,
+        check.statistic,
+        confidence=1 - policy.alpha,
+        resamples=policy.resamples,
+        seed=policy.seed,
+    )
+    return interval.low, interval.high
+
+
+def _judge(
+    *,
+    worse_by: float,
+    warn_at: float,
+    fail_at: float,
+    worse_real: bool,
+    better_real: bool,
+    policy: Policy,
+    p_worse: float,
+    unit: str,
+) -> tuple[Verdict, str]:
+    test = "bootstrap interval" if policy.method is Method.BOOTSTRAP else f"Mann-Whitney p={p_worse:.3g}"
+    if worse_by > warn_at:
+        level, limit = (Verdict.FAIL, fail_at) if worse_by > fail_at else (Verdict.WARN, warn_at)
+        if worse_real:
+            return level, f"worse by {worse_by:.4g} {unit}, past {limit:.4g} {unit}, significant ({test})"
+        return Verdict.PASS, f"worse by {worse_by:.4g} {unit} but not significant ({test}): noise"
+    if -worse_by > warn_at and better_real:
+        return Verdict.IMPROVED, f"better by {-worse_by:.4g} {unit}, significant ({test})"
+    return Verdict.PASS, f"within {warn_at:.4g} {unit}"
+
+
+def compare_error_rate(baseline: Results | None, current: Results, policy: Policy) -> ErrorRateResult:
+    """The current error rate against the absolute limits."""
+    limits = policy.error_rate
+    rate = current.error_rate
+    if rate > limits.fail:
+        verdict, reason = Verdict.FAIL, f"{rate:.2%} of requests failed, above {limits.fail:.2%}"
+    elif rate > limits.warn:
+        verdict, reason = Verdict.WARN, f"{rate:.2%} of requests failed, above {limits.warn:.2%}"
+    else:
+        verdict, reason = Verdict.PASS, f"{rate:.2%} of requests failed"
+    return ErrorRateResult(
+        baseline=baseline.error_rate if baseline else None,
+        current=rate,
+        warn=limits.warn,
+        fail=limits.fail,
+        verdict=verdict,
+        reason=reason,
+    )
+
+
+def mismatches(baseline: Results, current: Results) -> list[str]:
+    """Settings that differ between the runs and make the comparison less than like for like."""
+    notes: list[str] = []
+    for field in ("target", "protocol", "concurrency", "corpus", "engine", "model", "voice"):
+        old, new = getattr(baseline.run, field), getattr(current.run, field)
+        if old != new:
+            notes.append(f"{field} differs: baseline {old!r}, this run {new!r}")
+    return notes
+
+
+def compare(baseline: Results | None, current: Results, policy: Policy) -> Comparison:
+    """Compare `current` with `baseline`; with no baseline, `current` becomes it and passes."""
+    notes: list[str] = []
+    checks: list[CheckResult] = []
+    for check in policy.checks:
+        summary = current.metrics.get(check.metric)
+        unit = summary.unit if summary else ""
+        current_samples = summary.samples if summary else []
+        if baseline is None:
+            checks.append(_unjudged(check, [], current_samples, unit, "no baseline yet"))
+            continue
+        base_summary = baseline.metrics.get(check.metric)
+        base_samples = base_summary.samples if base_summary else []
+        checks.append(compare_check(check, base_samples, current_samples, policy, unit))
+    error_rate = compare_error_rate(baseline, current, policy)
+    differences = mismatches(baseline, current) if baseline is not None else []
+    notes.extend(differences)
+    if baseline is None:
+        notes.append("No baseline: this run is stored as the new baseline.")
+    elif baseline.testbed.cpu_model != current.testbed.cpu_model:
+        old_cpu, new_cpu = baseline.testbed.cpu_model, current.testbed.cpu_model
+        notes.append(f"different CPU: baseline {old_cpu!r}, this run {new_cpu!r}")
+    verdicts = {c.verdict for c in checks} | {error_rate.verdict}
+    if Verdict.FAIL in verdicts:
+        verdict = Verdict.FAIL
+    elif Verdict.WARN in verdicts or differences:
+        verdict = Verdict.WARN
+    else:
+        verdict = Verdict.PASS
+    return Comparison(
+        verdict=verdict,
+        baseline_created=baseline is None,
+        baseline=_ref(baseline) if baseline else None,
+        current=_ref(current),
+        checks=checks,
+        error_rate=error_rate,
+        throughput_rps=(baseline.throughput_rps if baseline else None, current.throughput_rps),
+        notes=notes,
+        policy=policy,
+    )
+
+
+def _unjudged(
+    check: Check, baseline: Sequence[float], current: Sequence[float], unit: str, reason: str
+) -> CheckResult:
+    return CheckResult(
+        metric=check.metric, statistic=check.statistic, unit=unit,
+        baseline=statistic(baseline, check.statistic) if baseline else None,
+        current=statistic(current, check.statistic) if current else None,
+        change=None, relative=None, warn_at=None, fail_at=None, p_value=None, interval=None,
+        significant=None, verdict=Verdict.SKIPPED, reason=reason,
+    )  # fmt: skip

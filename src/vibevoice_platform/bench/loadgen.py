@@ -1,0 +1,152 @@
+"""The load generator: closed-loop workers that each send one request at a time.
+
+`concurrency` workers share a request counter; each takes the next index, speaks utterance
+`index % len(corpus)` and records what happened. Warm-up requests go first, at the same concurrency,
+and are not recorded. A run is bounded by a number of requests or by a duration; when the duration is
+up no new request starts, and those in flight finish and count.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anyio
+
+from vibevoice_platform.bench.corpus import Utterance
+from vibevoice_platform.bench.drivers import Driver, Session, recorded_errors
+from vibevoice_platform.bench.records import (
+    ErrorType,
+    RequestError,
+    RequestFailed,
+    RequestRecord,
+    StreamClock,
+    measured,
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much load, how fast: exactly one of `requests` and `duration_s` is set."""
+
+    requests: int | None
+    duration_s: float | None
+    concurrency: int
+    warmup: int
+    timeout_s: float
+
+    def __post_init__(self) -> None:
+        if (self.requests is None) == (self.duration_s is None):
+            raise ValueError("give either a number of requests or a duration")
+        if self.requests is not None and self.requests < 1:
+            raise ValueError("requests must be at least 1")
+        if self.duration_s is not None and self.duration_s <= 0:
+            raise ValueError("the duration must be positive")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.warmup < 0:
+            raise ValueError("warm-up requests cannot be negative")
+        if self.timeout_s <= 0:
+            raise ValueError("the timeout must be positive")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The measured phase: its records in request order, when it started, how long it took."""
+
+    records: list[RequestRecord]
+    started_at: datetime
+    wall_s: float
+
+
+async def one_request(
+    session: Session, driver: Driver, utterance: Utterance, index: int, offset_s: float
+) -> RequestRecord:
+    """Make one request under the per-request timeout; every failure becomes the record's error."""
+    clock = StreamClock()
+    extra: dict[str, float] = {}
+    error: RequestError | None = None
+    try:
+        with anyio.fail_after(session.timeout_s), recorded_errors():
+            await driver(session, utterance, index, clock, extra)
+    except TimeoutError:
+        error = RequestError(
+            type=ErrorType.TIMEOUT, message=f"no complete response within {session.timeout_s:g} s"
+        )
+    except RequestFailed as exc:
+        error = exc.error
+    return measured(
+        clock,
+        index=index,
+        utterance=utterance.id,
+        chars=len(utterance.text),
+        offset_s=offset_s,
+        extra=extra,
+        error=error,
+    )
+
+
+async def _phase(
+    session: Session,
+    driver: Driver,
+    utterances: Sequence[Utterance],
+    *,
+    count: int | None,
+    deadline_s: float | None,
+    concurrency: int,
+    on_record: Callable[[RequestRecord], None],
+) -> float:
+    """Run workers until `count` requests or `deadline_s` seconds; returns the wall time."""
+    started = time.perf_counter()
+    next_index = 0
+
+    def take() -> int | None:
+        nonlocal next_index
+        if count is not None and next_index >= count:
+            return None
+        if deadline_s is not None and time.perf_counter() - started >= deadline_s:
+            return None
+        next_index += 1
+        return next_index - 1
+
+    async def worker() -> None:
+        while (index := take()) is not None:
+            utterance = utterances[index % len(utterances)]
+            record = await one_request(session, driver, utterance, index, time.perf_counter() - started)
+            on_record(record)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency if count is None else min(concurrency, count)):
+            tg.start_soon(worker)
+    return time.perf_counter() - started
+
+
+async def execute(
+    session: Session,
+    driver: Driver,
+    utterances: Sequence[Utterance],
+    plan: Plan,
+    on_record: Callable[[RequestRecord], None],
+) -> Outcome:
+    """Warm up, then run the measured phase; `on_record` sees each measured record as it finishes."""
+    if not utterances:
+        raise ValueError("the corpus is empty")
+    if plan.warmup:
+        await _phase(
+            session, driver, utterances, count=plan.warmup, deadline_s=None,
+            concurrency=plan.concurrency, on_record=lambda _: None,
+        )  # fmt: skip
+    records: list[RequestRecord] = []
+    started_at = datetime.now(UTC)
+
+    def keep(record: RequestRecord) -> None:
+        records.append(record)
+        on_record(record)
+
+    wall = await _phase(
+        session, driver, utterances, count=plan.requests, deadline_s=plan.duration_s,
+        concurrency=plan.concurrency, on_record=keep,
+    )  # fmt: skip
+    return Outcome(sorted(records, key=lambda r: r.index), started_at, wall)
