@@ -1,6 +1,6 @@
 """`helm test` of the vibevoice chart: both services are up, and the TTS makes one tiny synthesis.
 
-The chart runs this with `python -c` in the TTS image, which has Python but no curl, so it uses the
+The chart runs this with `python3 -c` in the TTS image, which has Python but no curl, so it uses the
 standard library only. URLs come from VIBEVOICE_TEST_TTS_URL and VIBEVOICE_TEST_AGENT_URL (optional).
 Every failure is printed; the exit status is 0 when all checks pass, else 1.
 """

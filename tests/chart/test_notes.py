@@ -1,0 +1,62 @@
+"""NOTES.txt renders for every values set and tells the operator how to check the release.
+
+`helm template` leaves NOTES.txt out and `helm install --dry-run` needs a cluster, so the test renders
+a copy of the chart in which the notes are a named template wrapped in a ConfigMap.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.chart.chart import CHART, NAMESPACE, RELEASE, VALUE_SETS, Rendered, run_helm, values_args
+
+PROBE = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: notes
+data:
+  notes: {{ include "test.notes" . | quote }}
+"""
+
+
+@pytest.fixture(scope="module")
+def notes_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the chart whose NOTES.txt renders as a ConfigMap."""
+    chart = tmp_path_factory.mktemp("chart") / "vibevoice"
+    shutil.copytree(CHART, chart)
+    notes = chart / "templates" / "NOTES.txt"
+    (chart / "templates" / "_notes.tpl").write_text(
+        '{{- define "test.notes" -}}\n' + notes.read_text() + "{{- end }}\n"
+    )
+    notes.unlink()
+    (chart / "templates" / "notes.yaml").write_text(PROBE)
+    return chart
+
+
+def notes(helm: str, chart: Path, files: tuple[Path, ...]) -> str:
+    """The rendered NOTES.txt of `chart` with `files`."""
+    args = ["template", RELEASE, str(chart), "--namespace", NAMESPACE, "--show-only", "templates/notes.yaml"]
+    rendered = Rendered.parse(run_helm(helm, [*args, *values_args(files)]))
+    return rendered.manifests[0]["data"]["notes"]
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_notes_say_how_to_check_the_release(helm: str, notes_chart: Path, name: str) -> None:
+    text = notes(helm, notes_chart, VALUE_SETS[name])
+    assert f"helm test {RELEASE} --namespace {NAMESPACE} --logs" in text
+    assert "port-forward service/" in text
+    assert "<no value>" not in text
+
+
+def test_notes_describe_the_variant(helm: str, notes_chart: Path) -> None:
+    gpu = notes(helm, notes_chart, VALUE_SETS["gpu"])
+    assert "VibeVoice engine (microsoft/VibeVoice-Realtime-0.5B) on 2 nvidia.com/gpu per pod" in gpu
+    assert "the startup probe allows 1200 s" in gpu
+    assert "https://voice.example.com" in gpu
+    assert "key from Secret vibevoice-openai" in gpu
+    cpu = notes(helm, notes_chart, VALUE_SETS["cpu"])
+    assert "espeak-ng engine on CPU" in cpu
+    assert "Ingress:" not in cpu

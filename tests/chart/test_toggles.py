@@ -1,0 +1,250 @@
+"""Both sides of every toggle: disabled renders nothing, enabled renders exactly this."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.chart.chart import COMPONENTS, RELEASE, VALUE_SETS, HelmFailed, Manifest, Rendered, render
+
+OPTIONAL_KINDS = (
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+    "ServiceMonitor",
+    "Ingress",
+    "NetworkPolicy",
+)
+
+
+def pod_labels(rendered: Rendered, component: str) -> dict[str, str]:
+    """The labels of a component's pods (the helm test pod's for "test")."""
+    if component == "test":
+        return rendered.all("Pod")[0]["metadata"]["labels"]
+    return rendered.one("Deployment", component)["spec"]["template"]["metadata"]["labels"]
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    """Whether a matchLabels selector picks pods with `labels`."""
+    return selector.items() <= labels.items()
+
+
+def test_minimal_values_render_no_optional_part(rendered_sets: dict[str, Rendered]) -> None:
+    minimal = rendered_sets["minimal"]
+    assert not set(OPTIONAL_KINDS) & set(minimal.kinds()), minimal.kinds()
+    assert minimal.all("ServiceAccount") == []
+    assert sorted(minimal.kinds()) == sorted(
+        ["ConfigMap"] * 2 + ["Service"] * 2 + ["Deployment"] * 2 + ["Pod"]
+    )
+
+
+def test_pdbs_on_by_default(defaults: Rendered) -> None:
+    for component in COMPONENTS:
+        budget = defaults.one("PodDisruptionBudget", component)["spec"]
+        assert budget["maxUnavailable"] == 1
+        assert selects(budget["selector"]["matchLabels"], pod_labels(defaults, component))
+        other = "agent" if component == "tts" else "tts"
+        assert not selects(budget["selector"]["matchLabels"], pod_labels(defaults, other))
+
+
+def test_pdb_percentage(rendered_sets: dict[str, Rendered]) -> None:
+    assert rendered_sets["gpu"].one("PodDisruptionBudget", "agent")["spec"]["maxUnavailable"] == "25%"
+
+
+def test_no_autoscaler_by_default_and_replicas_fixed(defaults: Rendered) -> None:
+    assert defaults.all("HorizontalPodAutoscaler") == []
+    assert defaults.one("Deployment", "tts")["spec"]["replicas"] == 1
+    assert defaults.one("Deployment", "agent")["spec"]["replicas"] == 2
+
+
+def test_autoscalers_own_the_replica_count(rendered_sets: dict[str, Rendered]) -> None:
+    gpu = rendered_sets["gpu"]
+    for component, bounds in (("tts", (2, 6, 60)), ("agent", (2, 20, 70))):
+        deployment = gpu.one("Deployment", component)
+        assert "replicas" not in deployment["spec"]
+        spec = gpu.one("HorizontalPodAutoscaler", component)["spec"]
+        assert spec["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": deployment["metadata"]["name"],
+        }
+        target = spec["metrics"][0]["resource"]
+        assert (spec["minReplicas"], spec["maxReplicas"], target["target"]["averageUtilization"]) == bounds
+        assert target["name"] == "cpu"
+
+
+def test_no_service_monitor_by_default(defaults: Rendered) -> None:
+    assert defaults.all("ServiceMonitor") == []
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_service_monitors_scrape_metrics_of_each_service(
+    rendered_sets: dict[str, Rendered], component: str
+) -> None:
+    """There is no offline schema for ServiceMonitor: check it against the Service it must find."""
+    gpu = rendered_sets["gpu"]
+    monitor = gpu.one("ServiceMonitor", component)
+    service = gpu.one("Service", component)
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert set(monitor["spec"]) == {"selector", "endpoints"}
+    assert selects(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+    other = gpu.one("Service", "agent" if component == "tts" else "tts")
+    assert not selects(monitor["spec"]["selector"]["matchLabels"], other["metadata"]["labels"])
+    service_ports = {port["name"] for port in service["spec"]["ports"]}
+    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s"}]
+    assert "http" in service_ports
+
+
+def test_no_ingress_by_default(defaults: Rendered) -> None:
+    assert defaults.all("Ingress") == []
+
+
+def test_ingress_keeps_websockets_and_streams_open(rendered_sets: dict[str, Rendered]) -> None:
+    gpu = rendered_sets["gpu"]
+    (ingress,) = gpu.all("Ingress")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "7200"
+    assert annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"] == "7200"
+    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    spec = ingress["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert spec["tls"] == [{"hosts": ["voice.example.com"], "secretName": "voice-example-com-tls"}]
+    (rule,) = spec["rules"]
+    backends = {path["path"]: path["backend"]["service"] for path in rule["http"]["paths"]}
+    services = {service["metadata"]["name"]: service for service in gpu.all("Service")}
+    assert backends == {
+        "/": {"name": f"{RELEASE}-vibevoice-agent", "port": {"name": "http"}},
+        "/v1/audio": {"name": f"{RELEASE}-vibevoice-tts", "port": {"name": "http"}},
+    }
+    for backend in backends.values():
+        assert backend["port"]["name"] in {
+            port["name"] for port in services[backend["name"]]["spec"]["ports"]
+        }
+
+
+def test_ingress_user_annotations_override_the_defaults(helm: str) -> None:
+    rendered = render(
+        helm,
+        values={
+            "ingress": {
+                "enabled": True,
+                "annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "60"},
+            }
+        },
+    )
+    (ingress,) = rendered.all("Ingress")
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "60"
+    assert "tls" not in ingress["spec"]
+
+
+def policy(rendered: Rendered, component: str) -> Manifest:
+    """A component's NetworkPolicy."""
+    return rendered.one("NetworkPolicy", component)["spec"]
+
+
+def test_no_network_policy_when_disabled(rendered_sets: dict[str, Rendered]) -> None:
+    assert rendered_sets["minimal"].all("NetworkPolicy") == []
+
+
+@pytest.mark.parametrize("name", ["defaults", "cpu"])
+def test_tts_ingress_only_from_agent_test_pod_and_scrapers(
+    rendered_sets: dict[str, Rendered], name: str
+) -> None:
+    rendered = rendered_sets[name]
+    spec = policy(rendered, "tts")
+    assert spec["policyTypes"] == ["Ingress"]
+    assert selects(spec["podSelector"]["matchLabels"], pod_labels(rendered, "tts"))
+    callers, scrapers = spec["ingress"]
+    allowed = [peer["podSelector"]["matchLabels"] for peer in callers["from"]]
+    for component, admitted in (("agent", True), ("test", True), ("tts", False)):
+        assert any(selects(selector, pod_labels(rendered, component)) for selector in allowed) == admitted
+    assert scrapers["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    for rule in spec["ingress"]:
+        assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+
+
+def test_tts_admits_the_ingress_controller_only_when_exposed(
+    rendered_sets: dict[str, Rendered], helm: str
+) -> None:
+    gpu_rules = policy(rendered_sets["gpu"], "tts")["ingress"]
+    assert gpu_rules[-1]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+    assert len(gpu_rules) == 3
+    agent_only = render(helm, values={"ingress": {"enabled": True}})  # the default path leads to the agent
+    assert len(policy(agent_only, "tts")["ingress"]) == 2
+
+
+def test_exposed_tts_with_no_ingress_controller_peers_fails(helm: str) -> None:
+    """An empty `from` would admit every source, so the chart refuses to render one."""
+    values: dict[str, Any] = {
+        "ingress": {
+            "enabled": True,
+            "paths": [{"path": "/v1/audio", "pathType": "Prefix", "component": "tts"}],
+        },
+        "networkPolicy": {"ingressControllers": []},
+    }
+    with pytest.raises(
+        HelmFailed, match=r"networkPolicy\.ingressControllers must name the Ingress controller"
+    ):
+        render(helm, values=values)
+
+
+def test_no_scraper_rule_without_scrapers(helm: str) -> None:
+    rendered = render(helm, values={"networkPolicy": {"metricsScrapers": []}})
+    assert len(policy(rendered, "tts")["ingress"]) == 1
+
+
+def test_agent_egress_to_tts_and_dns_only_with_the_scripted_llm(defaults: Rendered) -> None:
+    spec = policy(defaults, "agent")
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    tts, dns = spec["egress"]
+    assert selects(tts["to"][0]["podSelector"]["matchLabels"], pod_labels(defaults, "tts"))
+    assert tts["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    assert dns["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
+    assert dns["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+
+
+def test_agent_egress_to_the_llm_endpoint_with_openai(rendered_sets: dict[str, Rendered]) -> None:
+    egress = policy(rendered_sets["gpu"], "agent")["egress"]
+    assert len(egress) == 3
+    llm = egress[2]
+    assert llm["to"] == [
+        {
+            "ipBlock": {
+                "cidr": "0.0.0.0/0",
+                "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"],
+            }
+        }
+    ]
+    assert llm["ports"] == [{"port": 443, "protocol": "TCP"}]
+
+
+def test_service_accounts_created_and_used(defaults: Rendered, rendered_sets: dict[str, Rendered]) -> None:
+    for component in COMPONENTS:
+        account = defaults.one("ServiceAccount", component)["metadata"]["name"]
+        spec = defaults.one("Deployment", component)["spec"]["template"]["spec"]
+        assert spec["serviceAccountName"] == account == f"{RELEASE}-vibevoice-{component}"
+    minimal = rendered_sets["minimal"]
+    used = {
+        c: minimal.one("Deployment", c)["spec"]["template"]["spec"]["serviceAccountName"] for c in COMPONENTS
+    }
+    assert used == {"tts": "voice-runtime", "agent": "default"}
+
+
+@pytest.mark.parametrize("kind", OPTIONAL_KINDS)
+def test_each_optional_kind_appears_in_some_ci_values_file(
+    rendered_sets: dict[str, Rendered], kind: str
+) -> None:
+    """The ci values files between them render every optional part (chart-testing exercises them all)."""
+    assert any(kind in rendered_sets[name].kinds() for name in VALUE_SETS if name != "defaults")
