@@ -15,6 +15,7 @@ LINT_PATHS = ("src", "tests", "ci")
 # Inside the pipeline, tests that need a container engine, minutes of emulation or the model's extra
 # are deselected: the pipeline itself builds and runs the containers.
 PIPELINE_TEST_MARKERS = "not container and not slow and not model"
+PRODUCT_TESTS = ("tests",)
 _REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 JUNIT_REPORT = "/tmp/reports/junit.xml"  # noqa: S108 - a path inside the test container
 
@@ -35,7 +36,7 @@ def pip_install(requirements: Sequence[str]) -> list[str]:
         msg = "nothing to install"
         raise ValueError(msg)
     return [
-        "python",
+        "python3",
         "-m",
         "pip",
         "install",
@@ -45,10 +46,18 @@ def pip_install(requirements: Sequence[str]) -> list[str]:
     ]
 
 
-def pytest(junit_report: str = JUNIT_REPORT, markers: str = PIPELINE_TEST_MARKERS) -> list[str]:
-    """The test suite as the pipeline runs it, with a JUnit XML report; no cache dir is written."""
+def pytest(
+    junit_report: str = JUNIT_REPORT,
+    markers: str = PIPELINE_TEST_MARKERS,
+    paths: Sequence[str] = PRODUCT_TESTS,
+) -> list[str]:
+    """The product's tests as the pipeline runs them, with a JUnit XML report; no cache dir written.
+
+    The paths are explicit: the pipeline module's own tests (ci/tests) run in `make test`, not in
+    the service images.
+    """
     return [
-        "python",
+        "python3",
         "-m",
         "pytest",
         "-m",
@@ -56,6 +65,7 @@ def pytest(junit_report: str = JUNIT_REPORT, markers: str = PIPELINE_TEST_MARKER
         f"--junitxml={junit_report}",
         "-p",
         "no:cacheprovider",
+        *paths,
     ]
 
 

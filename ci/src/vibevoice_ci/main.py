@@ -154,7 +154,7 @@ class Vibevoice:
         native = wanted.index(services.runnable_platform(await dag.default_platform(), wanted))
         await self._smoke_client({name: images[native] for name, images in variants.items()}).sync()
 
-        publisher = dag.container().with_registry_auth(registry, username, password)
+        publisher = self._registry(registry, username, password)
         published: list[str] = []
         for name, tagged in references.items():
             for reference in tagged:
@@ -183,6 +183,11 @@ class Vibevoice:
             .with_directory(toolchain.WORKDIR, self.source)
             .with_workdir(toolchain.WORKDIR)
         )
+
+    @staticmethod
+    def _registry(registry: str, username: str, password: dagger.Secret) -> dagger.Container:
+        """An empty container holding the registry credentials: it publishes the platform variants."""
+        return dag.container().with_registry_auth(registry, username, password)
 
     def _test_step(self, service: str) -> Callable[[], Awaitable[None]]:
         async def run() -> None:

@@ -1,0 +1,125 @@
+"""The module as the engine sees it: dagger.json, the SDK pin, and registration without an engine."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.tools import ROOT
+
+CI = ROOT / "ci"
+PROBE = Path(__file__).with_name("registration_probe.py")
+
+
+def dagger_json() -> dict[str, Any]:
+    return json.loads((ROOT / "dagger.json").read_text(encoding="utf-8"))
+
+
+def engine_version() -> str:
+    """dagger.json's engineVersion without the leading "v" (e.g. 0.21.11)."""
+    return str(dagger_json()["engineVersion"]).removeprefix("v")
+
+
+def main_object_name() -> str:
+    """The main object's class name: the PascalCase of the module name, as the runtime derives it."""
+    return "".join(part.capitalize() for part in str(dagger_json()["name"]).replace("_", "-").split("-"))
+
+
+def test_dagger_json_declares_a_python_module_in_ci() -> None:
+    config = dagger_json()
+    assert config["name"] == "vibevoice"
+    assert config["sdk"] == {"source": "python"}
+    assert config["source"] == "ci"
+    assert str(config["engineVersion"]).startswith("v0.21.")
+
+
+def test_the_sdk_the_types_are_checked_against_is_the_engine_version() -> None:
+    # pyright checks ci/ against the installed dagger-io; it must be the engine's own version.
+    assert importlib.metadata.version("dagger-io") == engine_version()
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]
+    assert f"dagger-io=={engine_version()}" in dev["dev"]
+
+
+def test_the_module_package_declares_its_main_object() -> None:
+    project = tomllib.loads((CI / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    # Not "dagger": the package would shadow the SDK.
+    assert project["name"] != "dagger"
+    assert project["entry-points"]["dagger.mod"] == {"main_object": f"vibevoice_ci.main:{main_object_name()}"}
+    installed = importlib.metadata.entry_points(group="dagger.mod", name="main_object")
+    assert [entry.value for entry in installed] == [f"vibevoice_ci.main:{main_object_name()}"]
+
+
+@pytest.fixture(scope="module")
+def registered() -> dict[str, Any]:
+    """What the SDK registers for the module (see registration_probe.py)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DAGGER_")}
+    env |= {"DAGGER_MAIN_OBJECT": main_object_name(), "DAGGER_MODULE": str(dagger_json()["name"])}
+    result = subprocess.run(
+        [sys.executable, str(PROBE)], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_registration_builds_every_type_definition_and_stops_only_at_the_engine(
+    registered: dict[str, Any],
+) -> None:
+    assert "No active engine session" in registered["reached_engine"]
+
+
+def test_the_module_api_is_exactly_these_functions(registered: dict[str, Any]) -> None:
+    assert set(registered["functions"]) == {
+        "",  # the constructor
+        "lint_env",
+        "lint",
+        "test_env",
+        "test",
+        "test_report",
+        "build",
+        "images",
+        "tts_service",
+        "agent_service",
+        "smoke",
+        "publish",
+        "ci",
+    }
+
+
+def test_checks_are_lint_test_and_smoke_and_need_no_arguments(registered: dict[str, Any]) -> None:
+    checks = {name: spec for name, spec in registered["functions"].items() if spec["check"]}
+    assert set(checks) == {"lint", "test", "smoke"}
+    for name, spec in checks.items():
+        required = [arg for arg, details in spec["args"].items() if not details["optional"]]
+        assert required == [], f"check {name} requires {required}"
+
+
+def test_only_publish_opts_out_of_the_function_cache(registered: dict[str, Any]) -> None:
+    cached = {name: spec["cache"] for name, spec in registered["functions"].items() if spec["cache"]}
+    assert cached == {"publish": "never"}
+
+
+def test_the_password_is_a_secret_and_has_no_default(registered: dict[str, Any]) -> None:
+    password = registered["functions"]["publish"]["args"]["password"]
+    assert password == {"optional": False, "default_path": None, "ignore": None, "default": None}
+
+
+def test_the_source_defaults_to_the_repository_without_local_clutter(registered: dict[str, Any]) -> None:
+    source = registered["functions"][""]["args"]["source"]
+    assert source["default_path"] == "/"
+    assert {".git", ".venv", "**/__pycache__", "ci/sdk"} <= set(source["ignore"])
+
+
+def test_every_function_has_a_description(registered: dict[str, Any]) -> None:
+    for name, spec in registered["functions"].items():
+        if name:
+            assert spec["doc"], f"{name} has no docstring (it is the CLI help)"

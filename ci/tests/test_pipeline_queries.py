@@ -1,0 +1,216 @@
+"""What the module's functions ask the engine to do, read from their lazily built queries.
+
+No engine runs here: these tests read the chain of calls each function builds (see dagger_query.py)
+and check the wiring: Dockerfiles, targets and platforms, build args, labels and annotations,
+service bindings and their aliases, environment, exposed ports, exec argument lists, caches and
+secrets. They cannot see what the engine would do with them (whether a stage exists, whether an exec
+succeeds); the Dockerfile tests and the command-line integration tests cover that side.
+"""
+
+# The tests call the wiring helpers the async functions are built from.
+# pyright: reportPrivateUsage=false
+
+from __future__ import annotations
+
+import dagger
+import pytest
+from dagger import dag
+from dagger_query import args_of, chain, execs, fields, only
+from vibevoice_ci import commands, toolchain
+from vibevoice_ci.main import Vibevoice
+from vibevoice_ci.metadata import BuildInfo
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+SOURCE = dag.directory().with_new_file("marker", "the repository")
+
+
+@pytest.fixture
+def pipeline() -> Vibevoice:
+    return Vibevoice(source=SOURCE)
+
+
+def labels_and_annotations(image: dagger.Container) -> tuple[dict[str, str], dict[str, str]]:
+    labels = {args["name"]: args["value"] for args in args_of(image, "withLabel")}
+    annotations = {args["name"]: args["value"] for args in args_of(image, "withAnnotation")}
+    return labels, annotations
+
+
+def test_build_runs_the_services_dockerfile_on_the_repository(pipeline: Vibevoice) -> None:
+    image = pipeline.build(service="tts", platform="linux/arm64")
+    assert chain(image)[: len(chain(SOURCE))] == chain(SOURCE)
+    assert only(image, "dockerBuild") == {
+        "dockerfile": "Dockerfile.tts",
+        "platform": "linux/arm64",
+        "target": "cpu",
+        "buildArgs": [{"name": "VERSION", "value": "dev"}],
+    }
+
+
+def test_build_passes_the_metadata_as_build_args_labels_and_annotations(pipeline: Vibevoice) -> None:
+    image = pipeline.build(
+        service="agent",
+        version="1.2.3",
+        revision=SHA,
+        created="2024-05-01T12:00:00+02:00",
+        source_url="https://github.com/owner/project",
+    )
+    build = only(image, "dockerBuild")
+    assert (build["dockerfile"], build["target"], build["platform"]) == (
+        "Dockerfile.agent",
+        "agent",
+        "linux/amd64",
+    )
+    assert build["buildArgs"] == [
+        {"name": "VERSION", "value": "1.2.3"},
+        {"name": "REVISION", "value": SHA},
+        {"name": "CREATED", "value": "2024-05-01T10:00:00Z"},
+        {"name": "SOURCE", "value": "https://github.com/owner/project"},
+    ]
+    labels, annotations = labels_and_annotations(image)
+    assert (
+        labels
+        == annotations
+        == {
+            "org.opencontainers.image.title": "vibevoice-agent",
+            "org.opencontainers.image.version": "1.2.3",
+            "org.opencontainers.image.revision": SHA,
+            "org.opencontainers.image.created": "2024-05-01T10:00:00Z",
+            "org.opencontainers.image.source": "https://github.com/owner/project",
+        }
+    )
+
+
+def test_build_of_the_cuda_variant(pipeline: Vibevoice) -> None:
+    assert only(pipeline.build(service="tts", target="cuda"), "dockerBuild")["target"] == "cuda"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"service": "asr"}, "unknown service"),
+        ({"service": "agent", "target": "cuda"}, "has no target 'cuda'"),
+        ({"service": "tts", "platform": "arm64"}, "not a platform"),
+        ({"service": "tts", "created": "2024-05-01 12:00"}, "no UTC offset"),
+    ],
+)
+def test_build_rejects_bad_input_before_anything_runs(
+    pipeline: Vibevoice, kwargs: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        pipeline.build(**kwargs)
+
+
+def test_test_runs_pytest_in_the_test_stage(pipeline: Vibevoice) -> None:
+    run = pipeline.test(service="agent", platform="linux/arm64")
+    build = only(run, "dockerBuild")
+    assert (build["dockerfile"], build["target"], build["platform"]) == (
+        "Dockerfile.agent",
+        "test",
+        "linux/arm64",
+    )
+    assert execs(run) == [commands.pytest()]
+    assert "expect" not in only(run, "withExec")  # a failing test fails the check
+
+
+def test_test_env_stops_before_pytest(pipeline: Vibevoice) -> None:
+    assert execs(pipeline.test_env()) == []
+    assert only(pipeline.test_env(), "dockerBuild")["target"] == "test"
+
+
+def test_test_report_is_kept_whatever_the_outcome(pipeline: Vibevoice) -> None:
+    report = pipeline.test_report(service="tts")
+    assert only(report, "withExec") == {"args": commands.pytest(), "expect": "ANY"}
+    assert chain(report)[-1].field == "file"
+    assert chain(report)[-1].args == {"path": commands.JUNIT_REPORT}
+
+
+def test_lint_env_installs_ruff_before_adding_the_source(pipeline: Vibevoice) -> None:
+    env = pipeline._lint_env("ruff==0.17.6")
+    assert only(env, "from") == {"address": toolchain.PYTHON_IMAGE}
+    cache = only(env, "withMountedCache")
+    assert cache["path"] == "/root/.cache/pip"
+    assert only(cache["cache"], "cacheVolume") == {"key": toolchain.PIP_CACHE_VOLUME}
+    assert execs(env) == [commands.pip_install(["ruff==0.17.6"])]
+    # The install layer does not depend on the source, so a code change keeps it cached.
+    order = fields(env)
+    assert order.index("withMountedCache") < order.index("withExec") < order.index("withDirectory")
+    assert only(env, "withDirectory") == {"path": "/src", "source": SOURCE}
+    assert only(env, "withWorkdir") == {"path": "/src"}
+
+
+def test_tts_service_serves_the_shipped_image_on_its_port(pipeline: Vibevoice) -> None:
+    service = pipeline.tts_service()
+    assert only(service, "dockerBuild")["target"] == "cpu"
+    assert only(service, "withExposedPort") == {"port": 8000}
+    assert only(service, "asService") == {"useEntrypoint": True}
+    assert args_of(service, "withEnvVariable") == []
+    assert fields(service)[-1] == "asService"
+
+
+def test_agent_service_is_bound_to_the_tts_as_tts(pipeline: Vibevoice) -> None:
+    service = pipeline.agent_service(platform="linux/arm64")
+    assert only(service, "dockerBuild")["dockerfile"] == "Dockerfile.agent"
+    binding = only(service, "withServiceBinding")
+    assert binding["alias"] == "tts"
+    tts = only(binding["service"], "dockerBuild")
+    assert (tts["dockerfile"], tts["target"], tts["platform"]) == ("Dockerfile.tts", "cpu", "linux/arm64")
+    assert {args["name"]: args["value"] for args in args_of(service, "withEnvVariable")} == {
+        "VIBEVOICE_AGENT_LLM": "scripted",
+        "VIBEVOICE_AGENT_TTS_URL": "http://tts:8000",
+    }
+    assert only(service, "withExposedPort") == {"port": 8080}
+    assert only(service, "asService") == {"useEntrypoint": True}
+
+
+def test_smoke_binds_both_services_and_runs_vibevoice_smoke(pipeline: Vibevoice) -> None:
+    images = pipeline._shipped("linux/amd64", BuildInfo())
+    client = pipeline._smoke_client(images)
+    # The client is the shipped TTS image: vibevoice-smoke comes with the package.
+    assert chain(client)[: len(chain(images["tts"]))] == chain(images["tts"])
+    bindings = {args["alias"]: args["service"] for args in args_of(client, "withServiceBinding")}
+    assert list(bindings) == ["tts", "agent"]
+    assert bindings["tts"] == pipeline._services(images)["tts"]
+    assert only(bindings["agent"], "withServiceBinding")["alias"] == "tts"
+    assert execs(client) == [commands.smoke("http://tts:8000", "http://agent:8080")]
+
+
+def test_variants_cover_every_service_and_platform_once(pipeline: Vibevoice) -> None:
+    variants = pipeline._variants(["linux/amd64", "linux/arm64", "linux/amd64"], BuildInfo(version="9.9.9"))
+    assert list(variants) == ["tts", "agent"]
+    for name, images in variants.items():
+        builds = [only(image, "dockerBuild") for image in images]
+        assert [build["platform"] for build in builds] == ["linux/amd64", "linux/arm64"]
+        assert {build["dockerfile"] for build in builds} == {f"Dockerfile.{name}"}
+        assert {build["target"] for build in builds} == {"agent" if name == "agent" else "cpu"}
+        for image in images:
+            assert labels_and_annotations(image)[1]["org.opencontainers.image.version"] == "9.9.9"
+
+
+def test_the_registry_password_travels_as_a_secret(pipeline: Vibevoice) -> None:
+    secret = dag.set_secret("registry-password", "not-in-any-argument-list")
+    publisher = pipeline._registry("ghcr.io", "robot", secret)
+    assert only(publisher, "withRegistryAuth") == {
+        "address": "ghcr.io",
+        "username": "robot",
+        "secret": secret,
+    }
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("ref", "sha", "message"),
+    [("refs/tags/v1.2", SHA, "not v<semantic version>"), ("refs/heads/main", "HEAD", "not a git commit id")],
+)
+async def test_publish_rejects_a_bad_ref_or_sha_before_building_anything(
+    pipeline: Vibevoice, ref: str, sha: str, message: str
+) -> None:
+    password = dag.set_secret("registry-password", "x")
+    with pytest.raises(ValueError, match=message):
+        await pipeline.publish(
+            registry="ghcr.io",
+            repository="owner/project",
+            username="robot",
+            password=password,
+            ref=ref,
+            sha=sha,
+        )
