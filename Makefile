@@ -20,10 +20,11 @@ export HELM_DATA_HOME := $(CURDIR)/.tools/helm/data
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml ci/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps -e ci  # the Dagger module; its SDK comes with the dev extra
 	touch $@
 
 venv: $(STAMP) ## Create .venv with the project and its dev tools
@@ -31,15 +32,16 @@ venv: $(STAMP) ## Create .venv with the project and its dev tools
 test: lint typecheck pytest ## The whole suite: lint, types, tests
 
 lint: $(STAMP) ## ruff check and ruff format --check
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests ci
+	$(BIN)/ruff format --check src tests ci
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests ci
+	$(BIN)/ruff format src tests ci
 
-typecheck: $(STAMP) ## pyright
+typecheck: $(STAMP) ## pyright (strict on ci/, against the dagger-io pinned to dagger.json's engineVersion)
 	$(BIN)/pyright
+	$(BIN)/pyright -p ci
 
 pytest: $(STAMP) $(HELM) ## pytest (integration tests start real processes on loopback)
 	$(BIN)/pytest
