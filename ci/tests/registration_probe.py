@@ -37,6 +37,8 @@ async def probe() -> dict[str, object]:
             "doc": function.doc,
             "args": {
                 parameter.name: {
+                    "type": str(parameter.resolved_type),
+                    "doc": parameter.doc,
                     "optional": parameter.is_optional,
                     "default_path": parameter.default_path,
                     "ignore": parameter.ignore,

@@ -110,16 +110,24 @@ def test_only_publish_opts_out_of_the_function_cache(registered: dict[str, Any])
 
 def test_the_password_is_a_secret_and_has_no_default(registered: dict[str, Any]) -> None:
     password = registered["functions"]["publish"]["args"]["password"]
-    assert password == {"optional": False, "default_path": None, "ignore": None, "default": None}
+    assert (password["type"], password["optional"], password["default"]) == (
+        "<class 'dagger.Secret'>",
+        False,
+        None,
+    )
 
 
 def test_the_source_defaults_to_the_repository_without_local_clutter(registered: dict[str, Any]) -> None:
     source = registered["functions"][""]["args"]["source"]
+    assert source["type"] == "<class 'dagger.Directory'>"
     assert source["default_path"] == "/"
     assert {".git", ".venv", "**/__pycache__", "ci/sdk"} <= set(source["ignore"])
 
 
-def test_every_function_has_a_description(registered: dict[str, Any]) -> None:
+def test_every_function_and_argument_has_a_description(registered: dict[str, Any]) -> None:
+    # They are the CLI's help (`dagger functions`, `dagger call <function> --help`).
     for name, spec in registered["functions"].items():
         if name:
-            assert spec["doc"], f"{name} has no docstring (it is the CLI help)"
+            assert spec["doc"], f"{name} has no docstring"
+        for arg, details in spec["args"].items():
+            assert details["doc"], f"argument {arg} of {name or 'the constructor'} has no Doc"

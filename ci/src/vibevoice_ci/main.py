@@ -28,9 +28,9 @@ from vibevoice_ci.tags import image_references
 
 NATIVE_PLATFORM = "linux/amd64"
 
-ServiceName = Annotated[str, Doc("tts or agent")]
-Platform = Annotated[str, Doc("os/arch to build for, e.g. linux/amd64 or linux/arm64")]
-Platforms = Annotated[Sequence[str], Doc("platforms to build for")]
+ServiceArg = Annotated[str, Doc("tts or agent")]
+PlatformArg = Annotated[str, Doc("os/arch to build for, e.g. linux/amd64 or linux/arm64")]
+PlatformsArg = Annotated[Sequence[str], Doc("platforms to build for")]
 
 
 @object_type
@@ -63,20 +63,22 @@ class Vibevoice:
 
     @function
     def test_env(
-        self, service: ServiceName = TTS.name, platform: Platform = NATIVE_PLATFORM
+        self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE_PLATFORM
     ) -> dagger.Container:
         """The service's test image (its runtime, the dev extra and the tests) before pytest runs."""
         return self._image(services.service_spec(service), platform, TEST_TARGET, BuildInfo())
 
     @function
     @check
-    def test(self, service: ServiceName = TTS.name, platform: Platform = NATIVE_PLATFORM) -> dagger.Container:
+    def test(
+        self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE_PLATFORM
+    ) -> dagger.Container:
         """pytest (unit and integration) inside the service's test image; JUnit XML in the result."""
         return self.test_env(service, platform).with_exec(commands.pytest())
 
     @function
     def test_report(
-        self, service: ServiceName = TTS.name, platform: Platform = NATIVE_PLATFORM
+        self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE_PLATFORM
     ) -> dagger.File:
         """The JUnit XML report of a test run, whether the tests passed or failed."""
         run = self.test_env(service, platform).with_exec(commands.pytest(), expect=dagger.ReturnType.ANY)
@@ -88,8 +90,8 @@ class Vibevoice:
     def build(
         self,
         *,
-        service: ServiceName,
-        platform: Platform = NATIVE_PLATFORM,
+        service: ServiceArg,
+        platform: PlatformArg = NATIVE_PLATFORM,
         target: Annotated[str, Doc("Dockerfile stage; empty: the shipped one (tts: cpu, agent: agent)")] = "",
         version: Annotated[str, Doc("org.opencontainers.image.version")] = DEV_VERSION,
         revision: Annotated[str, Doc("the commit id")] = "",
@@ -101,7 +103,7 @@ class Vibevoice:
         return self._image(services.service_spec(service), platform, target, info)
 
     @function
-    async def images(self, platforms: Platforms = DEFAULT_PLATFORMS) -> list[dagger.Container]:
+    async def images(self, platforms: PlatformsArg = DEFAULT_PLATFORMS) -> list[dagger.Container]:
         """Every shipped image for every platform, built concurrently."""
         built = [image for variants in self._variants(platforms, BuildInfo()).values() for image in variants]
         async with anyio.create_task_group() as group:
@@ -112,18 +114,18 @@ class Vibevoice:
     # -- services and smoke ----------------------------------------------------------------------
 
     @function
-    def tts_service(self, platform: Platform = NATIVE_PLATFORM) -> dagger.Service:
+    def tts_service(self, platform: PlatformArg = NATIVE_PLATFORM) -> dagger.Service:
         """The TTS (espeak-ng on CPU) on port 8000; ready once its image's HEALTHCHECK passes."""
         return self._services(self._shipped(platform, BuildInfo()))[TTS.name]
 
     @function
-    def agent_service(self, platform: Platform = NATIVE_PLATFORM) -> dagger.Service:
+    def agent_service(self, platform: PlatformArg = NATIVE_PLATFORM) -> dagger.Service:
         """The agent (scripted LLM) on port 8080, bound to the TTS service under the alias `tts`."""
         return self._services(self._shipped(platform, BuildInfo()))[AGENT.name]
 
     @function
     @check
-    async def smoke(self, platform: Platform = NATIVE_PLATFORM) -> None:
+    async def smoke(self, platform: PlatformArg = NATIVE_PLATFORM) -> None:
         """vibevoice-smoke against both services bound as `tts` and `agent`; a failure raises."""
         await self._smoke_client(self._shipped(platform, BuildInfo())).sync()
 
@@ -141,7 +143,7 @@ class Vibevoice:
         sha: Annotated[str, Doc("the commit id")],
         created: Annotated[str, Doc("the commit time, ISO 8601 with offset (git log -1 --format=%cI)")] = "",
         source_url: Annotated[str, Doc("the repository's URL, e.g. https://github.com/owner/project")] = "",
-        platforms: Platforms = DEFAULT_PLATFORMS,
+        platforms: PlatformsArg = DEFAULT_PLATFORMS,
     ) -> list[str]:
         """Smoke the release images, then push each service as one multi-platform image per tag.
 
