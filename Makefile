@@ -16,6 +16,13 @@ export HELM_CONFIG_HOME := $(CURDIR)/.tools/helm/config
 export HELM_DATA_HOME := $(CURDIR)/.tools/helm/data
 
 .PHONY: help venv test lint format typecheck pytest tools helm-lint
+.PHONY: engine base-image images up down smoke image-figures
+
+# Container images (Dockerfile.tts, Dockerfile.agent) and the compose stack (compose.yaml).
+TTS_IMAGE ?= vibevoice-tts:dev
+AGENT_IMAGE ?= vibevoice-agent:dev
+export VIBEVOICE_TTS_IMAGE := $(TTS_IMAGE)
+export VIBEVOICE_AGENT_IMAGE := $(AGENT_IMAGE)
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,3 +61,25 @@ $(HELM): scripts/fetch_helm.py
 helm-lint: $(HELM) ## helm lint --strict on the chart with its defaults and each ci/*-values.yaml
 	$(HELM) lint --strict $(CHART)
 	for values in $(CHART)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART) --values "$$values"; done
+
+engine: ## Start the Docker engine if none answers (machines without systemd)
+	scripts/start-dockerd.sh
+
+base-image: engine ## python:3.12-slim: the local one, a pulled one, or an offline stand-in (air-gapped mode)
+	scripts/base-image.sh
+
+images: base-image ## Build vibevoice-tts:dev (cpu) and vibevoice-agent:dev with BuildKit
+	scripts/build-image.sh --file Dockerfile.tts --target cpu --tag $(TTS_IMAGE)
+	scripts/build-image.sh --file Dockerfile.agent --target agent --tag $(AGENT_IMAGE)
+
+up: images ## Start the compose stack on 127.0.0.1:8000 (tts) and :8080 (agent); wait until healthy
+	scripts/compose.sh up
+
+down: ## Stop and remove the compose stack
+	scripts/compose.sh down
+
+smoke: $(STAMP) images ## Compose stack up, vibevoice-smoke against it, always down; fails if the smoke fails
+	scripts/compose.sh smoke
+
+image-figures: $(STAMP) base-image ## Image sizes, build and rebuild times, time to healthy (a benchmark, not a test)
+	scripts/image-figures.sh
