@@ -9,7 +9,6 @@ gate on that is `compare`'s job.
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,12 +16,11 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 import anyio
-import httpx
 
 from vibevoice_platform.bench.chart import distribution_svg
 from vibevoice_platform.bench.compare import Comparison, Verdict, compare
 from vibevoice_platform.bench.corpus import CorpusChoice, CorpusError, Utterance, load_corpus_file
-from vibevoice_platform.bench.drivers import Protocol, Session, Target, UnsupportedScenario, driver_for
+from vibevoice_platform.bench.drivers import Protocol, Target, UnsupportedScenario, driver_for, open_session
 from vibevoice_platform.bench.loadgen import Plan, execute
 from vibevoice_platform.bench.policy import PolicyError, load_policy
 from vibevoice_platform.bench.progress import Progress
@@ -103,13 +101,12 @@ async def _measure(
     args: argparse.Namespace, url: str, plan: Plan, utterances: list[Utterance], corpus: str
 ) -> tuple[Results, list[RequestRecord]]:
     driver = driver_for(args.target, args.protocol)
-    limits = httpx.Limits(max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency)
     service: dict[str, object] | None = None
-    # trust_env=False: the benchmark measures the service, never a proxy named in the environment
-    async with httpx.AsyncClient(timeout=plan.timeout_s, limits=limits, trust_env=False) as http:
+    async with open_session(
+        url, concurrency=plan.concurrency, timeout_s=plan.timeout_s, voice=args.voice, model=args.model
+    ) as session:
         with anyio.move_on_after(READY_TIMEOUT_S):
-            service = await describe_service(http, url)
-        session = Session(url, http, args.voice, args.model, plan.timeout_s, f"bench-{secrets.token_hex(4)}")
+            service = await describe_service(session.http, url)
         progress = Progress(sys.stderr, total=plan.requests, duration_s=plan.duration_s)
         outcome = await execute(session, driver, utterances, plan, progress.update)
         progress.close()
@@ -149,9 +146,10 @@ def run_command(args: argparse.Namespace, stderr: TextIO) -> int:
     """`vibevoice-bench run`."""
     url = _base_url(args.url)
     driver_for(args.target, args.protocol)  # an unsupported pair is a usage error before any load
+    requests = DEFAULT_REQUESTS if args.requests is None else args.requests
     try:
         plan = Plan(
-            requests=args.requests if args.duration is None else None,
+            requests=None if args.duration is not None else requests,
             duration_s=args.duration,
             concurrency=args.concurrency,
             warmup=args.concurrency if args.warmup is None else args.warmup,

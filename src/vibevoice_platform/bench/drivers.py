@@ -12,9 +12,10 @@ import base64
 import binascii
 import enum
 import json
+import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,14 +44,32 @@ class Protocol(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Session:
-    """What every request of a run shares: the service, the client, the request options."""
+    """What every request of a run shares: the service, the client, the request options.
+
+    Requests are built by `http` (base headers, timeouts) but sent straight through `transport`,
+    the client's own connection pool: cookies, redirects, auth and event hooks are of no use to a
+    benchmark of these APIs, and each would cost Python time inside the measured interval.
+    """
 
     url: str  # base URL, no trailing slash
     http: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport
     voice: str | None
     model: str
     timeout_s: float
     request_id_prefix: str
+
+
+@asynccontextmanager
+async def open_session(
+    url: str, *, concurrency: int, timeout_s: float, voice: str | None, model: str
+) -> AsyncIterator[Session]:
+    """A session with a connection pool of `concurrency` keep-alive connections."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # trust_env=False: the benchmark measures the service, never a proxy named in the environment
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    async with httpx.AsyncClient(transport=transport, timeout=timeout_s, trust_env=False) as http:
+        yield Session(url, http, transport, voice, model, timeout_s, f"bench-{secrets.token_hex(4)}")
 
 
 Driver = Callable[[Session, Utterance, int, StreamClock, dict[str, float]], Awaitable[None]]
@@ -104,13 +123,21 @@ def recorded_errors() -> Iterator[None]:
         raise RequestFailed(ErrorType.TRANSPORT, f"{type(exc).__name__}: {exc}") from exc
 
 
-def _start_on_send(request: httpx.Request, clock: StreamClock, extra: dict[str, float]) -> None:
-    """Start the clock as the request's first byte goes out, through httpcore's trace hook.
+async def _send(
+    session: Session, request: httpx.Request, clock: StreamClock, extra: dict[str, float]
+) -> httpx.Response:
+    """Send through the pool with the clock started as the request leaves; the response streams."""
+    _start_on_send(request, clock, extra)
+    return await session.transport.handle_async_request(request)
 
-    That leaves out the client's own work before sending (pool, auth, event hooks: a few hundred
-    microseconds of Python), which is not the service's latency. (Not later than that: a client
-    descheduled between writing the headers and the body would start its clock after the server
-    started its work.) A new connection's set-up is recorded apart, as `connect_ms`.
+
+def _start_on_send(request: httpx.Request, clock: StreamClock, extra: dict[str, float]) -> None:
+    """Start the clock once the whole request is written to the socket, through httpcore's trace hook.
+
+    That is when the service can start its work (Go's httptrace calls it WroteRequest), and it
+    leaves the client's own work of building and writing the request (some hundreds of microseconds
+    of Python) out of the service's latency. A new connection's set-up is recorded apart, as
+    `connect_ms`.
     """
     clock.restart()
     connect_started = clock.started
@@ -121,7 +148,7 @@ def _start_on_send(request: httpx.Request, clock: StreamClock, extra: dict[str, 
             connect_started = time.perf_counter()
         elif event == "connection.connect_tcp.complete":
             extra["connect_ms"] = (time.perf_counter() - connect_started) * 1000
-        elif event == "http11.send_request_headers.complete":
+        elif event == "http11.send_request_body.complete":
             clock.restart()
 
     request.extensions["trace"] = trace
@@ -155,8 +182,7 @@ async def tts_http(
     request = session.http.build_request(
         "POST", f"{session.url}/v1/audio/speech", json=body, headers=_headers(session, index)
     )
-    _start_on_send(request, clock, extra)
-    response = await session.http.send(request, stream=True)
+    response = await _send(session, request, clock, extra)
     try:
         await _raise_for_status(response)
         server_ttfa = response.headers.get("x-ttfa-ms")
@@ -237,15 +263,17 @@ async def agent_sse(
         body["voice"] = session.voice
     headers = {**_headers(session, index), "Accept": "text/event-stream"}
     request = session.http.build_request("POST", f"{session.url}/v1/agent/turn", json=body, headers=headers)
-    _start_on_send(request, clock, extra)
-    response = await session.http.send(request, stream=True)
+    response = await _send(session, request, clock, extra)
     try:
         await _raise_for_status(response)
         parser = SSEParser()
-        async for chunk in response.aiter_raw():
+        chunks = response.aiter_raw()
+        async for chunk in chunks:
             for event in parser.feed(chunk):
                 if _agent_event(event.event, event.data, clock, extra):
                     clock.end()
+                    async for _ in chunks:  # read to the end, so the connection can be reused
+                        pass
                     return
         raise RequestFailed(ErrorType.PROTOCOL, "the event stream ended before 'done'")
     finally:

@@ -1,0 +1,168 @@
+"""`vibevoice-bench` against the real services: the TTS (sine and espeak-ng engines) and the agent.
+
+The sine engine makes timing a setting: its first 100 ms chunk comes after 100 ms / pace, so a server
+at pace 4 answers in about 25 ms and one at pace 1 in about 100 ms, a 4x slower time to first audio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import Service, free_port, running
+from vibevoice_platform.bench.cli import EXIT_OK, EXIT_REGRESSION, main
+from vibevoice_platform.bench.compare import Comparison
+from vibevoice_platform.bench.records import RequestRecord
+from vibevoice_platform.bench.results import Results, load_results
+
+pytestmark = pytest.mark.integration
+
+TEXTS = ("Hi.", "Okay.", "Yes, sure.", "Thanks!", "Good night.")  # one or two 100 ms chunks each
+
+
+def _sine(pace: float, *extra: str) -> Iterator[Service]:
+    port = free_port()
+    command = ["vibevoice-tts", "--engine", "sine", "--sine-pace", f"{pace:g}", "--port", str(port), *extra]
+    with running(command, port=port) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+def sine_fast() -> Iterator[Service]:
+    """TTFA about 25 ms."""
+    yield from _sine(4, "--max-concurrency", "8")
+
+
+@pytest.fixture(scope="module")
+def sine_slow() -> Iterator[Service]:
+    """TTFA about 100 ms: the same service 4x slower to first audio."""
+    yield from _sine(1, "--max-concurrency", "8")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "texts.txt"
+    path.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    return path
+
+
+def _run(url: str, out: Path, *flags: str) -> Results:
+    assert main(["run", "--url", url, "--out", str(out), *flags]) == EXIT_OK
+    return load_results(out / "results.json")
+
+
+def _compare(baseline: Path, current: Path, out: Path) -> tuple[int, Comparison]:
+    code = main(["compare", "--baseline", str(baseline), "--current", str(current), "--out", str(out)])
+    return code, Comparison.model_validate_json((out / "comparison.json").read_text())
+
+
+def test_two_runs_of_one_build_pass_and_a_4x_slower_ttfa_fails(
+    sine_fast: Service, sine_slow: Service, corpus: Path, tmp_path: Path
+) -> None:
+    flags = ["--target", "tts", "--requests", "40", "--concurrency", "2", "--corpus-file", str(corpus)]
+    first = _run(sine_fast.url, tmp_path / "first", *flags)
+    assert first.error_rate == 0.0
+    assert first.run.engine == "sine"
+    _run(sine_fast.url, tmp_path / "second", *flags)
+    _run(sine_slow.url, tmp_path / "slow", *flags)
+    baseline = tmp_path / "first" / "results.json"
+
+    code, same = _compare(baseline, tmp_path / "second" / "results.json", tmp_path / "cmp-same")
+    assert code == EXIT_OK, [(c.metric, c.statistic, c.reason) for c in same.checks]
+    assert same.verdict in ("pass", "warn")
+    assert (tmp_path / "cmp-same" / "baseline.json").exists()
+
+    code, slow = _compare(baseline, tmp_path / "slow" / "results.json", tmp_path / "cmp-slow")
+    assert code == EXIT_REGRESSION
+    assert slow.verdict == "fail"
+    ttfa = next(c for c in slow.checks if (c.metric, c.statistic) == ("ttfa_ms", "p50"))
+    assert ttfa.verdict == "fail"
+    assert ttfa.significant
+    assert ttfa.relative is not None
+    assert 2.0 < ttfa.relative < 4.0
+    summary = (tmp_path / "cmp-slow" / "summary.md").read_text()
+    assert "| ttfa_ms p50 |" in summary
+    assert "❌ fail" in summary
+    assert not (tmp_path / "cmp-slow" / "baseline.json").exists()
+
+
+def test_http_and_websocket_audio_matches_the_text(sine_fast: Service, corpus: Path, tmp_path: Path) -> None:
+    for protocol in ("http", "ws"):
+        out = tmp_path / protocol
+        flags = ["--target", "tts", "--protocol", protocol, "--requests", "10", "--corpus-file", str(corpus)]
+        results = _run(sine_fast.url, out, *flags)
+        assert results.error_rate == 0.0, results.error_summary
+        lines = (out / "requests.jsonl").read_text().splitlines()
+        records = [RequestRecord.model_validate_json(line) for line in lines]
+        for record in records:
+            # the sine engine speaks 50 ms per character, at least one 100 ms chunk
+            assert record.audio_seconds == pytest.approx(max(0.1, record.chars * 0.05), abs=1e-3)
+            assert record.ttfa_ms is not None
+            assert record.e2e_latency_ms is not None
+            assert 15.0 < record.ttfa_ms <= record.e2e_latency_ms
+        if protocol == "ws":
+            assert results.metrics["setup_ms"].count == 10
+        else:
+            assert results.metrics["server_ttfa_ms"].count == 10
+
+
+def test_an_overloaded_service_is_named_in_the_errors(tmp_path: Path) -> None:
+    port = free_port()
+    command = ["vibevoice-tts", "--engine", "sine", "--sine-pace", "1", "--port", str(port)]
+    with running([*command, "--max-concurrency", "1", "--max-queue", "0"], port=port) as service:
+        flags = [
+            "--target",
+            "tts",
+            "--requests",
+            "6",
+            "--concurrency",
+            "3",
+            "--warmup",
+            "0",
+            "--corpus",
+            "short",
+        ]
+        results = _run(service.url, tmp_path, *flags)
+    assert 0 < results.error_rate < 1
+    overload = next(e for e in results.error_summary if e.code == "429")
+    assert overload.type == "http_error"
+    assert overload.message.startswith("server_overloaded: ")
+
+
+@pytest.mark.usefixtures("espeak_ng")
+def test_espeak_over_http_and_websocket(tts_espeak: Service, tmp_path: Path) -> None:
+    for protocol in ("http", "ws"):
+        flags = ["--target", "tts", "--protocol", protocol, "--requests", "6", "--concurrency", "2"]
+        results = _run(tts_espeak.url, tmp_path / protocol, *flags)
+        assert results.error_rate == 0.0, results.error_summary
+        assert results.run.engine == "espeak"
+        audio = results.metrics["audio_seconds"]
+        assert audio.min is not None
+        assert audio.min > 0.5
+        rtf = results.metrics["rtf"]
+        assert rtf.max is not None
+        assert rtf.max < 1.0
+
+
+def test_agent_turns_against_the_real_agent(sine_fast: Service, tmp_path: Path) -> None:
+    port = free_port()
+    command = ["vibevoice-agent", "--llm", "scripted", "--tts-url", sine_fast.url, "--port", str(port)]
+    with running(command, port=port, env={"VIBEVOICE_AGENT_SCRIPTED_TOKEN_DELAY_MS": "5"}) as agent:
+        flags = ["--target", "agent", "--requests", "6", "--concurrency", "2", "--corpus", "short"]
+        results = _run(agent.url, tmp_path, *flags)
+    assert results.error_rate == 0.0, results.error_summary
+    ttft, ttfa, e2e = (results.metrics[name].p50 for name in ("ttft_ms", "ttfa_ms", "e2e_latency_ms"))
+    assert ttft is not None
+    assert ttfa is not None
+    assert e2e is not None
+    assert ttft < ttfa < e2e
+    assert results.metrics["audio_seconds"].min is not None
+    assert results.metrics["audio_seconds"].min > 0.5
+    for name in ("server_llm_ttft_ms", "server_tts_ttfb_ms", "server_turn_ttfa_ms", "server_turn_e2e_ms"):
+        assert results.metrics[name].count == 6, name
+    # the client sees the agent's first audio no earlier than the agent reports sending it
+    server_ttfa = results.metrics["server_turn_ttfa_ms"].p50
+    assert server_ttfa is not None
+    assert ttfa >= server_ttfa
