@@ -73,16 +73,26 @@ class SentenceChunker:
         return self._buffer
 
     def _next_cut(self) -> int | None:
-        for match in _SENTENCE_END.finditer(self._buffer):
-            end = match.end()
-            if match.group().startswith(".") and _is_abbreviation(self._buffer, match.start() + 1):
-                continue
-            return end
+        cuts = [self._sentence_cut()]
         if not self._emitted_any:
-            for match in _CLAUSE_END.finditer(self._buffer):
-                if len(self._buffer[: match.start()].split()) >= self._first_clause_min_words:
-                    return match.end()
+            cuts.append(self._clause_cut())
+        found = [cut for cut in cuts if cut is not None]
+        if found:
+            return min(found)
         if len(self._buffer) > self._max_chars:
             space = self._buffer.rfind(" ", 0, self._max_chars)
             return space if space > 0 else self._max_chars
+        return None
+
+    def _sentence_cut(self) -> int | None:
+        for match in _SENTENCE_END.finditer(self._buffer):
+            if match.group().startswith(".") and _is_abbreviation(self._buffer, match.start() + 1):
+                continue
+            return match.end()
+        return None
+
+    def _clause_cut(self) -> int | None:
+        for match in _CLAUSE_END.finditer(self._buffer):
+            if len(self._buffer[: match.start()].split()) >= self._first_clause_min_words:
+                return match.end()
         return None

@@ -24,6 +24,22 @@ import httpx
 SCRIPTS = Path(sys.executable).parent
 
 
+def child_processes(pid: int) -> list[str]:
+    """Names of the live (non-zombie) child processes of `pid`, read from /proc."""
+    names = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            names.append(name)
+    return names
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as sock:
@@ -55,7 +71,9 @@ class Service:
         return self.process.wait()
 
 
-def wait_until_ok(url: str, process: subprocess.Popen[bytes] | None, log: Path | None, timeout: float) -> None:
+def wait_until_ok(
+    url: str, process: subprocess.Popen[bytes] | None, log: Path | None, timeout: float
+) -> None:
     """Poll `url` until it answers 200; fail early if the process dies."""
     deadline = time.monotonic() + timeout
     last = ""

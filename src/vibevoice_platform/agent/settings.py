@@ -13,24 +13,28 @@ class AgentSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VIBEVOICE_AGENT_", extra="ignore")
 
-    llm: Literal["scripted", "openai"] = Field("scripted", description="LLM backend")
-    tts_url: str = Field("http://127.0.0.1:8000", description="base URL of the TTS service")
-    host: str = Field("127.0.0.1", description="address to listen on")
-    port: int = Field(8080, ge=0, le=65535, description="port to listen on")
-    voice: str = Field("alloy", description="default voice")
+    llm: Literal["scripted", "openai"] = Field(default="scripted", description="LLM backend")
+    tts_url: str = Field(default="http://127.0.0.1:8000", description="base URL of the TTS service")
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8080, ge=0, le=65535, description="port to listen on")
+    voice: str = Field(default="alloy", description="default voice")
     system_prompt: str = Field(
-        "You are a helpful voice assistant. Answer in a few short spoken sentences.",
+        default="You are a helpful voice assistant. Answer in a few short spoken sentences.",
         description="default system prompt",
     )
-    scripted_token_delay_ms: float = Field(0.0, ge=0, description="scripted LLM: delay between words")
-    openai_base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible API base URL")
-    openai_model: str = Field("gpt-4o-mini", description="chat model for the openai backend")
-    openai_api_key: SecretStr | None = Field(None, description="API key (environment only)")
-    llm_timeout_s: float = Field(30.0, gt=0, description="longest wait for the LLM's next token")
-    tts_timeout_s: float = Field(30.0, gt=0, description="longest wait for the TTS service")
-    max_turns: int = Field(64, ge=1, description="turns in progress at once before 429")
-    max_sessions: int = Field(1000, ge=1, description="conversation histories kept in memory")
-    history_messages: int = Field(20, ge=0, description="past messages sent to the LLM per turn")
-    drain_s: float = Field(0.0, ge=0, description="after SIGTERM, seconds /ready answers 503 before stopping")
-    grace_s: int = Field(30, ge=0, description="after SIGTERM, seconds in-flight turns get to finish")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+    scripted_token_delay_ms: float = Field(default=0.0, ge=0, description="scripted LLM: delay between words")
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1", description="OpenAI-compatible API base URL"
+    )
+    openai_model: str = Field(default="gpt-4o-mini", description="chat model for the openai backend")
+    openai_api_key: SecretStr | None = Field(default=None, description="API key (environment only)")
+    llm_timeout_s: float = Field(default=30.0, gt=0, description="longest wait for the LLM's next token")
+    tts_timeout_s: float = Field(default=30.0, gt=0, description="longest wait for the TTS service")
+    max_turns: int = Field(default=64, ge=1, description="turns in progress at once before 429")
+    max_sessions: int = Field(default=1000, ge=1, description="conversation histories kept in memory")
+    history_messages: int = Field(default=20, ge=0, description="past messages sent to the LLM per turn")
+    drain_s: float = Field(
+        default=0.0, ge=0, description="after SIGTERM, seconds /ready answers 503 before stopping"
+    )
+    grace_s: int = Field(default=30, ge=0, description="after SIGTERM, seconds in-flight turns get to finish")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="log level")

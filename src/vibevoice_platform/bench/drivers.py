@@ -132,12 +132,12 @@ async def _send(
 
 
 def _start_on_send(request: httpx.Request, clock: StreamClock, extra: dict[str, float]) -> None:
-    """Start the clock once the whole request is written to the socket, through httpcore's trace hook.
+    """Start the clock as the request's headers are written, through httpcore's trace hook.
 
-    That is when the service can start its work (Go's httptrace calls it WroteRequest), and it
-    leaves the client's own work of building and writing the request (some hundreds of microseconds
-    of Python) out of the service's latency. A new connection's set-up is recorded apart, as
-    `connect_ms`.
+    That leaves out the client's own work before (pool, auth, serialising the headers: some hundreds
+    of microseconds of Python), which is not the service's latency. It is not later, after the body:
+    a client descheduled between writing the body and starting its clock would report less than the
+    service's real time. A new connection's set-up is recorded apart, as `connect_ms`.
     """
     clock.restart()
     connect_started = clock.started
@@ -148,7 +148,7 @@ def _start_on_send(request: httpx.Request, clock: StreamClock, extra: dict[str, 
             connect_started = time.perf_counter()
         elif event == "connection.connect_tcp.complete":
             extra["connect_ms"] = (time.perf_counter() - connect_started) * 1000
-        elif event == "http11.send_request_body.complete":
+        elif event == "http11.send_request_headers.complete":
             clock.restart()
 
     request.extensions["trace"] = trace

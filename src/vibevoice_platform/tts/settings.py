@@ -13,22 +13,32 @@ class TTSSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VIBEVOICE_TTS_", extra="ignore")
 
-    engine: Literal["espeak", "sine", "vibevoice"] = Field("espeak", description="synthesis engine")
-    host: str = Field("127.0.0.1", description="address to listen on")
-    port: int = Field(8000, ge=0, le=65535, description="port to listen on")
+    engine: Literal["espeak", "sine", "vibevoice"] = Field(default="espeak", description="synthesis engine")
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8000, ge=0, le=65535, description="port to listen on")
     max_concurrency: int | None = Field(
-        None, ge=1, description="syntheses at once (default: 1 for vibevoice, the core count otherwise)"
+        default=None,
+        ge=1,
+        description="syntheses at once (default: 1 for vibevoice, the core count otherwise)",
     )
-    max_queue: int = Field(8, ge=0, description="requests that may wait for a slot before 429")
-    queue_timeout_s: float = Field(10.0, gt=0, description="longest wait for a slot before 429")
-    drain_s: float = Field(0.0, ge=0, description="after SIGTERM, seconds /ready answers 503 before stopping")
-    grace_s: int = Field(30, ge=0, description="after SIGTERM, seconds in-flight streams get to finish")
-    ws_idle_s: float = Field(60.0, gt=0, description="WebSocket sessions idle this long are closed")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
-    espeak_binary: str = Field("espeak-ng", description="espeak-ng executable")
-    sine_pace: float = Field(0.0, ge=0, description="sine engine speed vs real time (0: as fast as possible)")
-    model: str | None = Field(None, description="vibevoice model: local path or model id")
-    voices_dir: str | None = Field(None, description="vibevoice voice presets (default: <model>/voices)")
-    device: str = Field("cuda", description="vibevoice torch device")
-    cfg_scale: float = Field(1.5, gt=0, description="vibevoice classifier-free guidance scale")
-    diffusion_steps: int = Field(5, ge=1, description="vibevoice diffusion steps per frame")
+    max_queue: int = Field(default=8, ge=0, description="requests that may wait for a slot before 429")
+    queue_timeout_s: float = Field(default=10.0, gt=0, description="longest wait for a slot before 429")
+    drain_s: float = Field(
+        default=0.0, ge=0, description="after SIGTERM, seconds /ready answers 503 before stopping"
+    )
+    grace_s: int = Field(
+        default=30, ge=0, description="after SIGTERM, seconds in-flight streams get to finish"
+    )
+    ws_idle_s: float = Field(default=60.0, gt=0, description="WebSocket sessions idle this long are closed")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="log level")
+    espeak_binary: str = Field(default="espeak-ng", description="espeak-ng executable")
+    sine_pace: float = Field(
+        default=0.0, ge=0, description="sine engine speed vs real time (0: as fast as possible)"
+    )
+    model: str | None = Field(default=None, description="vibevoice model: local path or model id")
+    voices_dir: str | None = Field(
+        default=None, description="vibevoice voice presets (default: <model>/voices)"
+    )
+    device: str = Field(default="cuda", description="vibevoice torch device")
+    cfg_scale: float = Field(default=1.5, gt=0, description="vibevoice classifier-free guidance scale")
+    diffusion_steps: int = Field(default=5, ge=1, description="vibevoice diffusion steps per frame")

@@ -1,0 +1,48 @@
+"""Integration fixtures: real service processes on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+import pytest
+
+from tests.support.processes import Service, free_port, running
+
+pytestmark = pytest.mark.integration
+
+
+StartTTS = Callable[..., AbstractContextManager[Service]]
+
+
+@pytest.fixture
+def start_tts() -> StartTTS:
+    """Start a `vibevoice-tts` with extra flags: `with start_tts("--engine", "sine") as tts: ...`."""
+
+    def start(*flags: str, env: dict[str, str] | None = None) -> AbstractContextManager[Service]:
+        port = free_port()
+        return running(["vibevoice-tts", "--port", str(port), *flags], port=port, env=env)
+
+    return start
+
+
+@pytest.fixture
+def start_agent() -> Callable[..., AbstractContextManager[Service]]:
+    """Start a `vibevoice-agent` against a TTS URL: `with start_agent(tts.url, "--llm", "scripted")`."""
+
+    def start(
+        tts_url: str, *flags: str, env: dict[str, str] | None = None, ready_path: str = "/ready"
+    ) -> AbstractContextManager[Service]:
+        port = free_port()
+        command = ["vibevoice-agent", "--port", str(port), "--tts-url", tts_url, *flags]
+        return running(command, port=port, env=env, ready_path=ready_path)
+
+    return start
+
+
+@pytest.fixture(scope="module")
+def sine_tts() -> Iterator[Service]:
+    """A fast deterministic TTS shared by a module."""
+    port = free_port()
+    with running(["vibevoice-tts", "--engine", "sine", "--port", str(port)], port=port) as service:
+        yield service

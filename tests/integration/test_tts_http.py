@@ -1,0 +1,147 @@
+"""The TTS service as a real process: the official openai client, streaming, hang-ups, limits."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+from tests.integration.conftest import StartTTS
+from tests.support.processes import Service, child_processes
+from vibevoice_platform.audio import WAV_HEADER_SIZE, duration_seconds, parse_wav_header, rms_dbfs
+
+pytestmark = pytest.mark.integration
+LONG_TEXT = "This sentence is spoken again and again to make a long stream of speech. " * 55
+
+
+def test_openai_client_streams_speech_unchanged(tts_espeak: Service) -> None:
+    client = openai.OpenAI(base_url=f"{tts_espeak.url}/v1", api_key="not-needed")
+    chunks: list[bytes] = []
+    with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice="alloy", input="Hello from the official OpenAI client.", response_format="wav"
+    ) as response:
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+    audio = b"".join(chunks)
+    assert parse_wav_header(audio[:WAV_HEADER_SIZE]) == (24_000, 1, 16)
+    pcm = audio[WAV_HEADER_SIZE:]
+    assert 1.0 < duration_seconds(len(pcm)) < 6.0
+    assert rms_dbfs(pcm) > -35
+    models = client.models.list()
+    assert "tts-1" in [m.id for m in models.data]
+
+
+def test_openai_client_sees_errors_as_openai_errors(tts_espeak: Service) -> None:
+    client = openai.OpenAI(base_url=f"{tts_espeak.url}/v1", api_key="not-needed", max_retries=0)
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.audio.speech.create(model="tts-1", voice="robot", input="hi")
+    assert raised.value.code == "voice_not_found"
+    with pytest.raises(openai.UnprocessableEntityError):
+        client.audio.speech.create(model="tts-1", voice="alloy", input="hi", speed=9)
+
+
+def test_audio_arrives_before_synthesis_ends(tts_espeak: Service) -> None:
+    body = {"model": "tts-1", "input": LONG_TEXT, "response_format": "pcm"}
+    arrivals: list[float] = []
+    total = 0
+    started = time.perf_counter()
+    with httpx.stream("POST", f"{tts_espeak.url}/v1/audio/speech", json=body, timeout=30) as response:
+        assert response.headers.get("transfer-encoding") == "chunked"
+        for chunk in response.iter_raw():
+            arrivals.append(time.perf_counter() - started)
+            total += len(chunk)
+    assert duration_seconds(total) > 120  # minutes of speech...
+    assert len(arrivals) > 50  # ...streamed in many pieces...
+    assert arrivals[0] < arrivals[-1] / 3  # ...the first long before the last
+
+
+def _espeak_children(service: Service) -> list[str]:
+    return [name for name in child_processes(service.process.pid) if name.startswith("espeak")]
+
+
+def _wait_for(condition: object, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS) -> None:
+    with start_tts("--engine", "espeak", "--max-concurrency", "1", "--max-queue", "0") as tts:
+        host, port = "127.0.0.1", tts.port
+        body = ('{"model":"tts-1","response_format":"pcm","input":"' + LONG_TEXT.strip() + '"}').encode()
+        request = (
+            f"POST /v1/audio/speech HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        sock = socket.create_connection((host, port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(request)
+        assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+        # The reader stalls: espeak-ng (0.2 s of work for this text unimpeded) must stay blocked on
+        # its pipe, still holding the only slot, instead of its audio piling up in memory.
+        time.sleep(1.5)
+        assert _espeak_children(tts) == ["espeak-ng"]
+        refused = httpx.post(f"{tts.url}/v1/audio/speech", json={"model": "tts-1", "input": "hi"})
+        assert refused.status_code == 429
+        sock.close()  # hang up
+        assert _wait_for(lambda: not _espeak_children(tts)), "espeak-ng outlived the client"
+        assert _wait_for(lambda: httpx.post(
+            f"{tts.url}/v1/audio/speech", json={"model": "tts-1", "input": "hi"}
+        ).status_code == 200)  # fmt: skip
+        metrics = httpx.get(f"{tts.url}/metrics").text
+        assert "vibevoice_tts_active_streams 0.0" in metrics
+        assert 'status="cancelled"' in metrics
+
+
+def test_overload_answers_429_with_retry_after(start_tts: StartTTS) -> None:
+    flags = ("--engine", "sine", "--sine-pace", "1", "--max-concurrency", "1", "--max-queue", "1")
+    with start_tts(*flags, "--queue-timeout-s", "0.5") as tts:
+        body = {"model": "tts-1", "input": "x" * 40}  # 2 s of audio produced in real time
+        results: dict[str, int] = {}
+
+        def call(name: str) -> None:
+            results[name] = httpx.post(f"{tts.url}/v1/audio/speech", json=body, timeout=10).status_code
+
+        first = threading.Thread(target=call, args=("first",))
+        first.start()
+        assert _wait_for(lambda: "vibevoice_tts_active_streams 1.0" in httpx.get(f"{tts.url}/metrics").text)
+        queued = threading.Thread(target=call, args=("queued",))
+        queued.start()
+        assert _wait_for(lambda: "vibevoice_tts_queue_depth 1.0" in httpx.get(f"{tts.url}/metrics").text)
+        refused = httpx.post(f"{tts.url}/v1/audio/speech", json=body)
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "1"
+        assert refused.json()["error"]["code"] == "server_overloaded"
+        first.join()
+        queued.join()
+        assert results == {"first": 200, "queued": 429}  # the queued one timed out after 0.5 s
+
+
+def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> None:
+    with start_tts("--engine", "sine", "--sine-pace", "1", "--drain-s", "1", "--grace-s", "10") as tts:
+        received: list[int] = []
+        body = {"model": "tts-1", "input": "y" * 50, "response_format": "pcm"}  # 2.5 s in real time
+
+        def stream() -> None:
+            with httpx.stream("POST", f"{tts.url}/v1/audio/speech", json=body, timeout=20) as response:
+                received.append(sum(len(c) for c in response.iter_raw()))
+
+        reader = threading.Thread(target=stream)
+        reader.start()
+        assert _wait_for(lambda: "vibevoice_tts_active_streams 1.0" in httpx.get(f"{tts.url}/metrics").text)
+        tts.process.send_signal(signal.SIGTERM)
+        assert _wait_for(lambda: httpx.get(f"{tts.url}/ready").status_code == 503, timeout=0.9)
+        assert httpx.get(f"{tts.url}/ready").json()["status"] == "draining"
+        reader.join(timeout=15)
+        assert received == [int(2.5 * 48_000)]  # the whole stream, not cut
+        tts.process.wait(timeout=10)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{tts.url}/health")
