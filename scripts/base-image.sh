@@ -46,8 +46,7 @@ if [[ $arch == "$host_arch" ]]; then
 else
   tag=${tag:-vibevoice-python-standin:$arch}
 fi
-. /etc/os-release
-suite=${DEBIAN_SUITE:-$VERSION_CODENAME}
+suite=${DEBIAN_SUITE:-$(sed -n "s/^VERSION_CODENAME=//p" /etc/os-release)}
 
 log() { echo "base-image: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -106,7 +105,7 @@ install_python() {
 env_args=(--env LANG=C.UTF-8)
 if [[ $arch == "$host_arch" ]]; then
   if [[ -z $python_prefix ]]; then
-    python_prefix=$(ls -d /root/.pyenv/versions/3.12.* 2>/dev/null | sort -V | tail -n 1 || true)
+    python_prefix=$(find /root/.pyenv/versions -maxdepth 1 -name '3.12.*' 2>/dev/null | sort -V | tail -n 1 || true)
   fi
   [[ -n $python_prefix && -x $python_prefix/bin/python3 ]] ||
     die "no CPython 3.12 on this machine (looked in /root/.pyenv/versions/3.12.*; set STANDIN_PYTHON=PREFIX)"
@@ -137,8 +136,9 @@ fi
 
 # The machine's CA bundle (it holds the proxy's CA) replaces Debian's; it is public, not a secret.
 cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
-rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
-  "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*.log "$root"/dev/* "$root"/proc/* "$root"/sys/*
+rm -rf "${root:?}"/var/lib/apt/lists/* "${root:?}"/var/cache/apt/*.bin "${root:?}"/var/cache/apt/archives/*.deb \
+  "${root:?}"/usr/share/man/* "${root:?}"/usr/share/info/* "${root:?}"/var/log/*.log \
+  "${root:?}"/dev/* "${root:?}"/proc/* "${root:?}"/sys/*
 
 tar -C "$root" --numeric-owner --xattrs -cf "$work/rootfs.tar" .
 variant=()

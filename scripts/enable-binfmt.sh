@@ -14,9 +14,9 @@ if [[ ! -e $entry ]] || ! grep -qx enabled "$entry"; then
   update-binfmts --enable "qemu-$arch"
 fi
 # F (fix binary): the kernel opens the interpreter now, so it works inside containers and chroots.
-grep -qx enabled "$entry" && grep -q '^flags: .*F' "$entry" || {
+if ! grep -qx enabled "$entry" || ! grep -q '^flags: .*F' "$entry"; then
   echo "enable-binfmt: $entry is not enabled with the F flag:" >&2
-  cat "$entry" >&2 2>/dev/null || true
+  cat "$entry" >&2 || true
   exit 1
-}
+fi
 echo "enable-binfmt: qemu-$arch enabled" >&2
