@@ -15,8 +15,8 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -46,30 +46,50 @@ class Protocol(enum.StrEnum):
 class Session:
     """What every request of a run shares: the service, the client, the request options.
 
-    Requests are built by `http` (base headers, timeouts) but sent straight through `transport`,
-    the client's own connection pool: cookies, redirects, auth and event hooks are of no use to a
-    benchmark of these APIs, and each would cost Python time inside the measured interval.
+    Requests are built by `http` (base headers, timeouts) but sent straight through a transport,
+    a connection pool: cookies, redirects, auth and event hooks are of no use to a benchmark of these
+    APIs, and each would cost Python time inside the measured interval. Each worker (`lane`) has a
+    pool of its own holding one keep-alive connection, as a real client would: one shared pool of
+    many connections costs time in proportion to their number on every request (httpcore scans
+    them all), which at concurrency 64 made the generator, not the service, the bottleneck.
     """
 
     url: str  # base URL, no trailing slash
     http: httpx.AsyncClient
-    transport: httpx.AsyncBaseTransport
+    transports: tuple[httpx.AsyncBaseTransport, ...]
     voice: str | None
     model: str
     timeout_s: float
     request_id_prefix: str
+    lane: int = 0
+
+    @property
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """This worker's connection pool."""
+        return self.transports[self.lane % len(self.transports)]
+
+    def for_worker(self, lane: int) -> Session:
+        """The session as worker `lane` uses it."""
+        return replace(self, lane=lane)
 
 
 @asynccontextmanager
 async def open_session(
     url: str, *, concurrency: int, timeout_s: float, voice: str | None, model: str
 ) -> AsyncIterator[Session]:
-    """A session with a connection pool of `concurrency` keep-alive connections."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    # trust_env=False: the benchmark measures the service, never a proxy named in the environment
-    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
-    async with httpx.AsyncClient(transport=transport, timeout=timeout_s, trust_env=False) as http:
-        yield Session(url, http, transport, voice, model, timeout_s, f"bench-{secrets.token_hex(4)}")
+    """A session with one single-connection pool per worker."""
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    tls = httpx.create_ssl_context(trust_env=False)  # loading CA certificates takes tens of ms: once
+    async with AsyncExitStack() as stack:
+        # trust_env=False: the benchmark measures the service, never a proxy named in the environment
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=timeout_s, verify=tls, trust_env=False)
+        )
+        transports = [
+            await stack.enter_async_context(httpx.AsyncHTTPTransport(limits=one, verify=tls, trust_env=False))
+            for _ in range(concurrency)
+        ]
+        yield Session(url, http, tuple(transports), voice, model, timeout_s, f"bench-{secrets.token_hex(4)}")
 
 
 Driver = Callable[[Session, Utterance, int, StreamClock, dict[str, float]], Awaitable[None]]

@@ -111,15 +111,16 @@ async def _phase(
         next_index += 1
         return next_index - 1
 
-    async def worker() -> None:
+    async def worker(lane: int) -> None:
+        own = session.for_worker(lane)
         while (index := take()) is not None:
             utterance = utterances[index % len(utterances)]
-            record = await one_request(session, driver, utterance, index, time.perf_counter() - started)
+            record = await one_request(own, driver, utterance, index, time.perf_counter() - started)
             on_record(record)
 
     async with anyio.create_task_group() as tg:
-        for _ in range(concurrency if count is None else min(concurrency, count)):
-            tg.start_soon(worker)
+        for lane in range(concurrency if count is None else min(concurrency, count)):
+            tg.start_soon(worker, lane)
     return time.perf_counter() - started
 
 
