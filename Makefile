@@ -83,3 +83,9 @@ smoke: $(STAMP) images ## Compose stack up, vibevoice-smoke against it, always d
 
 image-figures: $(STAMP) base-image ## Image sizes, build and rebuild times, time to healthy (a benchmark, not a test)
 	scripts/image-figures.sh
+
+.PHONY: bench
+BENCH_REQUESTS ?= 100
+BENCH_CONCURRENCY ?= 4
+bench: $(STAMP) ## Benchmark local processes (TTS espeak HTTP+WS, agent), gate against bench-out/*/baseline.json
+	$(BIN)/python scripts/bench-local.py --requests $(BENCH_REQUESTS) --concurrency $(BENCH_CONCURRENCY) --out bench-out
