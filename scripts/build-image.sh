@@ -2,7 +2,7 @@
 # Build one target of one of our Dockerfiles with BuildKit, labelled from git, the way `make images` does.
 #
 #   scripts/build-image.sh --file Dockerfile.tts --target cpu --tag vibevoice-tts:dev \
-#       [--platform linux/arm64] [--base IMAGE] [--build-arg K=V]... [--quiet]
+#       [--platform linux/arm64] [--base IMAGE] [--build-arg K=V]... [--context DIR] [--no-cache] [--quiet]
 #
 # BuildKit is required: it skips stages the target does not need (the cuda stage cannot be built
 # offline) and gives RUN --mount (wheels bind-mounted from the builder, the CA as a secret). The script
@@ -17,7 +17,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-file="" target="" tag="" platform="" base="" quiet=0
+file="" target="" tag="" platform="" base="" quiet=0 context=. no_cache=0
 build_args=()
 
 usage() {
@@ -32,13 +32,15 @@ while (($#)); do
     --platform) platform=$2; shift 2 ;;
     --base) base=$2; shift 2 ;;
     --build-arg) build_args+=(--build-arg "$2"); shift 2 ;;
+    --context) context=$2; shift 2 ;;
+    --no-cache) no_cache=1; shift ;;
     --quiet) quiet=1; shift ;;
     -h | --help) usage ;;
     *) echo "build-image: unknown argument $1" >&2; usage ;;
   esac
 done
 [[ -n $file && -n $target && -n $tag ]] || usage
-[[ -f $file ]] || { echo "build-image: no such Dockerfile: $file" >&2; exit 2; }
+[[ -f $context/$file ]] || { echo "build-image: no such Dockerfile: $context/$file" >&2; exit 2; }
 
 # A docker client that builds with BuildKit: prints the command words to use.
 buildkit_client() {
@@ -76,8 +78,9 @@ secret=()
 [[ ! -s $ca ]] || secret=(--secret "id=pip_ca,src=$ca")
 
 read -r -a client <<<"$(buildkit_client)"
-command=("${client[@]}" --file "$file" --target "$target" --tag "$tag" "${build_args[@]}" "${secret[@]}")
+command=("${client[@]}" --file "$context/$file" --target "$target" --tag "$tag" "${build_args[@]}" "${secret[@]}")
 [[ -z $platform ]] || command+=(--platform "$platform")
+((no_cache)) && command+=(--no-cache)
 ((quiet)) && command+=(--quiet) || command+=(--progress plain)
-echo "build-image: ${command[*]} ." >&2
-DOCKER_BUILDKIT=1 "${command[@]}" .
+echo "build-image: ${command[*]} $context" >&2
+DOCKER_BUILDKIT=1 "${command[@]}" "$context"
