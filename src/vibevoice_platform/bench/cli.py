@@ -1,14 +1,16 @@
-"""`vibevoice-bench`: `run` measures a service, `compare` gates a run against a baseline.
+"""`vibevoice-bench`: `run` measures a service, `compare` gates a run against a baseline, `report`
+posts the outcome to GitHub.
 
-Exit codes: 0 the run was measured / the comparison passed or only warned; 1 the comparison found a
-regression; 2 a usage or infrastructure error (bad flags, unreadable or invalid files, unwritable
-output). A run whose requests all failed still exits 0: it measured an error rate of 1.0, and the
-gate on that is `compare`'s job.
+Exit codes: 0 the run was measured / the comparison passed or only warned / the report was posted;
+1 the comparison found a regression; 2 a usage or infrastructure error (bad flags, unreadable or
+invalid files, unwritable output, GitHub unreachable or refusing). A run whose requests all failed
+still exits 0: it measured an error rate of 1.0, and the gate on that is `compare`'s job.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +23,7 @@ from vibevoice_platform.bench.chart import distribution_svg
 from vibevoice_platform.bench.compare import Comparison, Verdict, compare
 from vibevoice_platform.bench.corpus import CorpusChoice, CorpusError, Utterance, load_corpus_file
 from vibevoice_platform.bench.drivers import Protocol, Target, UnsupportedScenario, driver_for, open_session
+from vibevoice_platform.bench.github import API_URL, GitHub, GitHubError
 from vibevoice_platform.bench.loadgen import Plan, execute
 from vibevoice_platform.bench.policy import PolicyError, load_policy
 from vibevoice_platform.bench.progress import Progress
@@ -76,6 +79,20 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--current", type=Path, required=True, help="results.json of the run to judge")
     cmp.add_argument("--out", type=Path, required=True, help="directory for comparison, summary and chart")
     cmp.add_argument("--policy", type=Path, help="policy file, TOML or JSON (default: built-in policy)")
+    report = commands.add_parser(
+        "report",
+        help="post a comparison to GitHub: a PR comment, or an issue on a regression ($GITHUB_TOKEN)",
+    )
+    report.add_argument("--comparison", type=Path, required=True, help="comparison.json written by compare")
+    report.add_argument("--summary", type=Path, required=True, help="summary.md written by compare")
+    report.add_argument("--repository", required=True, help="OWNER/NAME")
+    report.add_argument(
+        "--pull-request", type=int, help="comment on this pull request (always, pass or fail)"
+    )
+    report.add_argument("--key", default="bench", help="which benchmark: one issue or comment per key")
+    report.add_argument("--label", action="append", default=[], help="label for a new issue (repeatable)")
+    report.add_argument("--run-url", help="link to the workflow run, added to the report")
+    report.add_argument("--api-url", default=API_URL, help=f"GitHub API (default {API_URL})")
     return parser
 
 
@@ -220,6 +237,42 @@ def compare_command(args: argparse.Namespace, stderr: TextIO) -> int:
     return EXIT_REGRESSION if comparison.verdict is Verdict.FAIL else EXIT_OK
 
 
+async def _post_report(
+    args: argparse.Namespace, token: str, verdict: Verdict, body: str, stderr: TextIO
+) -> None:
+    async with GitHub(token, args.repository, api_url=args.api_url) as github:
+        if args.pull_request is not None:
+            marker = f"<!-- vibevoice-bench:pr:{args.key} -->"
+            posted = await github.report_comment(args.pull_request, body, marker)
+            print(f"{'added' if posted.created else 'updated'} comment {posted.url}", file=stderr)
+        elif verdict is Verdict.FAIL:
+            marker = f"<!-- vibevoice-bench:regression:{args.key} -->"
+            title = f"Performance regression ({args.key})"
+            posted = await github.report_issue(title, body, marker, args.label)
+            print(f"{'opened' if posted.created else 'updated'} issue {posted.url}", file=stderr)
+        else:
+            print(f"verdict {verdict}: no issue to open", file=stderr)
+
+
+def report_command(args: argparse.Namespace, stderr: TextIO) -> int:
+    """`vibevoice-bench report`: the token comes from $GITHUB_TOKEN, never from the command line."""
+    token = os.environ.get("GITHUB_TOKEN", "")
+    if not token:
+        raise UsageError("set GITHUB_TOKEN (the token is never taken from the command line)")
+    try:
+        comparison = Comparison.model_validate_json(args.comparison.read_text(encoding="utf-8"))
+        body = args.summary.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the comparison: {exc}") from exc
+    if args.run_url:
+        body += f"\n[Workflow run]({args.run_url})\n"
+    try:
+        anyio.run(_post_report, args, token, comparison.verdict, body, stderr)
+    except (GitHubError, ValueError) as exc:
+        raise UsageError(f"GitHub: {exc}") from exc
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the command; returns the exit code."""
     parser = _parser()
@@ -227,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return run_command(args, sys.stderr)
+        if args.command == "report":
+            return report_command(args, sys.stderr)
         return compare_command(args, sys.stderr)
     except (UsageError, UnsupportedScenario, CorpusError, PolicyError, ResultsError) as exc:
         print(f"vibevoice-bench {args.command}: error: {exc}", file=sys.stderr)
