@@ -162,3 +162,14 @@ def test_argparse_errors_also_exit_2(tmp_path: Path) -> None:
             ]
         )
     assert exc.value.code == EXIT_ERROR
+
+
+def test_a_failing_first_run_does_not_become_the_baseline(tmp_path: Path) -> None:
+    current = _write(tmp_path / "results.json", make_results([], failures=20))
+    out = tmp_path / "out"
+    assert main(["compare", "--current", str(current), "--out", str(out)]) == EXIT_REGRESSION
+    assert not (out / "baseline.json").exists()
+    summary = (out / "summary.md").read_text()
+    assert "error rate | - | 100.00%" in summary
+    assert "failed its limits: it is not stored as the baseline" in summary
+    assert "now the baseline" not in summary

@@ -207,7 +207,7 @@ def mismatches(baseline: Results, current: Results) -> list[str]:
 
 
 def compare(baseline: Results | None, current: Results, policy: Policy) -> Comparison:
-    """Compare `current` with `baseline`; with no baseline, `current` becomes it and passes."""
+    """Compare `current` with `baseline`; with none, `current` becomes it unless it fails its limits."""
     notes: list[str] = []
     checks: list[CheckResult] = []
     for check in policy.checks:
@@ -223,9 +223,7 @@ def compare(baseline: Results | None, current: Results, policy: Policy) -> Compa
     error_rate = compare_error_rate(baseline, current, policy)
     differences = mismatches(baseline, current) if baseline is not None else []
     notes.extend(differences)
-    if baseline is None:
-        notes.append("No baseline: this run is stored as the new baseline.")
-    elif baseline.testbed.cpu_model != current.testbed.cpu_model:
+    if baseline is not None and baseline.testbed.cpu_model != current.testbed.cpu_model:
         old_cpu, new_cpu = baseline.testbed.cpu_model, current.testbed.cpu_model
         notes.append(f"different CPU: baseline {old_cpu!r}, this run {new_cpu!r}")
     verdicts = {c.verdict for c in checks} | {error_rate.verdict}
@@ -235,9 +233,15 @@ def compare(baseline: Results | None, current: Results, policy: Policy) -> Compa
         verdict = Verdict.WARN
     else:
         verdict = Verdict.PASS
+    if baseline is None:
+        notes.append(
+            "No baseline: this run is stored as the new baseline."
+            if verdict is not Verdict.FAIL
+            else "No baseline, and this run failed its limits: it is not stored as the baseline."
+        )
     return Comparison(
         verdict=verdict,
-        baseline_created=baseline is None,
+        baseline_created=baseline is None and verdict is not Verdict.FAIL,
         baseline=_ref(baseline) if baseline else None,
         current=_ref(current),
         checks=checks,
