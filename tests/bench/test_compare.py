@@ -45,7 +45,7 @@ def test_a_moderate_real_slowdown_warns() -> None:
 def test_a_large_change_that_is_not_significant_passes_as_noise() -> None:
     # three wildly spread samples a side: the medians differ by 50 % but nothing is certain
     check = Check(metric="ttfa_ms", statistic="p50", warn=0.1, fail=0.2, floor=0.0)
-    result = compare_check(check, [10.0, 100.0, 1000.0], [5.0, 150.0, 900.0], Policy(), "ms")
+    result = compare_check(check, [10.0, 100.0, 1000.0], [5.0, 150.0, 900.0], Policy(tail_samples=1), "ms")
     assert result.relative == pytest.approx(0.5)
     assert result.verdict is Verdict.PASS
     assert result.significant is False
@@ -111,3 +111,10 @@ def test_different_settings_warn_and_are_named() -> None:
     assert comparison.verdict is Verdict.WARN
     assert "concurrency differs: baseline 1, this run 4" in comparison.notes
     assert any("different CPU" in note for note in comparison.notes)
+
+
+def test_tail_statistics_need_enough_samples_to_be_judged() -> None:
+    comparison = compare(make_results(noisy(40, 60, 1)), make_results(noisy(160, 60, 2)), Policy())
+    verdicts = {f"{c.metric} {c.statistic}": (c.verdict, c.reason) for c in comparison.checks}
+    assert verdicts["ttfa_ms p50"][0] is Verdict.FAIL
+    assert verdicts["ttfa_ms p95"] == (Verdict.SKIPPED, "too few samples to judge p95: 60 < 100")

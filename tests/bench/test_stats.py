@@ -8,6 +8,7 @@ import pytest
 from vibevoice_platform.bench.stats import (
     bootstrap_difference,
     mann_whitney_greater,
+    samples_needed,
     statistic,
     summarize,
     validate_statistic,
@@ -104,3 +105,11 @@ def test_bootstrap_batches_large_samples() -> None:
 def test_bootstrap_rejects_empty_samples() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         bootstrap_difference([], [1.0], "p50")
+
+
+@pytest.mark.parametrize(
+    ("name", "tail", "needed"),
+    [("p50", 5, 10), ("p95", 5, 100), ("p99", 5, 500), ("p90", 3, 30), ("avg", 5, 10)],
+)
+def test_samples_needed_to_judge_a_statistic(name: str, tail: int, needed: int) -> None:
+    assert samples_needed(name, tail) == needed

@@ -16,7 +16,12 @@ from pydantic import BaseModel
 
 from vibevoice_platform.bench.policy import Check, Method, Policy
 from vibevoice_platform.bench.results import Results
-from vibevoice_platform.bench.stats import bootstrap_difference, mann_whitney_greater, statistic
+from vibevoice_platform.bench.stats import (
+    bootstrap_difference,
+    mann_whitney_greater,
+    samples_needed,
+    statistic,
+)
 
 
 class Verdict(enum.StrEnum):
@@ -101,6 +106,10 @@ def compare_check(
     if not current or not baseline:
         side = "this run" if not current else "the baseline"
         return _unjudged(check, baseline, current, unit, f"no {check.metric} samples in {side}")
+    needed = samples_needed(check.statistic, policy.tail_samples)
+    if min(len(baseline), len(current)) < needed:
+        reason = f"too few samples to judge {check.statistic}: {min(len(baseline), len(current))} < {needed}"
+        return _unjudged(check, baseline, current, unit, reason)
     base = statistic(baseline, check.statistic)
     cur = statistic(current, check.statistic)
     change = cur - base

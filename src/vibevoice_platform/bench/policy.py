@@ -6,6 +6,7 @@ file that lists `checks` replaces the default checks. Example:
 
     alpha = 0.01              # significance level of the test
     method = "bootstrap"      # or "mann-whitney"
+    tail_samples = 5          # p95 is judged from 100 samples a side, p99 from 500, p50 from 10
 
     [error_rate]
     warn = 0.0                # warn when more than this share of requests failed
@@ -99,6 +100,7 @@ class Policy(_Strict):
     alpha: float = Field(default=0.01, gt=0, lt=0.5)
     method: Method = Method.BOOTSTRAP
     resamples: int = Field(default=2000, ge=200)
+    tail_samples: int = Field(default=5, ge=1)  # samples needed beyond a percentile to judge it
     seed: int = 0
     error_rate: ErrorRateLimits = ErrorRateLimits()
     checks: list[Check] = Field(default_factory=lambda: list(DEFAULT_CHECKS), min_length=1)

@@ -69,6 +69,18 @@ def _percent(name: str) -> float:
     return value
 
 
+def samples_needed(name: str, tail: int) -> int:
+    """The smallest sample that has `tail` values beyond statistic `name` on its narrower side.
+
+    A bootstrap (or any estimate) of p95 from 30 values rests on one or two of them, and two runs on
+    a shared machine then "differ significantly" by chance; with 100 values p95 has 5 beyond it.
+    """
+    if name == "avg":
+        return 2 * tail
+    share = min(_percent(name), 100 - _percent(name)) / 100
+    return math.ceil(tail / share - 1e-9)
+
+
 def validate_statistic(name: str) -> str:
     """`name` if it is a statistic `statistic()` understands; ValueError otherwise."""
     if name != "avg":
