@@ -30,6 +30,7 @@ def make_results(
     failures: int = 0,
     concurrency: int = 4,
     cpu_model: str = "Test CPU",
+    cpu_probe_ms: float | None = None,
     git_sha: str = "0123456789abcdef",
 ) -> Results:
     """A run whose successful requests have these TTFA (and latency) samples, plus failed ones."""
@@ -67,7 +68,8 @@ def make_results(
         timeout_s=60.0, corpus="mixed", voice=None, started_at=datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
         wall_s=10.0, service={"status": "ready", "engine": "sine"},
     )  # fmt: skip
-    return build_results(records, run, MACHINE.model_copy(update={"cpu_model": cpu_model}))
+    machine = MACHINE.model_copy(update={"cpu_model": cpu_model, "cpu_probe_ms": cpu_probe_ms})
+    return build_results(records, run, machine)
 
 
 def parse_svg(text: str) -> ET.Element:

@@ -118,3 +118,15 @@ def test_tail_statistics_need_enough_samples_to_be_judged() -> None:
     verdicts = {f"{c.metric} {c.statistic}": (c.verdict, c.reason) for c in comparison.checks}
     assert verdicts["ttfa_ms p50"][0] is Verdict.FAIL
     assert verdicts["ttfa_ms p95"] == (Verdict.SKIPPED, "too few samples to judge p95: 60 < 100")
+
+
+def test_a_slower_machine_is_pointed_out() -> None:
+    same = noisy(40, 100, 1)
+    baseline = make_results(same, cpu_probe_ms=10.0)
+    notes = compare(baseline, make_results(same, cpu_probe_ms=13.5), Policy()).notes
+    assert notes == [
+        "this machine ran the CPU probe 35% slower than the baseline's (13.5 ms vs 10.0 ms): "
+        "CPU-bound latencies move with it"
+    ]
+    assert compare(baseline, make_results(same, cpu_probe_ms=10.9), Policy()).notes == []
+    assert "20% faster" in compare(baseline, make_results(same, cpu_probe_ms=8.0), Policy()).notes[0]

@@ -215,6 +215,28 @@ def mismatches(baseline: Results, current: Results) -> list[str]:
     return notes
 
 
+PROBE_TOLERANCE = 0.15
+
+
+def machine_notes(baseline: Results, current: Results) -> list[str]:
+    """How this run's machine differs from the baseline's: CPU, GPU, speed on a fixed probe."""
+    old, new = baseline.testbed, current.testbed
+    notes = [
+        f"different {name}: baseline {a!r}, this run {b!r}"
+        for name, a, b in (("CPU", old.cpu_model, new.cpu_model), ("GPU", old.gpu, new.gpu))
+        if a != b
+    ]
+    if old.cpu_probe_ms and new.cpu_probe_ms:
+        ratio = new.cpu_probe_ms / old.cpu_probe_ms
+        if abs(ratio - 1) > PROBE_TOLERANCE:
+            pace = f"{ratio - 1:.0%} slower" if ratio > 1 else f"{1 - ratio:.0%} faster"
+            notes.append(
+                f"this machine ran the CPU probe {pace} than the baseline's ({new.cpu_probe_ms:.1f} ms vs "
+                f"{old.cpu_probe_ms:.1f} ms): CPU-bound latencies move with it"
+            )
+    return notes
+
+
 def compare(baseline: Results | None, current: Results, policy: Policy) -> Comparison:
     """Compare `current` with `baseline`; with none, `current` becomes it unless it fails its limits."""
     notes: list[str] = []
@@ -232,9 +254,8 @@ def compare(baseline: Results | None, current: Results, policy: Policy) -> Compa
     error_rate = compare_error_rate(baseline, current, policy)
     differences = mismatches(baseline, current) if baseline is not None else []
     notes.extend(differences)
-    if baseline is not None and baseline.testbed.cpu_model != current.testbed.cpu_model:
-        old_cpu, new_cpu = baseline.testbed.cpu_model, current.testbed.cpu_model
-        notes.append(f"different CPU: baseline {old_cpu!r}, this run {new_cpu!r}")
+    if baseline is not None:
+        notes.extend(machine_notes(baseline, current))
     verdicts = {c.verdict for c in checks} | {error_rate.verdict}
     if Verdict.FAIL in verdicts:
         verdict = Verdict.FAIL

@@ -10,6 +10,7 @@ import os
 import platform
 import shutil
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,23 @@ class Machine(BaseModel):
     os: str
     python: str
     tools: dict[str, str | None]
+    cpu_probe_ms: float | None = None  # a fixed pure-Python workload, best of 5: the machine's speed
+
+
+def cpu_probe_ms(rounds: int = 5) -> float:
+    """Milliseconds a fixed pure-Python workload takes here (the best of `rounds`).
+
+    Runners differ in speed from one night to the next; this says by how much, so a comparison can
+    tell a slower machine from slower code.
+    """
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for i in range(200_000):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 3)
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
@@ -78,6 +96,7 @@ def describe_machine() -> Machine:
         os=platform.platform(),
         python=platform.python_version(),
         tools={name: _version(name) for name in TOOLS},
+        cpu_probe_ms=cpu_probe_ms(),
     )
 
 
