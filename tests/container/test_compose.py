@@ -59,6 +59,30 @@ def leftovers(docker: Docker, project: str) -> str:
     return (containers + "\n" + networks).strip()
 
 
+def test_compose_file_is_valid_for_compose_v2_and_docker_compose_1_29() -> None:
+    # v2 validates against the Compose Specification's schema; 1.29 has its own parser.
+    checker = require_tool("check-jsonschema", "pip install check-jsonschema (the dev extra)")
+    compose_file = str(ROOT / "compose.yaml")
+    spec = subprocess.run(
+        [checker, "--builtin-schema", "vendor.compose-spec", compose_file],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert spec.returncode == 0, spec.stdout + spec.stderr
+    v1 = require_tool("docker-compose", "apt-get install docker-compose")
+    config = subprocess.run(
+        [v1, "--file", compose_file, "config", "--services"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert config.returncode == 0, config.stderr
+    assert sorted(config.stdout.split()) == ["agent", "tts"]
+
+
 def test_compose_smoke_passes_and_takes_the_stack_down(docker: Docker, images: Images) -> None:
     project, result = compose_smoke(images.tts, images.agent)
     output = result.stdout + result.stderr
