@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from vibevoice_ci import gate_command
 from vibevoice_ci.services import SERVICES
 from vibevoice_ci.tags import image_references
 
@@ -57,6 +58,12 @@ COMMANDS: tuple[Command, ...] = (
         "print the image references a ref and commit are published under",
         _configure_tags,
         _run_tags,
+    ),
+    Command(
+        "gate",
+        "a security gate on a saved pip-audit or Trivy JSON report (exit 1 naming each finding)",
+        gate_command.configure,
+        gate_command.run,
     ),
 )
 

@@ -1,0 +1,66 @@
+"""The third-party images the pipeline runs its tools in, pinned by digest in one place.
+
+Each tool has a one-line Dockerfile, `ci/images/<tool>/Dockerfile`, whose `FROM` names the image by
+tag and digest. The module reads that line at run time (so the files are the configuration, not a
+copy of it), and Dependabot's docker ecosystem opens pull requests that move tag and digest together.
+A pin that is not `name:tag@sha256:<64 hex>` is rejected: a tag alone can change under us.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+IMAGES_DIR = "ci/images"
+# Every tool image the module reads; a test checks each has a well-formed pin.
+TOOLS = ("cosign", "helm", "k3s", "python", "registry", "trivy", "uv")
+
+_FROM = re.compile(
+    r"FROM\s+(?P<repository>[a-z0-9][a-z0-9._/:-]*?):(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
+    r"@(?P<digest>sha256:[0-9a-f]{64})(?:\s+AS\s+\S+)?",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class ImagePin:
+    """One tool image: repository, tag and the digest that makes the tag immutable."""
+
+    tool: str
+    repository: str
+    tag: str
+    digest: str
+
+    @property
+    def reference(self) -> str:
+        """`repository:tag@sha256:...`: what the pipeline pulls (the digest wins over the tag)."""
+        return f"{self.repository}:{self.tag}@{self.digest}"
+
+    @property
+    def registry(self) -> str:
+        """The registry host (docker.io when the repository names none)."""
+        first = self.repository.split("/", 1)[0]
+        has_host = "/" in self.repository and ("." in first or ":" in first or first == "localhost")
+        return first if has_host else "docker.io"
+
+
+def pin_path(tool: str) -> str:
+    """The Dockerfile holding `tool`'s pin, relative to the repository root."""
+    if tool not in TOOLS:
+        msg = f"unknown tool image {tool!r}; choose one of: {', '.join(TOOLS)}"
+        raise ValueError(msg)
+    return f"{IMAGES_DIR}/{tool}/Dockerfile"
+
+
+def parse_pin(tool: str, dockerfile: str) -> ImagePin:
+    """The pin in a tool Dockerfile: exactly one `FROM name:tag@sha256:<digest>` line."""
+    lines = [line.strip() for line in dockerfile.splitlines()]
+    from_lines = [line for line in lines if line.upper().startswith("FROM")]
+    if len(from_lines) != 1:
+        msg = f"{pin_path(tool)} must have exactly one FROM line, found {len(from_lines)}"
+        raise ValueError(msg)
+    match = _FROM.fullmatch(from_lines[0])
+    if match is None:
+        msg = f"{pin_path(tool)}: {from_lines[0]!r} is not pinned as FROM name:tag@sha256:<64 hex digits>"
+        raise ValueError(msg)
+    return ImagePin(tool, match["repository"].lower(), match["tag"], match["digest"])
