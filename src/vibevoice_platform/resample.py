@@ -1,32 +1,41 @@
 """Streaming band-limited resampling of PCM16 (espeak-ng speaks at 22.05 kHz, the platform at 24 kHz).
 
-A polyphase windowed-sinc filter: output sample n sits at input position n * down / up; its value is
-the input around that position weighted by the filter phase for the fractional part. State between
-chunks is the unconsumed input history, so chunk boundaries leave no clicks and no drift.
+A polyphase windowed-sinc filter. For a rate change of up/down (24000/22050 = 160/147), output sample
+n = up·j + r reads the inputs around position n·down/up = down·j + floor(r·down/up) + fraction, with
+the filter phase of that fraction. Every block of `up` outputs therefore reads one window of
+`down + taps - 1` inputs, starting `down` inputs after the previous block's window: the whole stream is
+one matrix product of strided input windows with a fixed (up x window) matrix, which numpy does in a
+single BLAS call per chunk. State between chunks is the unconsumed input, so chunk boundaries leave no
+clicks and no drift, and the output does not depend on how the input was chunked.
 """
 
 from __future__ import annotations
 
-from math import gcd
+from math import ceil, gcd
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 _HALF_TAPS = 16
+_TAPS = 2 * _HALF_TAPS
 _KAISER_BETA = 8.0
 
 
-def _phase_filters(up: int, down: int) -> npt.NDArray[np.float64]:
-    """One FIR per output phase, shape (up, 2 * _HALF_TAPS), low-passed below the lower Nyquist."""
+def _block_matrix(up: int, down: int) -> npt.NDArray[np.float32]:
+    """(up, down + taps - 1): row r holds output phase r's filter at its offset in the block window."""
     cutoff = min(1.0, up / down) * 0.95
-    offsets = np.arange(-_HALF_TAPS + 1, _HALF_TAPS + 1, dtype=np.float64)
-    fractions = np.arange(up, dtype=np.float64) / up
-    distance = offsets[None, :] - fractions[:, None]
-    window = np.kaiser(2 * _HALF_TAPS + 1, _KAISER_BETA)
-    # Evaluate the (continuous) Kaiser window at each tap distance by interpolation.
-    grid = np.linspace(-_HALF_TAPS, _HALF_TAPS, 2 * _HALF_TAPS + 1)
-    taps = cutoff * np.sinc(cutoff * distance) * np.interp(distance, grid, window)
-    return taps / taps.sum(axis=1, keepdims=True)
+    r = np.arange(up)
+    offsets = (r * down) // up  # floor(r·down/up): where phase r's taps start in the window
+    fractions = (r * down % up) / up
+    distance = np.arange(-_HALF_TAPS + 1, _HALF_TAPS + 1)[None, :] - fractions[:, None]
+    grid = np.linspace(-_HALF_TAPS, _HALF_TAPS, _TAPS + 1)
+    taps = cutoff * np.sinc(cutoff * distance) * np.interp(distance, grid, np.kaiser(_TAPS + 1, _KAISER_BETA))
+    taps /= taps.sum(axis=1, keepdims=True)
+    matrix = np.zeros((up, down + _TAPS - 1), dtype=np.float32)
+    for phase in range(up):
+        matrix[phase, offsets[phase] : offsets[phase] + _TAPS] = taps[phase]
+    return matrix
 
 
 class StreamingResampler:
@@ -36,38 +45,45 @@ class StreamingResampler:
         divisor = gcd(source_rate, target_rate)
         self._up = target_rate // divisor
         self._down = source_rate // divisor
-        self._filters = _phase_filters(self._up, self._down)
-        # Input history starts with zeros so the first output sample has a full left context.
-        self._history = np.zeros(_HALF_TAPS - 1, dtype=np.float64)
-        self._consumed = -(_HALF_TAPS - 1)  # absolute input index of self._history[0]
-        self._produced = 0  # output samples emitted so far
+        self._matrix_t = np.ascontiguousarray(_block_matrix(self._up, self._down).T)
+        self._window = self._down + _TAPS - 1
+        # Zeros before the first sample give the first outputs their left context.
+        self._pending = np.zeros(_HALF_TAPS - 1, dtype=np.float32)
+        self._consumed = 0  # input samples received
+        self._produced = 0  # output samples emitted
 
     def process(self, pcm: bytes) -> bytes:
         """Feed PCM16 bytes (whole samples); return the resampled PCM16 available so far."""
-        if pcm:
-            self._history = np.concatenate([self._history, np.frombuffer(pcm, dtype="<i2")])
-        return self._emit()
+        samples = np.frombuffer(pcm, dtype="<i2")
+        self._consumed += samples.size
+        self._pending = np.concatenate([self._pending, samples.astype(np.float32)])
+        return self._to_pcm(self._blocks(len(self._pending)))
 
     def flush(self) -> bytes:
-        """Drain the tail at the end of the stream (the right context past the end is silence)."""
-        self._history = np.concatenate([self._history, np.zeros(_HALF_TAPS, dtype=np.float64)])
-        return self._emit()
+        """End of the stream: emit the tail (the right context past the end is silence)."""
+        remaining = ceil(self._consumed * self._up / self._down) - self._produced
+        if remaining <= 0:
+            return b""
+        blocks = ceil(remaining / self._up)
+        padded = self._down * (blocks - 1) + self._window
+        self._pending = np.concatenate(
+            [self._pending, np.zeros(max(0, padded - len(self._pending)), dtype=np.float32)]
+        )
+        tail = self._blocks(padded)[:remaining]
+        self._produced -= self._up * blocks - remaining  # the padding's outputs were never emitted
+        return self._to_pcm(tail)
 
-    def _emit(self) -> bytes:
-        # Output n reads inputs floor(n * down / up) - _HALF_TAPS + 1 .. floor(n * down / up) + _HALF_TAPS.
-        last_base = self._consumed + len(self._history) - _HALF_TAPS - 1
-        if last_base < 0:
-            return b""
-        count = ((last_base + 1) * self._up - 1) // self._down - self._produced + 1
-        if count <= 0:
-            return b""
-        n = np.arange(self._produced, self._produced + count, dtype=np.int64)
-        base = (n * self._down) // self._up
-        phase = (n * self._down) % self._up
-        index = base[:, None] + np.arange(-_HALF_TAPS + 1, _HALF_TAPS + 1)[None, :] - self._consumed
-        values = np.einsum("ij,ij->i", self._history[index], self._filters[phase])
-        self._produced += count
-        keep_from = int(base[-1]) - (_HALF_TAPS - 1) - self._consumed
-        self._history = self._history[keep_from:]
-        self._consumed += keep_from
+    def _blocks(self, available: int) -> npt.NDArray[np.float32]:
+        """Every whole block of `up` outputs whose input window lies within `available` samples."""
+        if available < self._window:
+            return np.empty(0, dtype=np.float32)
+        count = (available - self._window) // self._down + 1
+        windows = sliding_window_view(self._pending[:available], self._window)[:: self._down][:count]
+        out = (windows @ self._matrix_t).reshape(-1)
+        self._pending = self._pending[count * self._down :]
+        self._produced += out.size
+        return out
+
+    @staticmethod
+    def _to_pcm(values: npt.NDArray[np.float32]) -> bytes:
         return np.clip(np.rint(values), -32768, 32767).astype("<i2").tobytes()
