@@ -92,20 +92,32 @@ def test_the_module_api_is_exactly_these_functions(registered: dict[str, Any]) -
         "smoke",
         "publish",
         "ci",
+        # supply chain
+        "audit",
+        "audit_report",
+        "scan",
+        "sbom",
+        "security_report",
+        "scan_images",
+        "sign",
+        "attest",
+        "verify",
+        "release",
     }
 
 
-def test_checks_are_lint_test_and_smoke_and_need_no_arguments(registered: dict[str, Any]) -> None:
+def test_the_checks_need_no_arguments(registered: dict[str, Any]) -> None:
     checks = {name: spec for name, spec in registered["functions"].items() if spec["check"]}
-    assert set(checks) == {"lint", "test", "smoke"}
+    assert set(checks) == {"lint", "test", "smoke", "audit", "scan_images"}
     for name, spec in checks.items():
         required = [arg for arg, details in spec["args"].items() if not details["optional"]]
         assert required == [], f"check {name} requires {required}"
 
 
-def test_only_publish_opts_out_of_the_function_cache(registered: dict[str, Any]) -> None:
+def test_only_functions_with_side_effects_opt_out_of_the_function_cache(registered: dict[str, Any]) -> None:
     cached = {name: spec["cache"] for name, spec in registered["functions"].items() if spec["cache"]}
-    assert cached == {"publish": "never"}
+    # publishing, signing, attesting and verifying act on (or read) a registry's current state
+    assert cached == dict.fromkeys(["publish", "sign", "attest", "verify", "release"], "never")
 
 
 def test_the_password_is_a_secret_and_has_no_default(registered: dict[str, Any]) -> None:

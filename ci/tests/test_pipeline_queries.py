@@ -125,8 +125,9 @@ def test_test_report_is_kept_whatever_the_outcome(pipeline: Vibevoice) -> None:
 
 
 def test_lint_env_installs_ruff_before_adding_the_source(pipeline: Vibevoice) -> None:
-    env = pipeline._lint_env("ruff==0.17.6")
-    assert only(env, "from") == {"address": toolchain.PYTHON_IMAGE}
+    python = "python:3.12-slim@sha256:" + "0" * 64  # lint_env passes the pin of ci/images/python
+    env = pipeline._lint_env(python, "ruff==0.17.6")
+    assert only(env, "from") == {"address": python}
     cache = only(env, "withMountedCache")
     assert cache["path"] == "/root/.cache/pip"
     assert only(cache["cache"], "cacheVolume") == {"key": toolchain.PIP_CACHE_VOLUME}

@@ -61,7 +61,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "gate",
-        "a security gate on a saved pip-audit or Trivy JSON report (exit 1 naming each finding)",
+        "a security gate on a pip-audit or Trivy JSON report",
         gate_command.configure,
         gate_command.run,
     ),

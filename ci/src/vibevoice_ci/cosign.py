@@ -27,6 +27,9 @@ KEY_PATH = "/run/secrets/cosign.key"
 PUBLIC_KEY_PATH = "/run/secrets/cosign.pub"
 DOCKER_CONFIG_DIR = "/run/secrets/docker"
 ANNOTATION_PREFIX = "dev.vibevoice."
+# What a release attests to each image, and what verification asks for: cosign's --type names.
+SBOM_TYPE, VULN_TYPE, PROVENANCE_TYPE = "cyclonedx", "vuln", "slsaprovenance1"
+VERIFIED_PREDICATES = (SBOM_TYPE, VULN_TYPE, PROVENANCE_TYPE)
 
 _DIGEST_REFERENCE = re.compile(
     r"(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+)"

@@ -5,6 +5,8 @@ and how results read comes from the pure modules beside it (commands, tags, meta
 outcomes), which are tested without an engine.
 """
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated
 
@@ -12,7 +14,9 @@ import anyio
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, object_type
 
-from vibevoice_ci import commands, services, toolchain
+from vibevoice_ci import audit as audit_commands
+from vibevoice_ci import commands, cosign, osv, provenance, services, supply_chain, toolchain, trivy
+from vibevoice_ci import images as tool_images
 from vibevoice_ci.decorators import check, function
 from vibevoice_ci.metadata import (
     DEV_VERSION,
@@ -31,6 +35,29 @@ NATIVE_PLATFORM = "linux/amd64"
 ServiceArg = Annotated[str, Doc("tts or agent")]
 PlatformArg = Annotated[str, Doc("os/arch to build for, e.g. linux/amd64 or linux/arm64")]
 PlatformsArg = Annotated[Sequence[str], Doc("platforms to build for")]
+# Arguments of the supply-chain functions.
+RefsArg = Annotated[Sequence[str], Doc("image references by digest (name[:tag]@sha256:...)")]
+RegistryArg = Annotated[str, Doc("registry host, e.g. ghcr.io")]
+UsernameArg = Annotated[str, Doc("registry user")]
+PasswordArg = Annotated[dagger.Secret, Doc("registry password or token, e.g. env://GITHUB_TOKEN")]
+GithubRepositoryArg = Annotated[str, Doc("owner/name on GitHub, as github.repository gives it")]
+RefArg = Annotated[str, Doc("git ref, e.g. refs/heads/main or refs/tags/v1.2.3")]
+ShaArg = Annotated[str, Doc("the commit id")]
+RunIdArg = Annotated[str, Doc("the workflow run id (github.run_id)")]
+RunAttemptArg = Annotated[str, Doc("the workflow run attempt (github.run_attempt)")]
+WorkflowRefArg = Annotated[str, Doc("the workflow ref (github.workflow_ref)")]
+SeverityArg = Annotated[str, Doc("comma-separated Trivy severities that fail the scan gate")]
+DbRepositoryArg = Annotated[str, Doc("Trivy DB repository (a mirror); empty: Trivy's default")]
+OsvUrlArg = Annotated[str, Doc("OSV API base URL")]
+FailOnArg = Annotated[str, Doc("the lowest severity that fails the audit gate: low, medium, high, critical")]
+KeyArg = Annotated[dagger.Secret | None, Doc("cosign private key (instead of keyless)")]
+KeyPasswordArg = Annotated[dagger.Secret | None, Doc("the cosign key's password")]
+IdTokenArg = Annotated[dagger.Secret | None, Doc("an OIDC token for keyless signing (SIGSTORE_ID_TOKEN)")]
+OidcRequestTokenArg = Annotated[
+    dagger.Secret | None,
+    Doc("GitHub's ACTIONS_ID_TOKEN_REQUEST_TOKEN: keyless with a fresh token per signature"),
+]
+OidcRequestUrlArg = Annotated[dagger.Secret | None, Doc("GitHub's ACTIONS_ID_TOKEN_REQUEST_URL")]
 
 
 @object_type
@@ -50,7 +77,8 @@ class Vibevoice:
     async def lint_env(self) -> dagger.Container:
         """A Python with the ruff version the dev extra pins, and the source: where lint runs."""
         pyproject = await self.source.file("pyproject.toml").contents()
-        return self._lint_env(commands.dev_requirement(pyproject, "ruff"))
+        python = await self._tool_image("python")
+        return self._lint_env(python.reference, commands.dev_requirement(pyproject, "ruff"))
 
     @function
     @check
@@ -152,16 +180,8 @@ class Vibevoice:
         references = {name: image_references(registry, repository, name, ref, sha) for name in SERVICES}
         info = release_build_info(ref=ref, sha=sha, created=created, source=source_url)
         variants = self._variants(platforms, info)
-        wanted = services.platforms(platforms)
-        native = wanted.index(services.runnable_platform(await dag.default_platform(), wanted))
-        await self._smoke_client({name: images[native] for name, images in variants.items()}).sync()
-
-        publisher = self._registry(registry, username, password)
-        published: list[str] = []
-        for name, tagged in references.items():
-            for reference in tagged:
-                published.append(await publisher.publish(reference, platform_variants=variants[name]))
-        return published
+        await self._smoke_variants(variants, platforms)
+        return await self._push(references, variants, self._registry(registry, username, password))
 
     @function
     async def ci(self) -> str:
@@ -174,12 +194,241 @@ class Vibevoice:
         ]
         return raise_for_failures(await run_steps(steps))
 
+    # -- supply chain: audit, scan, SBOM, sign, attest, verify, release ---------------------------
+    # The logic is in audit, trivy, cosign, provenance and gates; the containers in supply_chain.
+
+    @function
+    async def audit_report(
+        self, osv_url: OsvUrlArg = osv.DEFAULT_OSV_URL, fail_on: FailOnArg = "low"
+    ) -> dagger.Directory:
+        """pip-audit of the services' pinned, hashed dependencies and the gate's verdict; never fails."""
+        return (await self._audited(osv_url, fail_on)).directory(audit_commands.REPORTS)
+
+    @function
+    @check
+    async def audit(self) -> None:
+        """pip-audit of the services' dependencies: fails on any known vulnerability not allowlisted."""
+        await supply_chain.verdict(
+            await self._audited(osv.DEFAULT_OSV_URL, "low"), audit_commands.GATE_VERDICT
+        )
+
+    @function
+    async def scan(
+        self,
+        image: Annotated[dagger.Container, Doc("the image to scan, before it is pushed anywhere")],
+        severity: SeverityArg = "CRITICAL",
+        db_repository: DbRepositoryArg = "",
+        enforce: Annotated[
+            bool, Doc("fail when the gate fails; false: return the reports regardless")
+        ] = True,
+    ) -> dagger.Directory:
+        """Trivy on the image's tarball: JSON, SARIF, table, gate verdict; fails on --severity findings."""
+        reports = await self._scan_reports(image, severity, db_repository)
+        if enforce:
+            await supply_chain.verdict(reports, supply_chain.TRIVY_GATE_VERDICT)
+        return reports.directory(trivy.REPORTS)
+
+    @function
+    async def sbom(
+        self, image: Annotated[dagger.Container, Doc("the image to describe")]
+    ) -> dagger.Directory:
+        """CycloneDX and SPDX SBOMs of an image (Trivy on its tarball)."""
+        return supply_chain.sboms(await self._tool_image("trivy"), image)
+
+    @function
+    async def security_report(
+        self,
+        platforms: PlatformsArg = DEFAULT_PLATFORMS,
+        severity: SeverityArg = "CRITICAL",
+        db_repository: DbRepositoryArg = "",
+    ) -> dagger.Directory:
+        """The audit, and every shipped image's scan and SBOMs, with each gate's verdict; never fails."""
+        evidence = dag.directory().with_directory("audit", await self.audit_report())
+        for (name, platform), image in self._variant_table(platforms, BuildInfo()).items():
+            reports = await self._scan_reports(image, severity, db_repository)
+            evidence = evidence.with_directory(
+                f"{name}/{platform.replace('/', '-')}",
+                reports.directory(trivy.REPORTS).with_directory(".", await self.sbom(image)),
+            )
+        return evidence
+
+    @function
+    @check
+    async def scan_images(self, platforms: PlatformsArg = DEFAULT_PLATFORMS) -> None:
+        """Trivy on every shipped image and platform: fails if any has a CRITICAL finding not allowlisted."""
+        await self._scan_gate(self._variant_table(platforms, BuildInfo()), "CRITICAL", "")
+
+    @function(cache="never")
+    async def sign(
+        self,
+        *,
+        refs: RefsArg,
+        registry: RegistryArg,
+        username: UsernameArg,
+        password: PasswordArg,
+        sha: ShaArg,
+        run_id: RunIdArg = "",
+        run_attempt: RunAttemptArg = "",
+        workflow_ref: WorkflowRefArg = "",
+        platforms: PlatformsArg = DEFAULT_PLATFORMS,
+        key: KeyArg = None,
+        key_password: KeyPasswordArg = None,
+        id_token: IdTokenArg = None,
+        oidc_request_token: OidcRequestTokenArg = None,
+        oidc_request_url: OidcRequestUrlArg = None,
+    ) -> str:
+        """cosign sign of each image by digest (--recursive), annotated with commit, run and build matrix."""
+        signer = supply_chain.Signer(key, key_password, id_token, oidc_request_token, oidc_request_url)
+        annotations = self._annotations(sha, run_id, run_attempt, workflow_ref, platforms)
+        env = await self._cosign(registry, username, password, signer)
+        return await self._sign(env, cosign.unique_by_digest(refs), annotations, keyed=signer.keyed)
+
+    @function(cache="never")
+    async def attest(
+        self,
+        *,
+        refs: RefsArg,
+        registry: RegistryArg,
+        username: UsernameArg,
+        password: PasswordArg,
+        github_repository: GithubRepositoryArg,
+        ref: RefArg,
+        sha: ShaArg,
+        run_id: RunIdArg = "",
+        run_attempt: RunAttemptArg = "",
+        workflow_ref: WorkflowRefArg = "",
+        platforms: PlatformsArg = DEFAULT_PLATFORMS,
+        db_repository: DbRepositoryArg = "",
+        key: KeyArg = None,
+        key_password: KeyPasswordArg = None,
+        id_token: IdTokenArg = None,
+        oidc_request_token: OidcRequestTokenArg = None,
+        oidc_request_url: OidcRequestUrlArg = None,
+    ) -> dagger.Directory:
+        """SBOM (cyclonedx), Trivy report (vuln) and SLSA v1 provenance of published images, by digest.
+
+        Each image is pulled by digest for every platform and scanned and described as pulled. Returns
+        what was attested.
+        """
+        started = provenance.now()
+        signer = supply_chain.Signer(key, key_password, id_token, oidc_request_token, oidc_request_url)
+        env = await self._cosign(registry, username, password, signer)
+        wanted = services.platforms(platforms)
+        evidence = dag.directory()
+        for reference in cosign.unique_by_digest(refs):
+            pulled = {p: dag.container(platform=dagger.Platform(p)).from_(reference) for p in wanted}
+            folder = provenance.folder_of(reference)
+            evidence = evidence.with_directory(
+                folder, await self._evidence(folder, pulled, "CRITICAL", db_repository, enforce=False)
+            )
+        build = await self._build(
+            github_repository=github_repository,
+            ref=ref,
+            sha=sha,
+            run_id=run_id,
+            run_attempt=run_attempt,
+            workflow_ref=workflow_ref,
+            platforms=wanted,
+            started=started,
+        )
+        return await self._attest(env, refs, evidence, build, keyed=signer.keyed)
+
+    @function(cache="never")
+    async def verify(
+        self,
+        *,
+        refs: RefsArg,
+        github_repository: GithubRepositoryArg,
+        sha: Annotated[str, Doc("also require this commit's annotation on the signatures")] = "",
+        public_key: Annotated[dagger.File | None, Doc("cosign.pub, when signed with a key")] = None,
+        registry: RegistryArg = "ghcr.io",
+        username: Annotated[str, Doc("registry user, for private images")] = "",
+        password: Annotated[dagger.Secret | None, Doc("registry password, for private images")] = None,
+    ) -> str:
+        """cosign verify and verify-attestation (cyclonedx, vuln, slsaprovenance1) against this repository's
+        release workflow and GitHub's OIDC issuer (or a public key); a summary of what was verified."""
+        env = await self._cosign(registry, username, password) if password is not None else None
+        return await self._verify(env, cosign.unique_by_digest(refs), github_repository, sha, public_key)
+
+    @function(cache="never")
+    async def release(
+        self,
+        *,
+        registry: RegistryArg,
+        repository: Annotated[str, Doc("repository path, e.g. owner/project (lowercased)")],
+        github_repository: GithubRepositoryArg,
+        username: UsernameArg,
+        password: PasswordArg,
+        ref: RefArg,
+        sha: ShaArg,
+        created: Annotated[str, Doc("the commit time, ISO 8601 with offset (git log -1 --format=%cI)")] = "",
+        run_id: RunIdArg = "",
+        run_attempt: RunAttemptArg = "",
+        workflow_ref: WorkflowRefArg = "",
+        platforms: PlatformsArg = DEFAULT_PLATFORMS,
+        severity: SeverityArg = "CRITICAL",
+        db_repository: DbRepositoryArg = "",
+        key: KeyArg = None,
+        key_password: KeyPasswordArg = None,
+        id_token: IdTokenArg = None,
+        oidc_request_token: OidcRequestTokenArg = None,
+        oidc_request_url: OidcRequestUrlArg = None,
+        public_key: Annotated[dagger.File | None, Doc("cosign.pub, to verify what --key signed")] = None,
+    ) -> dagger.Directory:
+        """Build every variant, scan (gate), smoke, publish, sign, attest, verify; returns the evidence.
+
+        Nothing is pushed unless every image passed the scan gate and the smoke test.
+        """
+        started = provenance.now()
+        signer = supply_chain.Signer(key, key_password, id_token, oidc_request_token, oidc_request_url)
+        signer.check()
+        references = {name: image_references(registry, repository, name, ref, sha) for name in SERVICES}
+        source_url = f"{provenance.GITHUB}/{github_repository}"
+        variants = self._variants(
+            platforms, release_build_info(ref=ref, sha=sha, created=created, source=source_url)
+        )
+        wanted = services.platforms(platforms)
+
+        evidence = dag.directory()
+        for name, images_ in variants.items():
+            by_platform = dict(zip(wanted, images_, strict=True))
+            evidence = evidence.with_directory(
+                name, await self._evidence(name, by_platform, severity, db_repository)
+            )
+        await self._smoke_variants(variants, platforms)
+        published = await self._push(references, variants, self._registry(registry, username, password))
+        evidence = evidence.with_new_file("digests.txt", "".join(f"{line}\n" for line in published))
+
+        env = await self._cosign(registry, username, password, signer)
+        annotations = self._annotations(sha, run_id, run_attempt, workflow_ref, platforms)
+        signed = await self._sign(env, cosign.unique_by_digest(published), annotations, keyed=signer.keyed)
+        evidence = evidence.with_new_file("signatures.txt", signed + "\n")
+        build = await self._build(
+            github_repository=github_repository,
+            ref=ref,
+            sha=sha,
+            run_id=run_id,
+            run_attempt=run_attempt,
+            workflow_ref=workflow_ref,
+            platforms=wanted,
+            started=started,
+        )
+        evidence = await self._attest(env, published, evidence, build, keyed=signer.keyed)
+        verified = await self._verify(
+            env,
+            cosign.unique_by_digest(published),
+            github_repository,
+            sha,
+            public_key if signer.keyed else None,
+        )
+        return evidence.with_new_file("verification.txt", verified + "\n")
+
     # -- wiring (plain methods: not part of the module's API) -------------------------------------
 
-    def _lint_env(self, ruff_requirement: str) -> dagger.Container:
+    def _lint_env(self, python_image: str, ruff_requirement: str) -> dagger.Container:
         return (
             dag.container()
-            .from_(toolchain.PYTHON_IMAGE)
+            .from_(python_image)
             .with_mounted_cache(toolchain.PIP_CACHE_PATH, dag.cache_volume(toolchain.PIP_CACHE_VOLUME))
             .with_exec(commands.pip_install([ruff_requirement]))
             .with_directory(toolchain.WORKDIR, self.source)
@@ -243,3 +492,223 @@ class Vibevoice:
         for name, service in self._services(images).items():
             client = client.with_service_binding(name, service)
         return client.with_exec(commands.smoke(TTS.url, AGENT.url))
+
+    # -- supply-chain wiring (plain methods) --------------------------------------------------------
+
+    async def _tool_image(self, tool: str) -> tool_images.ImagePin:
+        """A tool image as ci/images/<tool>/Dockerfile pins it."""
+        return tool_images.parse_pin(tool, await self.source.file(tool_images.pin_path(tool)).contents())
+
+    async def _gate_env(self) -> dagger.Container:
+        pyproject = await self.source.file("pyproject.toml").contents()
+        tools = [commands.dev_requirement(pyproject, name) for name in ("pip-audit", "cvss")]
+        return supply_chain.gate_env(await self._tool_image("python"), self.source, tools)
+
+    async def _audited(self, osv_url: str, fail_on: str) -> dagger.Container:
+        """The audit container after the gate ran on its report (exit code: the gate's)."""
+        audited = supply_chain.audited(
+            await self._gate_env(), await self._tool_image("uv"), self.source, osv_url=osv_url
+        )
+        gate = audit_commands.gate_pip_audit(
+            fail_on=fail_on, osv_url=osv_url, allowlist=f"{supply_chain.WORK}/{supply_chain.ALLOWLIST}"
+        )
+        return supply_chain.gated(audited, gate, audit_commands.GATE_VERDICT)
+
+    async def _scan_reports(
+        self, image: dagger.Container, severity: str, db_repository: str
+    ) -> dagger.Container:
+        """The gate container holding a scan's reports and the gate's verdict in /reports."""
+        reports = supply_chain.scanned(await self._tool_image("trivy"), image, db_repository=db_repository)
+        return supply_chain.trivy_gated(await self._gate_env(), reports, severity)
+
+    async def _scan_gate(
+        self, table: Mapping[tuple[str, str], dagger.Container], severity: str, db_repository: str
+    ) -> None:
+        """Every image through the scan gate at once; one failure listing every image that failed."""
+
+        def step(image: dagger.Container) -> Callable[[], Awaitable[None]]:
+            async def run() -> None:
+                reports = await self._scan_reports(image, severity, db_repository)
+                await supply_chain.verdict(reports, supply_chain.TRIVY_GATE_VERDICT)
+
+            return run
+
+        steps = [(f"scan {name} {platform}", step(image)) for (name, platform), image in table.items()]
+        raise_for_failures(await run_steps(steps), title="scan")
+
+    async def _evidence(
+        self,
+        name: str,
+        images_: Mapping[str, dagger.Container],
+        severity: str,
+        db_repository: str,
+        *,
+        enforce: bool = True,
+    ) -> dagger.Directory:
+        """Scan reports and SBOMs of one service's platform images, one folder per platform."""
+        if enforce:
+            await self._scan_gate({(name, p): image for p, image in images_.items()}, severity, db_repository)
+        evidence = dag.directory()
+        for platform, image in images_.items():
+            reports = await self._scan_reports(image, severity, db_repository)
+            evidence = evidence.with_directory(
+                platform.replace("/", "-"),
+                reports.directory(trivy.REPORTS).with_directory(".", await self.sbom(image)),
+            )
+        return evidence
+
+    def _variant_table(
+        self, platforms: Sequence[str], info: BuildInfo
+    ) -> dict[tuple[str, str], dagger.Container]:
+        wanted = services.platforms(platforms)
+        return {
+            (name, platform): image
+            for name, variants in self._variants(wanted, info).items()
+            for platform, image in zip(wanted, variants, strict=True)
+        }
+
+    async def _smoke_variants(
+        self, variants: Mapping[str, Sequence[dagger.Container]], platforms: Sequence[str]
+    ) -> None:
+        """The smoke test on the platform the engine runs natively (nothing is promoted if it fails)."""
+        wanted = services.platforms(platforms)
+        native = wanted.index(services.runnable_platform(await dag.default_platform(), wanted))
+        await self._smoke_client({name: images_[native] for name, images_ in variants.items()}).sync()
+
+    @staticmethod
+    async def _push(
+        references: Mapping[str, Sequence[str]],
+        variants: Mapping[str, Sequence[dagger.Container]],
+        publisher: dagger.Container,
+    ) -> list[str]:
+        """Each service as one multi-platform image under each of its references; returns them by digest."""
+        published: list[str] = []
+        for name, tagged in references.items():
+            for reference in tagged:
+                published.append(await publisher.publish(reference, platform_variants=list(variants[name])))
+        return published
+
+    async def _cosign(
+        self,
+        registry: str,
+        username: str,
+        password: dagger.Secret,
+        signer: supply_chain.Signer | None = None,
+    ) -> dagger.Container:
+        """cosign logged into the registry (a docker config built in memory, mounted as a secret)."""
+        config = cosign.docker_config(registry, username, await password.plaintext())
+        name = "cosign-docker-config-" + hashlib.sha256(f"{registry}\n{username}".encode()).hexdigest()[:12]
+        return supply_chain.cosign_env(await self._tool_image("cosign"), signer, dag.set_secret(name, config))
+
+    @staticmethod
+    def _annotations(
+        sha: str, run_id: str, run_attempt: str, workflow_ref: str, platforms: Sequence[str]
+    ) -> dict[str, str]:
+        matrix = {
+            "services": list(SERVICES),
+            "platforms": services.platforms(platforms),
+            "targets": [spec.shipped_target for spec in SERVICES.values()],
+        }
+        return cosign.signature_annotations(
+            sha=sha, run_id=run_id, run_attempt=run_attempt, workflow_ref=workflow_ref, matrix=matrix
+        )
+
+    @staticmethod
+    async def _sign(
+        env: dagger.Container, refs: Sequence[str], annotations: Mapping[str, str], *, keyed: bool
+    ) -> str:
+        for reference in refs:
+            await env.with_exec(cosign.sign(reference, annotations, keyed=keyed)).sync()
+        return "\n".join(f"signed {reference} (and its platform manifests)" for reference in refs)
+
+    async def _build(
+        self,
+        *,
+        github_repository: str,
+        ref: str,
+        sha: str,
+        run_id: str,
+        run_attempt: str,
+        workflow_ref: str,
+        platforms: Sequence[str],
+        started: str,
+    ) -> provenance.Build:
+        """What the provenance states: source, matrix, engine, tool and base images, run and times."""
+        engine = json.loads(await self.source.file("dagger.json").contents())["engineVersion"]
+        tools = [await self._tool_image(tool) for tool in ("python", "uv", "trivy", "cosign")]
+        matrix = [
+            provenance.MatrixEntry(spec.name, spec.dockerfile, spec.shipped_target, platform)
+            for spec in SERVICES.values()
+            for platform in platforms
+        ]
+        bases: dict[str, str] = {}
+        for declared in provenance.base_images(
+            [await self.source.file(spec.dockerfile).contents() for spec in SERVICES.values()]
+        ):
+            bases[declared] = await dag.container().from_(declared).image_ref()  # resolved to a digest now
+        return provenance.Build(
+            github_repository=github_repository,
+            ref=ref,
+            sha=sha,
+            engine_version=str(engine),
+            workflow_ref=workflow_ref
+            or f"{github_repository}/.github/workflows/{cosign.RELEASE_WORKFLOW}@{ref}",
+            run_id=run_id,
+            run_attempt=run_attempt,
+            started_on=started,
+            finished_on=provenance.now(),
+            matrix=matrix,
+            tool_images=tools,
+            base_images=bases,
+            version=release_build_info(ref=ref, sha=sha, created="", source="").version,
+        )
+
+    @staticmethod
+    async def _attest(
+        env: dagger.Container,
+        published: Sequence[str],
+        evidence: dagger.Directory,
+        build: provenance.Build,
+        *,
+        keyed: bool,
+    ) -> dagger.Directory:
+        """Per service: its provenance statement, and every platform's SBOM and scan, attested by digest."""
+        for reference in cosign.unique_by_digest(published):
+            folder = provenance.folder_of(reference)
+            statement = provenance.statement([reference], build)
+            evidence = evidence.with_new_file(
+                f"{folder}/provenance.intoto.json", json.dumps(statement, indent=2)
+            )
+            attesting = env.with_directory("/evidence", evidence.directory(folder)).with_new_file(
+                "/evidence/provenance.predicate.json", json.dumps(statement["predicate"])
+            )
+            for predicate in provenance.attestations(build, root="/evidence"):
+                await attesting.with_exec(cosign.attest(reference, predicate, keyed=keyed)).sync()
+        return evidence
+
+    async def _verify(
+        self,
+        env: dagger.Container | None,
+        refs: Sequence[str],
+        github_repository: str,
+        sha: str,
+        public_key: dagger.File | None,
+    ) -> str:
+        """Each image's signatures and attestations verified; what cosign proved, in a few lines each."""
+        verifier = env if env is not None else supply_chain.cosign_env(await self._tool_image("cosign"))
+        keyed = public_key is not None
+        if public_key is not None:
+            verifier = verifier.with_file(cosign.PUBLIC_KEY_PATH, public_key)
+        required = {cosign.ANNOTATION_PREFIX + "git-sha": sha.strip().lower()} if sha.strip() else None
+        lines: list[str] = []
+        for reference in refs:
+            out = await verifier.with_exec(
+                cosign.verify(reference, github_repository, required, keyed=keyed)
+            ).stdout()
+            lines.append(cosign.summarize_signatures(reference, out))
+            for kind in cosign.VERIFIED_PREDICATES:
+                out = await verifier.with_exec(
+                    cosign.verify_attestation(reference, kind, github_repository, keyed=keyed)
+                ).stdout()
+                lines.append(cosign.summarize_attestations(reference, kind, out))
+        return "\n".join(lines)

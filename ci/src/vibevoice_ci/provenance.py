@@ -10,18 +10,26 @@ release evidence. `check_statement` is the shape the tests and the release hold 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from vibevoice_ci import cosign, trivy
 from vibevoice_ci.cosign import by_digest
 from vibevoice_ci.images import ImagePin
 from vibevoice_ci.jsondata import array, obj
 from vibevoice_ci.metadata import commit_time
+from vibevoice_ci.tags import IMAGE_PREFIX
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 GITHUB = "https://github.com"
+PROVENANCE_PREDICATE = "provenance.predicate.json"
+# The base image build arguments the shipped stages start from (the Dockerfiles' `FROM ${BASE_IMAGE}`).
+BASE_IMAGE_ARGS = ("BASE_IMAGE",)
+_ARG = re.compile(r"^\s*ARG\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\S+)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -187,3 +195,36 @@ def _check_metadata(metadata: Mapping[str, Any]) -> list[str]:
     if started and finished and started > finished:
         problems.append("runDetails.metadata.startedOn is after finishedOn")
     return problems
+
+
+def now() -> str:
+    """The current time, RFC 3339 in UTC: when a build started or finished (never an image's date)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def folder_of(reference: str) -> str:
+    """The evidence folder of an image: its service name (`.../vibevoice-tts@...` -> `tts`)."""
+    return cosign.repository_of(reference).rsplit("/", 1)[-1].removeprefix(IMAGE_PREFIX)
+
+
+def attestations(build: Build, root: str) -> list[cosign.Predicate]:
+    """What is attested to one service's image, from its evidence folder at `root`: the provenance,
+    and per platform the CycloneDX SBOM and Trivy's vulnerability report (cosign's vuln predicate)."""
+    sbom = next(conversion for conversion in trivy.SBOM_FORMATS if conversion.format == "cyclonedx")
+    vuln = next(conversion for conversion in trivy.CONVERSIONS if conversion.format == "cosign-vuln")
+    predicates = [cosign.Predicate(cosign.PROVENANCE_TYPE, f"{root}/{PROVENANCE_PREDICATE}")]
+    for platform in sorted({entry.platform for entry in build.matrix}):
+        folder = f"{root}/{platform.replace('/', '-')}"
+        predicates.append(cosign.Predicate(cosign.SBOM_TYPE, f"{folder}/{sbom.filename}"))
+        predicates.append(cosign.Predicate(cosign.VULN_TYPE, f"{folder}/{vuln.filename}"))
+    return predicates
+
+
+def base_images(dockerfiles: Sequence[str], args: Sequence[str] = BASE_IMAGE_ARGS) -> list[str]:
+    """The default values of the base image build arguments in `dockerfiles`, each once, in order."""
+    found: list[str] = []
+    for text in dockerfiles:
+        for match in _ARG.finditer(text):
+            if match["name"] in args and match["value"] not in found:
+                found.append(match["value"])
+    return found

@@ -6,8 +6,8 @@ around them (a Python to lint in, the pip cache it keeps between runs).
 
 from __future__ import annotations
 
-# Lints and installs the linters; the same Python line as the product's images.
-PYTHON_IMAGE = "python:3.12-slim"
+# The Python the pipeline's own steps run in is pinned by digest in ci/images/python/Dockerfile
+# (vibevoice_ci.images), the same Python line as the product's images.
 PIP_CACHE_VOLUME = "vibevoice-pip"
 PIP_CACHE_PATH = "/root/.cache/pip"
 WORKDIR = "/src"
