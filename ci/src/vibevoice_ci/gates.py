@@ -47,10 +47,10 @@ class Finding:
 
     def describe(self) -> str:
         """One line: id, package and version, rating, fix."""
-        what = f"{self.package} {self.version}".strip()
+        what = " ".join(part for part in (self.id, self.package, self.version) if part)
         fix = f"; fixed in {self.fixed_in}" if self.fixed_in else ""
         where = f" in {self.target}" if self.target else ""
-        return f"{self.id} {what}{where}: {self.rating.describe()}{fix}"
+        return f"{what}{where}: {self.rating.describe()}{fix}"
 
 
 @dataclass(frozen=True)
