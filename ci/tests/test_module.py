@@ -103,12 +103,16 @@ def test_the_module_api_is_exactly_these_functions(registered: dict[str, Any]) -
         "attest",
         "verify",
         "release",
+        # the chart
+        "helm_lint",
+        "helm_template",
+        "cluster_test",
     }
 
 
 def test_the_checks_need_no_arguments(registered: dict[str, Any]) -> None:
     checks = {name: spec for name, spec in registered["functions"].items() if spec["check"]}
-    assert set(checks) == {"lint", "test", "smoke", "audit", "scan_images"}
+    assert set(checks) == {"lint", "test", "smoke", "audit", "scan_images", "helm_lint"}
     for name, spec in checks.items():
         required = [arg for arg, details in spec["args"].items() if not details["optional"]]
         assert required == [], f"check {name} requires {required}"
@@ -116,8 +120,11 @@ def test_the_checks_need_no_arguments(registered: dict[str, Any]) -> None:
 
 def test_only_functions_with_side_effects_opt_out_of_the_function_cache(registered: dict[str, Any]) -> None:
     cached = {name: spec["cache"] for name, spec in registered["functions"].items() if spec["cache"]}
-    # publishing, signing, attesting and verifying act on (or read) a registry's current state
-    assert cached == dict.fromkeys(["publish", "sign", "attest", "verify", "release"], "never")
+    # publishing, signing, attesting and verifying act on (or read) a registry's current state;
+    # the cluster test starts a fresh cluster each time
+    assert cached == dict.fromkeys(
+        ["publish", "sign", "attest", "verify", "release", "cluster_test"], "never"
+    )
 
 
 def test_the_password_is_a_secret_and_has_no_default(registered: dict[str, Any]) -> None:

@@ -15,7 +15,19 @@ import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, object_type
 
 from vibevoice_ci import audit as audit_commands
-from vibevoice_ci import commands, cosign, osv, provenance, services, supply_chain, toolchain, trivy
+from vibevoice_ci import (
+    chart_containers,
+    cluster,
+    commands,
+    cosign,
+    helm,
+    osv,
+    provenance,
+    services,
+    supply_chain,
+    toolchain,
+    trivy,
+)
 from vibevoice_ci import images as tool_images
 from vibevoice_ci.decorators import check, function
 from vibevoice_ci.metadata import (
@@ -422,6 +434,48 @@ class Vibevoice:
             public_key if signer.keyed else None,
         )
         return evidence.with_new_file("verification.txt", verified + "\n")
+
+    # -- chart: helm lint, helm template, cluster test ---------------------------------------------
+    # The command lines are in helm and cluster; the containers and services in chart_containers.
+
+    @function
+    @check
+    async def helm_lint(self) -> None:
+        """helm lint --strict and helm template of the chart, with its defaults and each ci values file."""
+        chart = self._chart()
+        entries = await chart.entries(path=helm.CI_VALUES_DIR)
+        helm_image = await self._tool_image("helm")
+        await chart_containers.linted(helm_image, chart, entries, await self._kube_version()).sync()
+
+    @function
+    async def helm_template(
+        self,
+        values: Annotated[
+            dagger.File | None, Doc("a values file (default: the chart's ci/cpu-values.yaml)")
+        ] = None,
+    ) -> dagger.File:
+        """The chart's manifests (its helm test pod included), rendered for the cluster test's Kubernetes."""
+        helm_image = await self._tool_image("helm")
+        return chart_containers.rendered(helm_image, self._chart(), await self._kube_version(), values)
+
+    @function(cache="never")
+    async def cluster_test(self) -> str:
+        """The chart installed into k3s (in the engine) from this commit's images; helm test, then smoke."""
+        platform = services.platforms([await dag.default_platform()])[0]
+        return await chart_containers.cluster_test(
+            images=self._shipped(platform, BuildInfo()),
+            chart=self._chart(),
+            k3s_image=await self._tool_image("k3s"),
+            helm_image=await self._tool_image("helm"),
+            registry_image=await self._tool_image("registry"),
+        )
+
+    def _chart(self) -> dagger.Directory:
+        return self.source.directory(helm.CHART_DIR)
+
+    async def _kube_version(self) -> str:
+        """The pinned k3s's Kubernetes version: the chart is rendered for the cluster it is tested on."""
+        return cluster.kube_version((await self._tool_image("k3s")).tag)
 
     # -- wiring (plain methods: not part of the module's API) -------------------------------------
 
