@@ -118,7 +118,7 @@ def test_only_the_publishing_job_may_write_packages() -> None:
     assert "ci.yml:ci" not in writers
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "images.yml"])
+@pytest.mark.parametrize("name", ["ci.yml", "images.yml", "helm.yml"])
 def test_pipeline_workflows_time_out_and_do_not_pile_up(name: str) -> None:
     workflow = load(WORKFLOWS / name)
     assert "group" in workflow["concurrency"]
