@@ -24,6 +24,7 @@ from vibevoice_platform.bench.compare import Comparison, Verdict, compare
 from vibevoice_platform.bench.corpus import CorpusChoice, CorpusError, Utterance, load_corpus_file
 from vibevoice_platform.bench.drivers import Protocol, Target, UnsupportedScenario, driver_for, open_session
 from vibevoice_platform.bench.github import API_URL, GitHub, GitHubError
+from vibevoice_platform.bench.history import appended, entry_for, load_history
 from vibevoice_platform.bench.loadgen import Plan, execute
 from vibevoice_platform.bench.policy import PolicyError, load_policy
 from vibevoice_platform.bench.progress import Progress
@@ -79,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--current", type=Path, required=True, help="results.json of the run to judge")
     cmp.add_argument("--out", type=Path, required=True, help="directory for comparison, summary and chart")
     cmp.add_argument("--policy", type=Path, help="policy file, TOML or JSON (default: built-in policy)")
+    cmp.add_argument(
+        "--history", type=Path,
+        help="history.json of past passing runs (may be missing): a change must also beat their spread; "
+        "written to --out with this run added when it passes",
+    )  # fmt: skip
     report = commands.add_parser(
         "report",
         help="post a comparison to GitHub: a PR comment, or an issue on a regression ($GITHUB_TOKEN)",
@@ -219,13 +225,18 @@ def compare_command(args: argparse.Namespace, stderr: TextIO) -> int:
     current = load_results(args.current)
     baseline_path: Path | None = args.baseline
     baseline = load_results(baseline_path) if baseline_path is not None and baseline_path.exists() else None
-    comparison = compare(baseline, current, policy)
+    history = load_history(args.history) if args.history is not None else None
+    comparison = compare(baseline, current, policy, history)
     out: Path = args.out
     _write(out / "comparison.json", comparison.model_dump_json(indent=2) + "\n")
     _write(out / CHART, _chart(comparison, baseline, current))
     _write(out / "summary.md", summary_markdown(comparison, current, CHART))
     if comparison.verdict is not Verdict.FAIL:
         _write(out / "baseline.json", current.model_dump_json(indent=2) + "\n")
+        if history is not None:
+            entry = entry_for(current, (check.statistic for check in policy.checks))
+            updated = appended(history, entry, policy.history.max_runs)
+            _write(out / "history.json", updated.model_dump_json(indent=2) + "\n")
     for check in comparison.checks:
         if check.verdict in (Verdict.FAIL, Verdict.WARN, Verdict.IMPROVED):
             print(f"{check.verdict}: {check.metric} {check.statistic}: {check.reason}", file=stderr)

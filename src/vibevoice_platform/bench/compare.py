@@ -4,6 +4,11 @@ A statistic regresses only when its change is past the threshold, max(relative x
 the samples say the change is real (the policy's significance test). A change past the threshold that
 the test cannot tell from noise passes, with the reason given, so a noisy runner does not fail a build
 that did not change; a large, consistent slowdown fails.
+
+Given the history of past passing runs (history.py) with at least `min_runs` of this scenario, a
+warning or failure also has to be beyond the run-to-run spread those runs show: a statistic within
+median + k x MAD of its past values is noise of the machine, not of the code, and passes, saying so.
+Without a history, or with too short a one, the verdicts are exactly those of the test alone.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from vibevoice_platform.bench.history import History, HistoryEntry, past_values, series, spread
 from vibevoice_platform.bench.policy import Check, Method, Policy
 from vibevoice_platform.bench.results import Results
 from vibevoice_platform.bench.stats import (
@@ -34,6 +40,16 @@ class Verdict(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+class PastRuns(BaseModel):
+    """One statistic across the past runs of the history: the spread noise may reach."""
+
+    runs: int
+    median: float
+    mad: float  # scaled to a standard deviation
+    limit: float  # median + k x mad, in the worse direction
+    within: bool  # this run's value is no worse than the limit
+
+
 class CheckResult(BaseModel):
     """One gated statistic compared."""
 
@@ -51,6 +67,7 @@ class CheckResult(BaseModel):
     significant: bool | None  # by the policy's method, in the direction of the change
     verdict: Verdict
     reason: str
+    history: PastRuns | None = None  # None: no usable history for this statistic
 
 
 class ErrorRateResult(BaseModel):
@@ -86,6 +103,7 @@ class Comparison(BaseModel):
     throughput_rps: tuple[float | None, float]  # (baseline, current), reported, not gated
     notes: list[str]
     policy: Policy
+    history_runs: int | None = None  # past runs of this scenario in the history; None: no history given
 
 
 def _ref(results: Results) -> RunRef:
@@ -237,10 +255,55 @@ def machine_notes(baseline: Results, current: Results) -> list[str]:
     return notes
 
 
-def compare(baseline: Results | None, current: Results, policy: Policy) -> Comparison:
-    """Compare `current` with `baseline`; with none, `current` becomes it unless it fails its limits."""
+def within_history(
+    result: CheckResult, check: Check, past: Sequence[HistoryEntry], policy: Policy
+) -> CheckResult:
+    """`result` judged against the spread of the statistic over the past runs: a warning or failure
+    that stays within it is noise and passes; any other verdict stands, with the spread recorded."""
+    values = past_values(past, check.metric, check.statistic)
+    if result.current is None or result.verdict is Verdict.SKIPPED or len(values) < policy.history.min_runs:
+        return result
+    noise = spread(values, policy.history.k, check.worse)
+    within = noise.contains(result.current, check.worse)
+    recorded = PastRuns(runs=noise.runs, median=noise.median, mad=noise.mad, limit=noise.limit, within=within)
+    if result.verdict not in (Verdict.WARN, Verdict.FAIL):
+        return result.model_copy(update={"history": recorded})
+    where = (
+        f"the spread of {noise.runs} past runs (median {noise.median:.4g}, limit {noise.limit:.4g} "
+        f"{result.unit})"
+    )
+    if within:
+        return result.model_copy(
+            update={
+                "history": recorded,
+                "verdict": Verdict.PASS,
+                "reason": f"{result.reason}, but within {where}: machine noise",
+            }
+        )
+    return result.model_copy(update={"history": recorded, "reason": f"{result.reason}, beyond {where}"})
+
+
+def _history_note(history: History, past: Sequence[HistoryEntry], policy: Policy) -> str:
+    limits = policy.history
+    if len(past) >= limits.min_runs:
+        return (
+            f"Run-to-run spread: {len(past)} past runs of this scenario; a change also has to go "
+            f"beyond their median + {limits.k:g} x MAD to count."
+        )
+    return (
+        f"History: {len(past)} past runs of this scenario ({len(history.runs)} in the file); "
+        f"their spread is used from {limits.min_runs} on."
+    )
+
+
+def compare(
+    baseline: Results | None, current: Results, policy: Policy, history: History | None = None
+) -> Comparison:
+    """Compare `current` with `baseline` (and the spread of its past runs, given a history); with no
+    baseline, `current` becomes it unless it fails its limits."""
     notes: list[str] = []
     checks: list[CheckResult] = []
+    past = series(history, current) if history is not None else []
     for check in policy.checks:
         summary = current.metrics.get(check.metric)
         unit = summary.unit if summary else ""
@@ -250,12 +313,15 @@ def compare(baseline: Results | None, current: Results, policy: Policy) -> Compa
             continue
         base_summary = baseline.metrics.get(check.metric)
         base_samples = base_summary.samples if base_summary else []
-        checks.append(compare_check(check, base_samples, current_samples, policy, unit))
+        judged = compare_check(check, base_samples, current_samples, policy, unit)
+        checks.append(within_history(judged, check, past, policy) if past else judged)
     error_rate = compare_error_rate(baseline, current, policy)
     differences = mismatches(baseline, current) if baseline is not None else []
     notes.extend(differences)
     if baseline is not None:
         notes.extend(machine_notes(baseline, current))
+    if history is not None:
+        notes.append(_history_note(history, past, policy))
     verdicts = {c.verdict for c in checks} | {error_rate.verdict}
     if Verdict.FAIL in verdicts:
         verdict = Verdict.FAIL
@@ -279,6 +345,7 @@ def compare(baseline: Results | None, current: Results, policy: Policy) -> Compa
         throughput_rps=(baseline.throughput_rps if baseline else None, current.throughput_rps),
         notes=notes,
         policy=policy,
+        history_runs=len(past) if history is not None else None,
     )
 
 

@@ -12,6 +12,11 @@ file that lists `checks` replaces the default checks. Example:
     warn = 0.0                # warn when more than this share of requests failed
     fail = 0.01               # fail when more than this share failed
 
+    [history]                 # with `compare --history`: the run-to-run spread of past passing runs
+    k = 3.0                   # a regression must also be beyond median + k x MAD of past runs
+    min_runs = 5              # with fewer past runs of this scenario, the history is not used
+    max_runs = 30             # history.json keeps this many runs, newest last
+
     [[checks]]
     metric = "ttfa_ms"
     statistic = "p50"         # avg or pNN
@@ -86,6 +91,20 @@ class ErrorRateLimits(_Strict):
         return self
 
 
+class HistoryLimits(_Strict):
+    """How the spread of past runs widens what counts as noise (see history.py)."""
+
+    k: float = Field(default=3.0, gt=0, description="MADs (scaled to sigmas) beyond the median")
+    min_runs: int = Field(default=5, ge=2, description="past runs of the scenario needed to use them")
+    max_runs: int = Field(default=30, ge=2, description="past runs history.json keeps")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_runs < self.min_runs:
+            raise ValueError(f"history: max_runs ({self.max_runs}) is below min_runs ({self.min_runs})")
+        return self
+
+
 DEFAULT_CHECKS = (
     Check(metric="ttfa_ms", statistic="p50", warn=0.15, fail=0.30, floor=5.0),
     Check(metric="ttfa_ms", statistic="p95", warn=0.25, fail=0.50, floor=15.0),
@@ -103,6 +122,7 @@ class Policy(_Strict):
     tail_samples: int = Field(default=5, ge=1)  # samples needed beyond a percentile to judge it
     seed: int = 0
     error_rate: ErrorRateLimits = ErrorRateLimits()
+    history: HistoryLimits = HistoryLimits()
     checks: list[Check] = Field(default_factory=lambda: list(DEFAULT_CHECKS), min_length=1)
 
 

@@ -98,10 +98,16 @@ def summary_markdown(comparison: Comparison, current: Results, chart: str | None
         ]
         lines += ["", "</details>"]
     policy = comparison.policy
+    spread = ""
+    if comparison.history_runs is not None and comparison.history_runs >= policy.history.min_runs:
+        spread = (
+            f", and beyond the run-to-run spread of {comparison.history_runs} past runs "
+            f"(median + {policy.history.k:g} x MAD)"
+        )
     lines += [
         "",
         "A change counts only when it is past its threshold and significant "
-        f"({policy.method}, alpha {policy.alpha:g}).",
+        f"({policy.method}, alpha {policy.alpha:g}){spread}.",
     ]
     if chart:
         lines.append(f"Distributions: `{chart}`.")

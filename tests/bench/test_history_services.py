@@ -1,0 +1,125 @@
+"""The run-to-run spread against real services: nights on a runner whose speed moves, then the gate.
+
+The sine engine stands in for the machine: at pace p its 100 ms chunks take 100 / p ms, so pace 4 is
+a fast night (first audio after about 25 ms), pace 2.7 the same build on a machine some 40 % slower
+(37 ms; the overheads both share make the measured shift a little smaller) and pace 1 a real 4x
+regression (100 ms). Six nights alternate between the speeds, each compared with the night before as
+the nightly workflow does, building history.json from the runs that passed. The policy gates the
+medians only: a p95 of 60 requests on this shared 2-core machine moves with the neighbours' load more
+than with the simulated speed; test_history.py covers every default check with synthetic samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import Service, free_port, running
+from vibevoice_platform.bench.cli import EXIT_OK, EXIT_REGRESSION, main
+from vibevoice_platform.bench.compare import Comparison, Verdict
+from vibevoice_platform.bench.history import load_history
+
+pytestmark = pytest.mark.integration
+
+FAST, MEDIUM, SLOWER, REGRESSED = 4.0, 3.2, 2.7, 1.0  # sine paces: first audio after 25, 31, 37, 100 ms
+NIGHTS = (FAST, MEDIUM, SLOWER, FAST, MEDIUM, SLOWER)
+TEXTS = ("Hi.", "Ok.", "Yes.", "Sure!")  # two or three 100 ms chunks each
+POLICY = """
+[[checks]]
+metric = "ttfa_ms"
+statistic = "p50"
+floor = 3.0
+
+[[checks]]
+metric = "e2e_latency_ms"
+statistic = "p50"
+floor = 5.0
+"""
+
+
+@pytest.fixture(scope="module")
+def machines() -> Iterator[dict[float, Service]]:
+    """One sine TTS per machine speed."""
+    with ExitStack() as stack:
+        services: dict[float, Service] = {}
+        for pace in (FAST, MEDIUM, SLOWER, REGRESSED):
+            port = free_port()
+            command = ["vibevoice-tts", "--engine", "sine", "--sine-pace", f"{pace:g}", "--port", str(port)]
+            services[pace] = stack.enter_context(running([*command, "--max-concurrency", "16"], port=port))
+        yield services
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("policy") / "policy.toml"
+    path.write_text(POLICY, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "texts.txt"
+    path.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    return path
+
+
+def measure(service: Service, corpus: Path, out: Path, requests: int = 60) -> Path:
+    """One run of the scenario; returns its results.json."""
+    argv = ["run", "--target", "tts", "--url", service.url, "--requests", str(requests), "--concurrency", "3"]
+    assert main([*argv, "--corpus-file", str(corpus), "--out", str(out)]) == EXIT_OK
+    return out / "results.json"
+
+
+def gate(
+    current: Path, out: Path, *, baseline: Path, history: Path | None, policy: Path
+) -> tuple[int, Comparison]:
+    argv = ["compare", "--baseline", str(baseline), "--current", str(current), "--out", str(out)]
+    argv += ["--policy", str(policy)]
+    code = main([*argv, *(["--history", str(history)] if history else [])])
+    return code, Comparison.model_validate_json((out / "comparison.json").read_text())
+
+
+def test_a_slower_machine_passes_with_history_and_a_4x_slower_ttfa_still_fails(
+    machines: dict[float, Service], corpus: Path, policy: Path, tmp_path: Path
+) -> None:
+    # Six nights, each gated against the last good one; all pass (a step of +20 % warns).
+    last = tmp_path / "none"
+    for night, pace in enumerate(NIGHTS):
+        out = tmp_path / f"night-{night}"
+        current = measure(machines[pace], corpus, out / "run")
+        code, comparison = gate(
+            current, out, baseline=last / "baseline.json", history=last / "history.json", policy=policy
+        )
+        assert code == EXIT_OK, [c.reason for c in comparison.checks]
+        last = out
+    history = last / "history.json"
+    assert len(load_history(history).runs) == len(NIGHTS)
+
+    # Two runs of one build, back to back, the second on a machine 40 % slower.
+    fast = measure(machines[FAST], corpus, tmp_path / "fast")
+    slower = measure(machines[SLOWER], corpus, tmp_path / "slower")
+    code, alone = gate(slower, tmp_path / "alone", baseline=fast, history=None, policy=policy)
+    assert code == EXIT_REGRESSION  # as before: each run is consistent, so the shift is "significant"
+    assert alone.history_runs is None
+    code, judged = gate(slower, tmp_path / "judged", baseline=fast, history=history, policy=policy)
+    assert code == EXIT_OK, [c.reason for c in judged.checks]
+    ttfa = next(c for c in judged.checks if (c.metric, c.statistic) == ("ttfa_ms", "p50"))
+    assert ttfa.relative is not None
+    assert 0.25 < ttfa.relative < 0.6
+    assert ttfa.history is not None
+    assert ttfa.history.within
+    assert "machine noise" in ttfa.reason
+    assert "run-to-run spread of 6 past runs" in (tmp_path / "judged" / "summary.md").read_text()
+
+    # A 4x slower time to first audio is beyond any spread the nights showed.
+    regressed = measure(machines[REGRESSED], corpus, tmp_path / "regressed", requests=30)
+    code, slow = gate(regressed, tmp_path / "slow", baseline=fast, history=history, policy=policy)
+    assert code == EXIT_REGRESSION
+    ttfa = next(c for c in slow.checks if (c.metric, c.statistic) == ("ttfa_ms", "p50"))
+    assert ttfa.verdict is Verdict.FAIL
+    assert ttfa.history is not None
+    assert not ttfa.history.within
+    assert not (tmp_path / "slow" / "history.json").exists()
