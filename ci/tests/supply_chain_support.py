@@ -15,7 +15,7 @@ import io
 import json
 import tarfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ def _affects(advisory: Mapping[str, Any], name: str, version: str) -> bool:
 
 
 @contextmanager
-def osv_server(records: Mapping[str, dict[str, Any]] | None = None) -> Iterator[str]:
+def osv_server(records: Mapping[str, dict[str, Any]] | None = None) -> Generator[str]:
     """An OSV API on loopback serving `records` (default: the fixture advisories); yields its base URL."""
     served = dict(advisories() if records is None else records)
     by_alias = {alias: record for record in served.values() for alias in record.get("aliases", [])}
@@ -91,7 +91,9 @@ def wheel(folder: Path, name: str, version: str, requires: Sequence[str] = ()) -
     files = {
         f"{name}/__init__.py": "",
         f"{dist_info}/METADATA": metadata,
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = ""
     for path, content in files.items():

@@ -134,7 +134,8 @@ def test_a_clean_set_passes(project: tuple[Path, dict[str, str]], osv_url: str) 
 def allowlist_file(folder: Path, expires: datetime) -> str:
     path = folder / "allowlist.toml"
     entries = "".join(
-        f'[[pip-audit]]\nid = "{vuln_id}"\npackage = "jinja2"\nreason = "{reason}"\nexpires = {expires.date()}\n\n'
+        f'[[pip-audit]]\nid = "{vuln_id}"\npackage = "jinja2"\n'
+        f'reason = "{reason}"\nexpires = {expires.date()}\n\n'
         for vuln_id, reason in (
             ("GHSA-462w-v97r-4m45", "templates are never sandboxed here"),
             ("CVE-2020-28493", "urlize is not used"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from supply_chain_support import FIXTURES, JINJA2_HIGH, JINJA2_MODERATE, advisories
@@ -225,7 +227,7 @@ def test_the_markdown_report_is_a_table_of_every_finding() -> None:
 
 
 def test_pip_audit_findings_carry_every_id_and_the_rating_of_the_lookup() -> None:
-    report = {
+    report: dict[str, Any] = {
         "dependencies": [
             {
                 "name": "jinja2",
@@ -245,7 +247,7 @@ def test_pip_audit_findings_carry_every_id_and_the_rating_of_the_lookup() -> Non
     }
     asked: list[list[str]] = []
 
-    def rate(ids: list[str]) -> Rating:  # type: ignore[override]
+    def rate(ids: Sequence[str]) -> Rating:
         asked.append(list(ids))
         return Rating(Severity.HIGH, 8.6, "CVSS_V3 8.6")
 

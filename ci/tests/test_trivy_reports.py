@@ -67,7 +67,8 @@ def test_every_other_report_is_converted_from_the_json() -> None:
 
 def test_the_gate_command() -> None:
     assert trivy.gate_trivy(severities="CRITICAL,HIGH", allowlist="/work/security/allowlist.toml") == [
-        "python3", "-m", "vibevoice_ci", "gate", "trivy", "/reports/trivy.json", "--severity", "CRITICAL,HIGH",
+        "python3", "-m", "vibevoice_ci", "gate", "trivy", "/reports/trivy.json",
+        "--severity", "CRITICAL,HIGH",
         "--markdown", "/reports/trivy-gate.md", "--allowlist", "/work/security/allowlist.toml",
     ]  # fmt: skip
 
@@ -164,7 +165,8 @@ def test_the_gate_on_vulnerabilities_honours_severities_and_the_allowlist(tmp_pa
     allow = tmp_path / "allowlist.toml"
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
     allow.write_text(
-        f'[[trivy]]\nid = "CVE-2023-45853"\npackage = "zlib1g"\nreason = "minizip is not built"\nexpires = {tomorrow}\n'
+        f'[[trivy]]\nid = "CVE-2023-45853"\npackage = "zlib1g"\n'
+        f'reason = "minizip is not built"\nexpires = {tomorrow}\n'
         f'[[trivy]]\nid = "CVE-2020-14343"\nreason = "tested"\nexpires = {tomorrow}\n',
         encoding="utf-8",
     )

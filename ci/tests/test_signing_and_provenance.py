@@ -1,0 +1,325 @@
+"""cosign's command lines and what they sign over, and the SLSA v1 provenance statement.
+
+No cosign, Sigstore or registry can be reached here: these are the pure functions the pipeline's
+cosign container runs, checked argument by argument, and the provenance checked against the in-toto
+Statement v1 and SLSA v1 shapes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from vibevoice_ci import cosign, provenance
+from vibevoice_ci.images import ImagePin, parse_pin
+
+from tests.support.tools import ROOT
+
+DIGEST = "sha256:" + "ab" * 32
+TTS = f"ghcr.io/owner/project/vibevoice-tts:sha-0123456@{DIGEST}"
+SHA = "0123456789abcdef0123456789abcdef01234567"
+MATRIX = {
+    "services": ["tts", "agent"],
+    "platforms": ["linux/amd64", "linux/arm64"],
+    "targets": ["cpu", "agent"],
+}
+
+
+# -- references by digest --------------------------------------------------------------------------
+
+
+def test_references_are_reduced_to_name_and_digest() -> None:
+    assert cosign.by_digest(TTS) == f"ghcr.io/owner/project/vibevoice-tts@{DIGEST}"
+    assert cosign.digest_of(TTS) == DIGEST
+    assert cosign.repository_of(TTS) == "ghcr.io/owner/project/vibevoice-tts"
+    assert cosign.by_digest(f"localhost:5000/team/app@{DIGEST}") == f"localhost:5000/team/app@{DIGEST}"
+
+
+@pytest.mark.parametrize(
+    "reference", ["ghcr.io/owner/app:1.2.3", f"app@{DIGEST}", "ghcr.io/o/app@sha256:abc"]
+)
+def test_a_reference_without_a_full_digest_is_refused(reference: str) -> None:
+    with pytest.raises(ValueError, match="not an image reference by digest"):
+        cosign.by_digest(reference)
+
+
+def test_the_tags_of_one_image_are_signed_once() -> None:
+    tags = [TTS, TTS.replace("sha-0123456", "1.2.3"), TTS.replace("sha-0123456", "1")]
+    assert cosign.unique_by_digest(tags) == [cosign.by_digest(TTS)]
+    with pytest.raises(ValueError, match="no image references"):
+        cosign.unique_by_digest([])
+
+
+# -- signing -----------------------------------------------------------------------------------------
+
+
+def signed_annotations() -> dict[str, str]:
+    return cosign.signature_annotations(
+        sha=SHA.upper(),
+        run_id="123456",
+        run_attempt="2",
+        workflow_ref="owner/project/.github/workflows/images.yml@refs/heads/main",
+        matrix=MATRIX,
+    )
+
+
+def test_signatures_carry_the_commit_the_run_and_the_build_matrix() -> None:
+    assert signed_annotations() == {
+        "dev.vibevoice.git-sha": SHA,
+        "dev.vibevoice.workflow-run-id": "123456",
+        "dev.vibevoice.workflow-run-attempt": "2",
+        "dev.vibevoice.workflow-ref": "owner/project/.github/workflows/images.yml@refs/heads/main",
+        "dev.vibevoice.platforms": "linux/amd64,linux/arm64",
+        "dev.vibevoice.build-matrix": (
+            '{"platforms":["linux/amd64","linux/arm64"],"services":["tts","agent"],"targets":["cpu","agent"]}'
+        ),
+    }
+    with pytest.raises(ValueError, match="needs git-sha"):
+        cosign.signature_annotations(sha=" ", run_id="", run_attempt="", workflow_ref="", matrix={})
+
+
+def test_keyless_signing_is_by_digest_recursive_and_has_no_secret_in_its_arguments() -> None:
+    command = cosign.sign(TTS, signed_annotations())
+    assert command[:4] == ["cosign", "sign", "--yes", "--recursive"]
+    assert command[-1] == cosign.by_digest(TTS)
+    assert "--key" not in command
+    pairs = [command[index + 1] for index, arg in enumerate(command) if arg == "-a"]
+    assert f"dev.vibevoice.git-sha={SHA}" in pairs
+    assert len(pairs) == len(signed_annotations())
+
+
+def test_key_signing_reads_the_key_from_the_mounted_file() -> None:
+    command = cosign.sign(TTS, {}, keyed=True)
+    assert command[command.index("--key") + 1] == cosign.KEY_PATH
+
+
+def test_attestations_name_their_type_and_predicate_file() -> None:
+    predicate = cosign.Predicate("slsaprovenance1", "/evidence/provenance.predicate.json")
+    assert cosign.attest(TTS, predicate) == [
+        "cosign", "attest", "--yes", "--type", "slsaprovenance1", "--predicate",
+        "/evidence/provenance.predicate.json", cosign.by_digest(TTS),
+    ]  # fmt: skip
+
+
+def test_the_registry_login_is_a_docker_config_never_an_argument() -> None:
+    config = json.loads(cosign.docker_config("ghcr.io", "robot", "s3cret:with:colons"))
+    token = config["auths"]["ghcr.io"]["auth"]
+    assert base64.b64decode(token).decode() == "robot:s3cret:with:colons"
+    with pytest.raises(ValueError, match="all needed"):
+        cosign.docker_config("ghcr.io", "robot", "")
+
+
+# -- verification ---------------------------------------------------------------------------------------
+
+
+def test_the_identity_is_this_repositorys_release_workflow_on_main_or_a_release_tag() -> None:
+    pattern = re.compile(cosign.identity_regexp("Owner/Project"))
+    workflow = "https://github.com/Owner/Project/.github/workflows/images.yml"
+    assert pattern.match(f"{workflow}@refs/heads/main")
+    assert pattern.match(f"{workflow}@refs/tags/v1.2.3")
+    assert not pattern.match(f"{workflow}@refs/heads/feature/x")  # not a release ref
+    assert not pattern.match(f"{workflow}@refs/pull/1/merge")
+    assert not pattern.match("https://github.com/Owner/Project/.github/workflows/ci.yml@refs/heads/main")
+    assert not pattern.match("https://github.com/Other/Project/.github/workflows/images.yml@refs/heads/main")
+    assert not pattern.match("https://github.com/Owner/ProjectX/.github/workflows/images.yml@refs/heads/main")
+    assert not pattern.match(f"{workflow}xyml@refs/heads/main")  # the dots are literal
+    with pytest.raises(ValueError, match="not a GitHub repository"):
+        cosign.identity_regexp("https://github.com/Owner/Project")
+
+
+def test_keyless_verification_pins_identity_issuer_and_repository() -> None:
+    command = cosign.verify(TTS, "Owner/Project", {"dev.vibevoice.git-sha": SHA})
+    options = dict(zip(command[2:-1:2], command[3:-1:2], strict=True))
+    assert options == {
+        "--certificate-identity-regexp": cosign.identity_regexp("Owner/Project"),
+        "--certificate-oidc-issuer": "https://token.actions.githubusercontent.com",
+        "--certificate-github-workflow-repository": "Owner/Project",
+        "-a": f"dev.vibevoice.git-sha={SHA}",
+        "--output": "json",
+    }
+    assert command[-1] == cosign.by_digest(TTS)
+
+
+def test_each_attestation_type_is_verified_with_the_same_identity() -> None:
+    for kind in cosign.VERIFIED_PREDICATES:
+        command = cosign.verify_attestation(TTS, kind, "Owner/Project")
+        assert command[command.index("--type") + 1] == kind
+        assert "--certificate-oidc-issuer" in command
+    keyed = cosign.verify_attestation(TTS, "vuln", "Owner/Project", keyed=True)
+    assert keyed[keyed.index("--key") + 1] == cosign.PUBLIC_KEY_PATH
+    assert "--certificate-oidc-issuer" not in keyed
+
+
+def test_a_summary_of_verified_signatures() -> None:
+    output = json.dumps([
+        {
+            "critical": {"identity": {"docker-reference": "ghcr.io/owner/project/vibevoice-tts"},
+                         "image": {"docker-manifest-digest": DIGEST}, "type": "cosign container image signature"},  # noqa: E501
+            "optional": {"Issuer": "https://token.actions.githubusercontent.com",
+                         "Subject": "https://github.com/Owner/Project/.github/workflows/images.yml@refs/heads/main",
+                         "dev.vibevoice.git-sha": SHA, "dev.vibevoice.workflow-run-id": "123456"},
+        }
+    ])  # fmt: skip
+    summary = cosign.summarize_signatures(TTS, output)
+    assert summary.splitlines() == [
+        f"{cosign.by_digest(TTS)}: 1 verified signature(s)",
+        f"  signed manifest {DIGEST} by https://github.com/Owner/Project/.github/workflows/images.yml@refs/heads/main"
+        " (https://token.actions.githubusercontent.com)",
+        f"    commit {SHA}, run 123456",
+    ]
+    with pytest.raises(ValueError, match="no verified signature"):
+        cosign.summarize_signatures(TTS, "")
+
+
+def test_a_summary_of_verified_attestations_reads_the_dsse_payloads() -> None:
+    subject = {"name": "ghcr.io/owner/project/vibevoice-tts", "digest": {"sha256": "ab" * 32}}
+    statement = {
+        "_type": provenance.STATEMENT_TYPE,
+        "predicateType": provenance.PREDICATE_TYPE,
+        "subject": [subject],
+    }
+    payload = base64.b64encode(json.dumps(statement).encode()).decode()
+    envelope = {
+        "payloadType": "application/vnd.in-toto+json",
+        "payload": payload,
+        "signatures": [{"sig": "x"}],
+    }
+    summary = cosign.summarize_attestations(TTS, "slsaprovenance1", json.dumps(envelope) + "\n")
+    assert summary.splitlines()[1] == (
+        f"  {provenance.PREDICATE_TYPE} for ghcr.io/owner/project/vibevoice-tts@{DIGEST}"
+    )
+
+
+# -- provenance -------------------------------------------------------------------------------------
+
+
+TRIVY = parse_pin("trivy", f"FROM aquasec/trivy:0.74.0@{DIGEST}\n")
+COSIGN = parse_pin("cosign", f"FROM gcr.io/projectsigstore/cosign:v3.0.6@{DIGEST}\n")
+
+
+def build(**changes: Any) -> provenance.Build:
+    base = provenance.Build(
+        github_repository="Owner/Project",
+        ref="refs/tags/v1.2.3",
+        sha=SHA,
+        engine_version="v0.21.11",
+        workflow_ref="Owner/Project/.github/workflows/images.yml@refs/tags/v1.2.3",
+        run_id="123456",
+        run_attempt="1",
+        started_on="2026-01-20T10:00:00+00:00",
+        finished_on="2026-01-20T10:30:00Z",
+        matrix=[
+            provenance.MatrixEntry("tts", "Dockerfile.tts", "cpu", "linux/amd64"),
+            provenance.MatrixEntry("tts", "Dockerfile.tts", "cpu", "linux/arm64"),
+        ],
+        tool_images=[TRIVY, COSIGN],
+        base_images={"python:3.12-slim": f"docker.io/library/python:3.12-slim@{DIGEST}"},
+        version="1.2.3",
+    )
+    return replace(base, **changes)
+
+
+def test_the_statement_is_in_toto_v1_about_each_image_digest() -> None:
+    document = provenance.statement([TTS, TTS.replace("sha-0123456", "1.2.3")], build())
+    assert document["_type"] == "https://in-toto.io/Statement/v1"
+    assert document["predicateType"] == "https://slsa.dev/provenance/v1"
+    assert document["subject"] == [
+        {"name": "ghcr.io/owner/project/vibevoice-tts", "digest": {"sha256": "ab" * 32}}
+    ]
+    json.dumps(document)  # serializable as it is attested
+
+
+def test_the_build_definition_names_source_matrix_engine_and_every_image() -> None:
+    definition = provenance.predicate(build())["buildDefinition"]
+    assert definition["buildType"] == f"https://github.com/Owner/Project/blob/{SHA}/ci#release"
+    assert definition["externalParameters"]["source"] == {
+        "repository": "https://github.com/Owner/Project",
+        "ref": "refs/tags/v1.2.3",
+        "commit": SHA,
+    }
+    assert [entry["platform"] for entry in definition["externalParameters"]["matrix"]] == [
+        "linux/amd64",
+        "linux/arm64",
+    ]
+    assert definition["internalParameters"]["engineVersion"] == "v0.21.11"
+    dependencies = {entry.get("name", entry["uri"]): entry for entry in definition["resolvedDependencies"]}
+    assert dependencies["git+https://github.com/Owner/Project@refs/tags/v1.2.3"]["digest"] == {
+        "gitCommit": SHA
+    }
+    assert dependencies["dagger-engine"]["uri"].endswith("/dagger/dagger/releases/tag/v0.21.11")
+    assert dependencies["tool:trivy"] == {"name": "tool:trivy", "uri": "pkg:docker/aquasec/trivy@0.74.0",
+                                          "digest": {"sha256": "ab" * 32}}  # fmt: skip
+    assert (
+        dependencies["tool:cosign"]["uri"] == "pkg:docker/projectsigstore/cosign@v3.0.6?repository_url=gcr.io"
+    )
+    assert dependencies["base:python:3.12-slim"]["digest"] == {"sha256": "ab" * 32}
+
+
+def test_the_run_details_name_the_workflow_run_and_its_times() -> None:
+    details = provenance.predicate(build())["runDetails"]
+    assert details["builder"] == {
+        "id": "https://github.com/Owner/Project/.github/workflows/images.yml@refs/tags/v1.2.3",
+        "version": {"dagger": "v0.21.11"},
+    }
+    assert details["metadata"] == {
+        "invocationId": "https://github.com/Owner/Project/actions/runs/123456/attempts/1",
+        "startedOn": "2026-01-20T10:00:00Z",
+        "finishedOn": "2026-01-20T10:30:00Z",
+    }
+
+
+BREAKAGES: dict[str, Callable[[dict[str, Any]], object]] = {
+    "_type must be": lambda doc: doc.update(_type="https://in-toto.io/Statement/v0.1"),
+    "subject must be a non-empty list": lambda doc: doc.update(subject=[]),
+    "needs a sha256 digest": lambda doc: doc["subject"][0]["digest"].update(sha256="abc"),
+    "buildType is required": lambda doc: doc["predicate"]["buildDefinition"].pop("buildType"),
+    "builder.id is required": lambda doc: doc["predicate"]["runDetails"]["builder"].pop("id"),
+    "invocationId is required": lambda doc: doc["predicate"]["runDetails"]["metadata"].pop("invocationId"),
+    "needs a uri": lambda doc: doc["predicate"]["buildDefinition"]["resolvedDependencies"].append(
+        {"name": "x"}
+    ),
+}
+
+
+@pytest.mark.parametrize("problem", BREAKAGES)
+def test_the_shape_check_catches_a_broken_statement(problem: str) -> None:
+    document = provenance.statement([TTS], build())
+    BREAKAGES[problem](document)
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        provenance.check_statement(document)
+
+
+def test_a_build_that_finished_before_it_started_is_refused() -> None:
+    with pytest.raises(ValueError, match="startedOn is after finishedOn"):
+        provenance.statement([TTS], build(finished_on="2026-01-20T09:00:00Z"))
+
+
+def test_what_is_attested_per_service_image() -> None:
+    assert [(item.type, item.path) for item in provenance.attestations(build(), root="/evidence")] == [
+        ("slsaprovenance1", "/evidence/provenance.predicate.json"),
+        ("cyclonedx", "/evidence/linux-amd64/sbom.cdx.json"),
+        ("vuln", "/evidence/linux-amd64/trivy.cosign-vuln.json"),
+        ("cyclonedx", "/evidence/linux-arm64/sbom.cdx.json"),
+        ("vuln", "/evidence/linux-arm64/trivy.cosign-vuln.json"),
+    ]
+
+
+def test_the_base_images_are_the_dockerfiles_base_image_defaults(repo_dockerfiles: list[str]) -> None:
+    # a pin by digest may follow the tag; the shipped stages start from the Python image
+    assert [image.split("@")[0] for image in provenance.base_images(repo_dockerfiles)] == ["python:3.12-slim"]
+    assert provenance.folder_of(TTS) == "tts"
+
+
+@pytest.fixture
+def repo_dockerfiles() -> list[str]:
+    return [(ROOT / name).read_text(encoding="utf-8") for name in ("Dockerfile.tts", "Dockerfile.agent")]
+
+
+def test_pins_are_read_with_their_registry() -> None:
+    assert isinstance(TRIVY, ImagePin)
+    assert (TRIVY.registry, COSIGN.registry) == ("docker.io", "gcr.io")
