@@ -11,9 +11,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Protocol, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
+
+from vibevoice_platform.logs import configure_logging
+
+SettingsT = TypeVar("SettingsT", bound="ServiceSettings")
 
 
 class DrainingServer(uvicorn.Server):
@@ -39,17 +44,39 @@ class DrainingServer(uvicorn.Server):
         self._timer.start()
 
 
-def serve(
-    app: FastAPI, *, host: str, port: int, drain_s: float, grace_s: int, on_drain: Callable[[], None]
-) -> None:
-    """Serve `app` until a signal; logging is configured by the caller."""
+class ServiceSettings(Protocol):
+    """What both services' settings have in common (read-only, so Literal-typed fields fit)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def drain_s(self) -> float: ...
+    @property
+    def grace_s(self) -> int: ...
+    @property
+    def log_level(self) -> str: ...
+
+
+class Drainable(Protocol):
+    """A service that can announce it is going away (its /ready turns 503)."""
+
+    def start_draining(self) -> None: ...
+
+
+def run_service(settings: SettingsT, create_app: Callable[[SettingsT], FastAPI]) -> None:
+    """Configure logging, build the app and serve it until a signal (the services' `main`)."""
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    service: Drainable = app.state.service
     config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=grace_s,
+        timeout_graceful_shutdown=settings.grace_s,
         lifespan="on",
     )
-    DrainingServer(config, on_drain, drain_s).run()
+    DrainingServer(config, service.start_draining, settings.drain_s).run()

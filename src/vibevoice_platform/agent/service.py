@@ -33,6 +33,10 @@ class AgentService:
         self.draining = False
         self._turn_slots = anyio.Semaphore(settings.max_turns)
 
+    def start_draining(self) -> None:
+        """SIGTERM: report not ready from now on, while in-flight turns finish."""
+        self.draining = True
+
     async def readiness(self) -> tuple[bool, dict[str, dict[str, Any]]]:
         """(ready, checks): every dependency's state, probed now."""
         tts_ok, tts_detail = await self.tts.check()
