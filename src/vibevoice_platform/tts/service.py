@@ -133,6 +133,10 @@ class SynthesisService:
         self.status = Status.READY
         logger.info("engine ready", extra={"engine": self.engine.name, "model": self.engine.model})
 
+    def start_draining(self) -> None:
+        """SIGTERM: /ready answers 503 from now on, while in-flight streams finish."""
+        self.status = Status.DRAINING
+
     def check_model(self, model: str) -> None:
         """Raise UnknownModelError unless `model` is served here."""
         if model not in self.model_ids:
