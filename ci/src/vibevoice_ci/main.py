@@ -8,6 +8,7 @@ outcomes), which are tested without an engine.
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Annotated
 
 import anyio
@@ -15,7 +16,9 @@ import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, object_type
 
 from vibevoice_ci import audit as audit_commands
+from vibevoice_ci import bench as bench_plan
 from vibevoice_ci import (
+    bench_containers,
     chart_containers,
     cluster,
     commands,
@@ -478,6 +481,96 @@ class Vibevoice:
     async def _kube_version(self) -> str:
         """The pinned k3s's Kubernetes version: the chart is rendered for the cluster it is tested on."""
         return cluster.kube_version((await self._tool_image("k3s")).tag)
+
+    # -- bench: the nightly benchmark and its report -----------------------------------------------
+    # The command lines are in bench (imported as bench_plan); the containers in bench_containers.
+
+    @function(cache="never")
+    def bench(
+        self,
+        *,
+        requests: Annotated[
+            int, Doc("measured requests per scenario (100 or more, so p95 is judged)")
+        ] = bench_plan.DEFAULT_REQUESTS,
+        concurrency: Annotated[int, Doc("requests in flight at once")] = bench_plan.DEFAULT_CONCURRENCY,
+        warmup: Annotated[int | None, Doc("unrecorded requests first (default: the concurrency)")] = None,
+        timeout: Annotated[float, Doc("seconds per request")] = bench_plan.DEFAULT_TIMEOUT_S,
+        corpus: Annotated[
+            str, Doc("texts: short turns, long paragraphs, or mixed")
+        ] = bench_plan.DEFAULT_CORPUS,
+        scenarios: Annotated[
+            Sequence[str], Doc("what to measure: tts-http, tts-ws (the TTS WebSocket), agent")
+        ] = bench_plan.SCENARIO_NAMES,
+        baseline: Annotated[
+            dagger.Directory | None,
+            Doc(
+                "the last good run: a previous bench output, or its <scenario>/baseline.json and history.json"
+            ),
+        ] = None,
+        policy: Annotated[
+            dagger.File | None, Doc("a regression policy (TOML); default: the built-in one")
+        ] = None,
+        git_sha: Annotated[str, Doc("the commit under test, recorded in each run")] = "",
+        platform: PlatformArg = NATIVE_PLATFORM,
+    ) -> dagger.Directory:
+        """Benchmark the shipped services and gate each scenario against the last good run.
+
+        Returns <scenario>/ results.json, requests.jsonl, comparison.json, summary.md, chart.svg, and,
+        where the gate passed, baseline.json and history.json for the next run. A regression does not
+        fail the call: comparison.json says "fail".
+        """
+        load = bench_plan.Load(
+            requests=requests, concurrency=concurrency, warmup=warmup, timeout_s=timeout, corpus=corpus
+        )
+        images = self._shipped(platform, BuildInfo())
+        client = bench_containers.bench_client(
+            images[TTS.name],
+            self._services(images),
+            scenarios=bench_plan.scenarios(scenarios),
+            load=load,
+            last=baseline,
+            policy=policy,
+            sha=bench_plan.git_sha(git_sha),
+            run_id=datetime.now(UTC).isoformat(),
+        )
+        return client.directory(bench_plan.OUT_DIR)
+
+    @function(cache="never")
+    async def bench_report(
+        self,
+        *,
+        token: Annotated[dagger.Secret, Doc("a GitHub token that may write issues, e.g. env://GITHUB_TOKEN")],
+        repository: GithubRepositoryArg,
+        comparison: Annotated[dagger.File, Doc("comparison.json of one bench scenario")],
+        summary: Annotated[dagger.File, Doc("summary.md of the same scenario")],
+        pull_request: Annotated[int | None, Doc("comment on this pull request, pass or fail")] = None,
+        run_url: Annotated[str, Doc("the workflow run's URL, linked from the report")] = "",
+        key: Annotated[str, Doc("which benchmark: one issue, or one comment, per key")] = (
+            bench_plan.DEFAULT_REPORT_KEY
+        ),
+        api_url: Annotated[str, Doc("GitHub's REST API")] = bench_plan.GITHUB_API,
+        platform: PlatformArg = NATIVE_PLATFORM,
+    ) -> str:
+        """Post a comparison: on a regression, open the key's issue or update the open one; on a pull
+        request, add or update its one comment. Returns what was posted."""
+        argv = bench_plan.report(
+            comparison=bench_plan.REPORT_COMPARISON,
+            summary=bench_plan.REPORT_SUMMARY,
+            repository=repository,
+            key=key,
+            pull_request=pull_request,
+            run_url=run_url,
+            api_url=api_url,
+        )
+        client = bench_containers.report_client(
+            self._shipped(platform, BuildInfo())[TTS.name],
+            token=token,
+            comparison=comparison,
+            summary=summary,
+            argv=argv,
+            run_id=datetime.now(UTC).isoformat(),
+        )
+        return await client.stderr()
 
     # -- wiring (plain methods: not part of the module's API) -------------------------------------
 
