@@ -1,0 +1,277 @@
+"""bench.yml: when the benchmark runs, what it keeps, who may write, and its shell steps run for real.
+
+The generic rules (actionlint, zizmor, the workflow schema, pinned actions, the Dagger version, a
+read-only token) are test_workflows.py's, which covers every workflow. Here: the triggers and inputs,
+the flags each `dagger call` passes exist on the function it calls, the last good run is restored and
+saved under one path and only from main when the run passed, write access only where the report is
+sent, and the `run:` scripts executed by bash as the runner executes them, with `dagger` replaced by a
+recorder.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_workflows import WORKFLOWS, load
+from vibevoice_ci.main import Vibevoice
+
+from tests.support.tools import require_tool
+
+WORKFLOW = WORKFLOWS / "bench.yml"
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def workflow() -> dict[str, Any]:
+    return load(WORKFLOW)
+
+
+def triggers() -> dict[str, Any]:
+    """The `on:` mapping (PyYAML reads the bare key `on` as True)."""
+    document: dict[Any, Any] = workflow()
+    on: dict[str, Any] = document["on"] if "on" in document else document[True]
+    return on
+
+
+def step(job: str, name_starts: str) -> dict[str, Any]:
+    (found,) = [s for s in workflow()["jobs"][job]["steps"] if str(s.get("name", "")).startswith(name_starts)]
+    return found
+
+
+def uses(job: str, action: str) -> list[dict[str, Any]]:
+    return [s for s in workflow()["jobs"][job]["steps"] if str(s.get("uses", "")).startswith(action + "@")]
+
+
+def call_flags(script: str, function: str) -> list[str]:
+    """The flags given to `dagger call <function>` in a script, up to its chained `export`."""
+    words = shlex.split(script.replace("\\\n", " "))
+    start = words.index("call") + 1
+    assert words[start] == function
+    end = words.index("export") if "export" in words else len(words)
+    return [word for word in words[start:end] if word.startswith("--")]
+
+
+def parameters(function: Any) -> set[str]:
+    return {name.replace("_", "-") for name in inspect.signature(function).parameters if name != "self"}
+
+
+# -- structure ---------------------------------------------------------------------------------------
+
+
+def test_it_runs_nightly_and_on_demand_with_the_load_as_inputs() -> None:
+    on = triggers()
+    assert [entry["cron"] for entry in on["schedule"]] == ["23 3 * * *"]
+    inputs = on["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"requests", "concurrency"}
+    assert {name: (spec["type"], spec["default"]) for name, spec in inputs.items()} == {
+        "requests": ("number", 200),
+        "concurrency": ("number", 4),
+    }
+    assert inputs["requests"]["default"] >= 100  # p95 is judged from 100 requests on
+    assert set(on) == {"schedule", "workflow_dispatch"}  # never on pull requests: no token of a fork
+
+
+def test_only_the_report_job_may_write_and_only_issues() -> None:
+    jobs = workflow()["jobs"]
+    assert workflow()["permissions"] == {"contents": "read"}
+    assert "permissions" not in jobs["bench"]
+    assert jobs["report"]["permissions"] == {"contents": "read", "issues": "write"}
+
+
+def test_the_bench_step_calls_bench_with_flags_it_has() -> None:
+    benchmark = step("bench", "Benchmark")
+    flags = call_flags(benchmark["run"], "bench")
+    assert flags == ["--requests", "--concurrency", "--git-sha"]  # and --baseline when there is one
+    assert {f.removeprefix("--") for f in [*flags, "--baseline"]} <= parameters(Vibevoice.bench)
+    assert "export --path bench-out" in benchmark["run"]
+    assert benchmark["env"]["REQUESTS"] == "${{ inputs.requests || 200 }}"
+    assert benchmark["env"]["CONCURRENCY"] == "${{ inputs.concurrency || 4 }}"
+
+
+def test_the_report_step_calls_bench_report_with_flags_it_has_and_the_token_by_reference() -> None:
+    report = step("report", "Open or update")
+    flags = call_flags(report["run"], "bench-report")
+    assert {f.removeprefix("--") for f in flags} <= parameters(Vibevoice.bench_report)
+    assert report["env"]["REPORT_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"  # noqa: S105 - an expression
+    assert "--token env://REPORT_TOKEN" in report["run"]
+    assert "secrets." not in report["run"]
+
+
+def test_the_last_good_run_comes_from_main_and_only_a_passing_main_run_replaces_it() -> None:
+    (restore,) = uses("bench", "actions/cache/restore")
+    (save,) = uses("bench", "actions/cache/save")
+    assert restore["with"]["path"] == save["with"]["path"] == "${{ runner.temp }}/bench-last"
+    prefix = restore["with"]["restore-keys"]
+    assert prefix == "bench-last-main-"
+    assert save["with"]["key"].startswith(prefix)
+    assert save["with"]["key"] != restore["with"]["key"]  # caches are immutable: each save is new
+    keep = step("bench", "Keep this run")
+    condition = "github.ref == 'refs/heads/main' && steps.gate.outputs.verdict != 'fail'"
+    assert save["if"] == keep["if"] == condition
+    order = [s.get("name", s.get("uses")) for s in workflow()["jobs"]["bench"]["steps"]]
+    assert order.index(keep["name"]) < order.index(save["name"])
+
+
+def test_the_results_are_uploaded_whatever_the_verdict_and_the_report_reads_them() -> None:
+    (upload,) = uses("bench", "actions/upload-artifact")
+    assert upload["if"] == "${{ !cancelled() }}"
+    assert upload["with"]["path"] == "bench-out"
+    (download,) = uses("report", "actions/download-artifact")
+    assert download["with"]["name"] == upload["with"]["name"]
+    assert download["with"]["path"] == "bench-out"
+
+
+def test_a_regression_fails_the_run_and_is_reported() -> None:
+    jobs = workflow()["jobs"]
+    assert jobs["bench"]["outputs"]["verdict"] == "${{ steps.gate.outputs.verdict }}"
+    assert step("bench", "Fail on a regression")["if"] == "steps.gate.outputs.verdict == 'fail'"
+    assert jobs["report"]["needs"] == "bench"
+    assert jobs["report"]["if"] == "${{ !cancelled() && needs.bench.outputs.verdict == 'fail' }}"
+    for name, job in jobs.items():
+        assert isinstance(job.get("timeout-minutes"), int), name
+    assert workflow()["concurrency"]["cancel-in-progress"] is False
+
+
+# -- the run: scripts, executed ---------------------------------------------------------------------
+
+
+def run_script(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a step's script the way GitHub's runner runs `run:` with bash."""
+    bash = require_tool("bash")
+    path = cwd / "step.sh"
+    path.write_text(script, encoding="utf-8")
+    return subprocess.run(
+        [bash, "--noprofile", "--norc", "-eo", "pipefail", str(path)],
+        cwd=cwd,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> tuple[Path, Path]:
+    """A `dagger` that records its argv (one JSON line per call) instead of running anything."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls.jsonl"
+    bin_dir.mkdir()
+    python = require_tool("python3")
+    (bin_dir / "dagger").write_text(
+        f"#!{python}\nimport json, sys\n"
+        f"with open({str(calls)!r}, 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n",
+        encoding="utf-8",
+    )
+    (bin_dir / "dagger").chmod(0o755)
+    return bin_dir, calls
+
+
+def recorded(calls: Path) -> list[list[str]]:
+    return [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
+
+
+def bench_out(root: Path, verdicts: dict[str, str]) -> Path:
+    """A bench output: per scenario a comparison with the given verdict and what compare writes."""
+    out = root / "bench-out"
+    for scenario, verdict in verdicts.items():
+        folder = out / scenario
+        folder.mkdir(parents=True)
+        (folder / "comparison.json").write_text(json.dumps({"verdict": verdict}, indent=2), encoding="utf-8")
+        (folder / "summary.md").write_text(f"### {scenario}: {verdict}\n", encoding="utf-8")
+        (folder / "results.json").write_text("{}", encoding="utf-8")
+        if verdict != "fail":
+            (folder / "baseline.json").write_text(f'"{scenario} baseline"', encoding="utf-8")
+            (folder / "history.json").write_text(f'"{scenario} history"', encoding="utf-8")
+    return out
+
+
+def with_path(bin_dir: Path) -> dict[str, str]:
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+@pytest.mark.parametrize("has_last", [False, True], ids=["first-night", "with-last-run"])
+def test_the_bench_script_passes_the_last_run_only_when_one_was_restored(
+    tmp_path: Path, recorder: tuple[Path, Path], has_last: bool
+) -> None:
+    bin_dir, calls = recorder
+    last = tmp_path / "runner-temp" / "bench-last"
+    if has_last:
+        (last / "tts-http").mkdir(parents=True)
+    env = {**with_path(bin_dir), "REQUESTS": "200", "CONCURRENCY": "4", "LAST": str(last), "GITHUB_SHA": SHA}
+    result = run_script(step("bench", "Benchmark")["run"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    expected = ["--progress", "plain", "call", "bench", "--requests", "200", "--concurrency", "4"]
+    expected += [
+        "--git-sha",
+        SHA,
+        *(["--baseline", str(last)] if has_last else []),
+        "export",
+        "--path",
+        "bench-out",
+    ]
+    assert recorded(calls) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        ({"tts-http": "pass", "tts-ws": "warn", "agent": "pass"}, "pass"),
+        ({"tts-http": "pass", "tts-ws": "fail", "agent": "warn"}, "fail"),
+    ],
+)
+def test_the_gate_script_writes_the_verdict_and_every_summary(
+    tmp_path: Path, verdicts: dict[str, str], expected: str
+) -> None:
+    require_tool("jq", "apt-get install jq")
+    bench_out(tmp_path, verdicts)
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    env = {"GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    result = run_script(step("bench", "Verdict")["run"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert output.read_text() == f"verdict={expected}\n"
+    assert sorted(summary.read_text().splitlines()) == sorted(f"### {s}: {v}" for s, v in verdicts.items())
+
+
+def test_the_keep_script_replaces_the_last_run_with_this_runs_baselines_and_histories(tmp_path: Path) -> None:
+    bench_out(tmp_path, {"tts-http": "pass", "tts-ws": "warn", "agent": "improved"})
+    last = tmp_path / "runner-temp" / "bench-last"
+    (last / "retired-scenario").mkdir(parents=True)
+    (last / "retired-scenario" / "baseline.json").write_text("old", encoding="utf-8")
+    result = run_script(step("bench", "Keep this run")["run"], tmp_path, {"LAST": str(last)})
+    assert result.returncode == 0, result.stderr
+    kept = sorted(str(p.relative_to(last)) for p in last.rglob("*") if p.is_file())
+    assert kept == [
+        f"{s}/{f}" for s in ("agent", "tts-http", "tts-ws") for f in ("baseline.json", "history.json")
+    ]
+    assert (last / "agent" / "history.json").read_text() == '"agent history"'
+
+
+def test_the_report_script_reports_each_regressed_scenario_under_its_own_key(
+    tmp_path: Path, recorder: tuple[Path, Path]
+) -> None:
+    require_tool("jq", "apt-get install jq")
+    bin_dir, calls = recorder
+    bench_out(tmp_path, {"tts-http": "fail", "tts-ws": "pass", "agent": "fail"})
+    token = "ghs_never_on_a_command_line"  # noqa: S105 - a stand-in
+    run_url = "https://github.com/octo/voice/actions/runs/7"
+    env = {**with_path(bin_dir), "REPORT_TOKEN": token, "REPOSITORY": "octo/voice", "RUN_URL": run_url}
+    result = run_script(step("report", "Open or update")["run"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    made = recorded(calls)
+    assert made == [
+        [
+            "--progress", "plain", "call", "bench-report", "--token", "env://REPORT_TOKEN",
+            "--repository", "octo/voice",
+            "--comparison", f"bench-out/{scenario}/comparison.json",
+            "--summary", f"bench-out/{scenario}/summary.md",
+            "--key", f"nightly-{scenario}", "--run-url", run_url,
+        ]
+        for scenario in ("agent", "tts-http")
+    ]  # fmt: skip
+    assert all(token not in word for call in made for word in call)
