@@ -6,6 +6,7 @@ The fake's `generate` blocks like a model does, polls `should_stop` between step
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,12 @@ import numpy as np
 import pytest
 
 from vibevoice_platform.tts.engines.vibevoice import AudioSink, ModelBinding, VibeVoiceEngine
+from vibevoice_platform.tts.engines.vibevoice_bindings import AutoBinding, binding_for
+from vibevoice_platform.tts.engines.vibevoice_longform import LongformBinding
+from vibevoice_platform.tts.engines.vibevoice_realtime import RealtimeBinding
+from vibevoice_platform.tts.engines.vibevoice_tiny import TinyRandomBinding
 from vibevoice_platform.tts.errors import EngineError, NotReadyError
+from vibevoice_platform.tts.settings import TTSSettings
 
 pytestmark = pytest.mark.anyio
 STEP_SAMPLES = 3200
@@ -171,3 +177,99 @@ async def test_load_failure_is_reported() -> None:
 
     with pytest.raises(EngineError, match=r"config\.json"):
         await VibeVoiceEngine(Broken()).load()
+
+
+class EndsEarlyBinding(FakeBinding):
+    """Ends its sample mid-way and goes on putting chunks, as VibeVoice's realtime loop does."""
+
+    def generate(self, text: str, voice: str, streamer: AudioSink, should_stop: Callable[[], bool]) -> None:
+        for step in range(self.steps):
+            streamer.put([np.full(STEP_SAMPLES, 0.5, dtype=np.float32)], [0])
+            if step == 2:
+                streamer.end([0])
+        streamer.end()
+
+
+async def test_chunks_put_after_end_are_dropped_like_audio_streamers() -> None:
+    engine = await loaded(EndsEarlyBinding(steps=6))
+    chunks = [c async for c in engine.synthesize("x", voice="en-Carter_man", speed=1.0)]
+    assert len(chunks) == 3
+
+
+async def test_the_stream_may_be_read_from_another_task_than_the_one_that_started_it() -> None:
+    # The service takes the first chunk in the request's task and streams the rest from the response's.
+    engine = await loaded(FakeBinding(steps=4))
+    stream = engine.synthesize("x", voice="en-Carter_man", speed=1.0)
+    first = await anext(stream)
+    rest: list[bytes] = []
+
+    async def read_rest() -> None:
+        rest.extend([chunk async for chunk in stream])
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read_rest)
+    assert len([first, *rest]) == 4
+    again = [c async for c in engine.synthesize("x", voice="en-Carter_man", speed=1.0)]
+    assert len(again) == 4  # the generation slot was given back
+
+
+async def test_each_generation_is_logged_with_what_the_model_did_after_the_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    binding = FakeBinding(steps=200, step_s=0.01)
+    engine = await loaded(binding)
+    with caplog.at_level(logging.INFO, logger="vibevoice_platform.tts.engines.vibevoice"):
+        stream = engine.synthesize("long", voice="en-Carter_man", speed=1.0)
+        await anext(stream)
+        await stream.aclose()
+    stopped = caplog.records[-1]
+    assert stopped.getMessage() == "generation stopped"
+    assert stopped.__dict__["chunks_after_stop"] <= 1
+    assert stopped.__dict__["stop_ms"] >= 0
+    assert stopped.__dict__["nonfinite_samples"] == 0
+
+
+async def test_non_finite_samples_are_counted_before_pcm16_hides_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class NaNBinding(FakeBinding):
+        def generate(
+            self, text: str, voice: str, streamer: AudioSink, should_stop: Callable[[], bool]
+        ) -> None:
+            streamer.put([np.array([0.1, np.nan, np.inf, -np.inf], dtype=np.float32)], [0])
+
+    engine = await loaded(NaNBinding())
+    with caplog.at_level(logging.INFO, logger="vibevoice_platform.tts.engines.vibevoice"):
+        chunks = [c async for c in engine.synthesize("x", voice="en-Carter_man", speed=1.0)]
+    assert np.frombuffer(chunks[0], "<i2").tolist() == [3276, 0, 32767, -32767]
+    done = caplog.records[-1]
+    assert done.getMessage() == "generation done"
+    assert done.__dict__["nonfinite_samples"] == 3
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ({"model": "tiny-random"}, TinyRandomBinding),
+        ({"model": "tiny-random", "model_family": "longform"}, TinyRandomBinding),
+        ({"model": "/models/VibeVoice-Realtime-0.5B", "model_family": "realtime"}, RealtimeBinding),
+        ({"model": "/models/VibeVoice-1.5B", "model_family": "longform"}, LongformBinding),
+        ({"model": "/models/any"}, AutoBinding),
+    ],
+)
+def test_the_binding_follows_the_model_and_family(flags: dict[str, str], expected: type) -> None:
+    binding = binding_for(TTSSettings.model_validate({"engine": "vibevoice", **flags}))  # imports nothing
+    assert type(binding) is expected
+    assert binding.model_id == flags["model"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({}, "needs --model"),
+        ({"model": "tiny-random", "model_family": "realtime"}, "long-form model code"),
+    ],
+)
+def test_impossible_model_settings_are_clear_errors(flags: dict[str, str], message: str) -> None:
+    with pytest.raises(EngineError, match=message):
+        binding_for(TTSSettings.model_validate({"engine": "vibevoice", **flags}))

@@ -35,10 +35,26 @@ class TTSSettings(BaseSettings):
     sine_pace: float = Field(
         default=0.0, ge=0, description="sine engine speed vs real time (0: as fast as possible)"
     )
-    model: str | None = Field(default=None, description="vibevoice model: local path or model id")
+    model: str | None = Field(
+        default=None,
+        description="vibevoice model: local path, model id, or tiny-random (tiny, untrained, no weights)",
+    )
+    model_family: Literal["auto", "realtime", "longform"] = Field(
+        default="auto",
+        description="vibevoice model code: realtime (Microsoft's 0.5B streaming classes), longform (the PyPI "
+        "package's), auto (realtime when its classes import, else longform)",
+    )
     voices_dir: str | None = Field(
         default=None, description="vibevoice voice presets (default: <model>/voices)"
     )
-    device: str = Field(default="cuda", description="vibevoice torch device")
+    device: str = Field(
+        default="auto", description="vibevoice torch device (auto: cuda if available, else cpu)"
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto", description="vibevoice weights dtype (auto: bfloat16 on cuda, float32 otherwise)"
+    )
+    torch_threads: int | None = Field(
+        default=None, ge=1, description="vibevoice torch CPU threads (default: 1 for tiny-random, else torch)"
+    )
     cfg_scale: float = Field(default=1.5, gt=0, description="vibevoice classifier-free guidance scale")
     diffusion_steps: int = Field(default=5, ge=1, description="vibevoice diffusion steps per frame")

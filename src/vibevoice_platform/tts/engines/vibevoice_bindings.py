@@ -1,0 +1,100 @@
+"""Which model binding serves `--engine vibevoice`: the model family, chosen from settings.
+
+- `realtime`: Microsoft's VibeVoice realtime 0.5B streaming classes (installed from its repository in
+  the cuda image), with cached voice prompts.
+- `longform`: the long-form model API as the PyPI `vibevoice` package ships it, with voice samples.
+- `auto`: realtime when its classes import, else longform. Probing imports the model package, which
+  pulls in torch (seconds), so it happens when the model loads, in the worker thread, while /health
+  already answers.
+- `--model tiny-random` is the long-form code with a tiny randomly initialised model built in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from vibevoice_platform.tts.engines.vibevoice import AudioSink, ModelBinding
+from vibevoice_platform.tts.engines.vibevoice_longform import LongformBinding
+from vibevoice_platform.tts.engines.vibevoice_realtime import MODEL_MODULE as REALTIME_MODULE
+from vibevoice_platform.tts.engines.vibevoice_realtime import RealtimeBinding
+from vibevoice_platform.tts.engines.vibevoice_runtime import import_module
+from vibevoice_platform.tts.engines.vibevoice_tiny import TINY_RANDOM, TinyRandomBinding
+from vibevoice_platform.tts.errors import EngineError
+
+if TYPE_CHECKING:
+    from vibevoice_platform.tts.settings import TTSSettings
+
+
+def realtime_importable() -> bool:
+    """True when Microsoft's realtime streaming classes import here."""
+    try:
+        import_module(REALTIME_MODULE)
+    except EngineError:
+        return False
+    return True
+
+
+def family_binding(settings: TTSSettings, family: str) -> ModelBinding:
+    """The binding of one model family for the configured model."""
+    assert settings.model is not None
+    common = {
+        "model_path": settings.model,
+        "voices_dir": settings.voices_dir,
+        "device": settings.device,
+        "dtype": settings.dtype,
+        "cfg_scale": settings.cfg_scale,
+        "diffusion_steps": settings.diffusion_steps,
+        "threads": settings.torch_threads,
+    }
+    if family == "realtime":
+        return RealtimeBinding(**common)
+    return LongformBinding(**common)
+
+
+class AutoBinding(ModelBinding):
+    """Picks the family when it loads (the probe is an import of the model package) and delegates."""
+
+    def __init__(self, settings: TTSSettings, probe: Callable[[], bool] = realtime_importable) -> None:
+        assert settings.model is not None
+        self.model_id = settings.model
+        self._settings = settings
+        self._probe = probe
+        self._chosen: ModelBinding | None = None
+
+    @property
+    def voices(self) -> Sequence[str]:
+        return self._chosen.voices if self._chosen is not None else ()
+
+    def load(self) -> None:
+        chosen = family_binding(self._settings, "realtime" if self._probe() else "longform")
+        chosen.load()
+        self._chosen = chosen
+
+    def generate(self, text: str, voice: str, streamer: AudioSink, should_stop: Callable[[], bool]) -> None:
+        if self._chosen is None:
+            raise EngineError("the model is not loaded yet")
+        self._chosen.generate(text, voice, streamer, should_stop)
+
+
+def binding_for(settings: TTSSettings) -> ModelBinding:
+    """The binding `settings` ask for; a clear EngineError for a combination that cannot work."""
+    if not settings.model:
+        raise EngineError(
+            "the vibevoice engine needs --model: a local path, a model id, or tiny-random (no weights)"
+        )
+    if settings.model == TINY_RANDOM:
+        if settings.model_family == "realtime":
+            raise EngineError(
+                "tiny-random is built with the long-form model code; use --model-family auto or longform"
+            )
+        return TinyRandomBinding(
+            device=settings.device,
+            dtype=settings.dtype,
+            cfg_scale=settings.cfg_scale,
+            diffusion_steps=settings.diffusion_steps,
+            threads=settings.torch_threads,
+        )
+    if settings.model_family == "auto":
+        return AutoBinding(settings)
+    return family_binding(settings, settings.model_family)
