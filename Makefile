@@ -36,6 +36,22 @@ $(STAMP): pyproject.toml ci/pyproject.toml
 
 venv: $(STAMP) ## Create .venv with the project and its dev tools
 
+# The VibeVoice model tests (marker `model`) need the gpu extra and the model code: the CPU torch first,
+# pinned (its wheel is on the machine's disk; another spec pulls a multi-GB CUDA build), then the extra,
+# then the PyPI `vibevoice` long-form code without its dependencies (they are its demos').
+.PHONY: model-deps
+TORCH_VERSION := 2.13.0
+VIBEVOICE_PYPI_VERSION := 0.0.1
+MODEL_STAMP := $(VENV)/.installed-model
+
+$(MODEL_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/pip install --quiet -e '.[dev,gpu]'
+	$(BIN)/pip install --quiet --no-deps vibevoice==$(VIBEVOICE_PYPI_VERSION)
+	touch $@
+
+model-deps: $(MODEL_STAMP) ## Add the gpu extra (CPU torch) and PyPI vibevoice to .venv, for the model tests
+
 test: lint typecheck pytest ## The whole suite: lint, types, tests
 
 lint: $(STAMP) ## ruff check and ruff format --check
