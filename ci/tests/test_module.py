@@ -110,6 +110,8 @@ def test_the_module_api_is_exactly_these_functions(registered: dict[str, Any]) -
         # the benchmark
         "bench",
         "bench_report",
+        # the GPU smoke (a self-hosted GPU runner)
+        "gpu_smoke",
     }
 
 
@@ -124,10 +126,15 @@ def test_the_checks_need_no_arguments(registered: dict[str, Any]) -> None:
 def test_only_functions_with_side_effects_opt_out_of_the_function_cache(registered: dict[str, Any]) -> None:
     cached = {name: spec["cache"] for name, spec in registered["functions"].items() if spec["cache"]}
     # publishing, signing, attesting and verifying act on (or read) a registry's current state;
-    # the cluster test starts a fresh cluster each time; a benchmark measures now, a report posts
+    # the cluster test starts a fresh cluster each time; a benchmark measures now, a report posts;
+    # the GPU smoke checks the GPU machine as it is now
     assert cached == dict.fromkeys(
-        ["publish", "sign", "attest", "verify", "release", "cluster_test", "bench", "bench_report"], "never"
-    )
+        [
+            "publish", "sign", "attest", "verify", "release", "cluster_test", "bench", "bench_report",
+            "gpu_smoke",
+        ],
+        "never",
+    )  # fmt: skip
 
 
 def test_the_password_is_a_secret_and_has_no_default(registered: dict[str, Any]) -> None:

@@ -23,6 +23,8 @@ from vibevoice_ci import (
     cluster,
     commands,
     cosign,
+    gpu,
+    gpu_containers,
     helm,
     osv,
     provenance,
@@ -861,3 +863,27 @@ class Vibevoice:
                 ).stdout()
                 lines.append(cosign.summarize_attestations(reference, kind, out))
         return "\n".join(lines)
+
+    # -- gpu: the TTS cuda image on a GPU engine (a self-hosted GPU runner; never part of `ci`) -----
+    # The service's settings and the smoke's command line are in gpu; the containers in gpu_containers.
+
+    @function(cache="never")
+    def gpu_smoke(
+        self,
+        model: Annotated[
+            str, Doc("an id fetched at start into a cache volume, or a path in the image")
+        ] = gpu.DEFAULT_MODEL,
+        wait: Annotated[
+            float, Doc("seconds the TTS may take to fetch and load the model")
+        ] = gpu.DEFAULT_WAIT_S,
+    ) -> dagger.Container:
+        """vibevoice-smoke against the TTS cuda image running with all the engine's GPUs.
+
+        Needs an engine with NVIDIA GPU support (a self-hosted GPU runner); not part of `ci`. Run it as
+        `dagger call gpu-smoke stdout`: the smoke's report, and a failed call if the smoke fails.
+        """
+        image = self._image(TTS, gpu.PLATFORM, gpu.TARGET, BuildInfo())
+        service = gpu_containers.gpu_service(image, model=model, port=TTS.port)
+        return gpu_containers.smoke_client(
+            image, service, alias=TTS.name, url=TTS.url, wait_s=wait, run_id=datetime.now(UTC).isoformat()
+        )

@@ -1,0 +1,91 @@
+"""The GPU smoke: its settings and command line, the query `gpu-smoke` builds, the smoke run for real.
+
+No GPU and no engine here. The query is read offline (see dagger_query.py): the `cuda` target, every
+GPU given to the service, the weights cache, the service's settings, the binding, the exec. The
+smoke's own command line runs for real against `vibevoice-tts --model tiny-random`, the same engine
+code on a CPU (it needs the model packages, like the `model` tests).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+
+import dagger
+import pytest
+from dagger import dag
+from dagger_query import args_of, execs, fields, only
+from vibevoice_ci import gpu
+from vibevoice_ci.main import Vibevoice
+
+from tests.support.processes import SCRIPTS, free_port, running
+from tests.support.tools import unavailable
+
+SOURCE = dag.directory().with_new_file("marker", "the repository")
+
+
+def env(container: dagger.Container) -> dict[str, str]:
+    return {args["name"]: args["value"] for args in args_of(container, "withEnvVariable")}
+
+
+def test_the_service_runs_the_realtime_model_on_cuda_with_its_weights_in_the_cache() -> None:
+    assert gpu.service_env(" microsoft/VibeVoice-Realtime-0.5B ") == {
+        "VIBEVOICE_TTS_ENGINE": "vibevoice",
+        "VIBEVOICE_TTS_MODEL": "microsoft/VibeVoice-Realtime-0.5B",
+        "VIBEVOICE_TTS_MODEL_FAMILY": "realtime",
+        "VIBEVOICE_TTS_DEVICE": "cuda",
+        "HF_HOME": gpu.MODEL_CACHE_PATH,
+    }
+    with pytest.raises(ValueError, match="model is empty"):
+        gpu.service_env("  ")
+
+
+def test_the_smoke_checks_the_tts_alone_and_waits_for_the_model() -> None:
+    assert gpu.smoke("http://tts:8000") == [
+        "vibevoice-smoke",
+        "--tts-url",
+        "http://tts:8000",
+        "--wait",
+        "900",
+    ]
+    assert gpu.smoke("http://tts:8000", 12.5)[-1] == "12.5"
+    with pytest.raises(ValueError, match="positive"):
+        gpu.smoke("http://tts:8000", 0)
+
+
+def test_gpu_smoke_binds_the_cuda_image_with_every_gpu_and_runs_the_smoke_against_it() -> None:
+    client = Vibevoice(source=SOURCE).gpu_smoke(model="/models/VibeVoice-Realtime-0.5B", wait=300)
+    assert execs(client) == [["vibevoice-smoke", "--tts-url", "http://tts:8000", "--wait", "300"]]
+    assert gpu.RUN_ID_VARIABLE in env(client)  # a new value each call: the smoke is never cached
+    assert only(client, "dockerBuild")["target"] == "cuda"
+    binding = only(client, "withServiceBinding")
+    assert binding["alias"] == "tts"
+    service = binding["service"]
+    build = only(service, "dockerBuild")
+    assert (build["dockerfile"], build["target"], build["platform"]) == (
+        "Dockerfile.tts",
+        "cuda",
+        "linux/amd64",
+    )
+    assert "experimentalWithAllGPUs" in fields(service)
+    cache = only(service, "withMountedCache")
+    assert (cache["path"], cache["owner"]) == ("/models", "10001:10001")
+    assert env(service) == gpu.service_env("/models/VibeVoice-Realtime-0.5B")
+    assert only(service, "withExposedPort")["port"] == 8000
+    assert only(service, "asService")["useEntrypoint"] is True
+
+
+@pytest.mark.model
+@pytest.mark.integration
+def test_the_smoke_command_line_passes_against_the_vibevoice_engine_on_a_cpu() -> None:
+    if importlib.util.find_spec("torch") is None:
+        unavailable("torch not importable: `make model-deps` installs the gpu extra")
+    port = free_port()
+    command = ["vibevoice-tts", "--engine", "vibevoice", "--model", "tiny-random", "--port", str(port)]
+    with running(command, port=port, ready_path="/health", timeout=120) as tts:
+        argv = gpu.smoke(tts.url, 120)
+        argv[0] = str(SCRIPTS / argv[0])
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok   tts speech" in result.stdout
+    assert result.stdout.strip().endswith("smoke test passed")
