@@ -74,7 +74,10 @@ class SynthesisResponse(StreamingResponse):
         headers = {
             "Cache-Control": "no-store",
             "X-Sample-Rate": str(SAMPLE_RATE),
+            # Server-side timings, so a client can tell the service's share of its TTFA from the engine's.
             "X-TTFA-Ms": f"{synthesis.ttfa_s * 1000:.2f}",
+            "X-Queue-Ms": f"{synthesis.queue_s * 1000:.2f}",
+            "X-Engine-TTFA-Ms": f"{(synthesis.ttfa_s - synthesis.queue_s) * 1000:.2f}",
         }
         super().__init__(body, media_type=media_type, headers=headers)
         self._synthesis = synthesis

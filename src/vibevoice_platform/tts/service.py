@@ -51,6 +51,7 @@ class Synthesis:
         metrics: TTSMetrics,
         endpoint: str,
         started: float,
+        admitted: float,
     ) -> None:
         self._first: bytes | None = first
         self._rest = rest
@@ -59,6 +60,7 @@ class Synthesis:
         self._endpoint = endpoint
         self._started = started
         self._ttfa = time.perf_counter() - started
+        self._queue = admitted - started
         self._bytes = 0
         self._outcome = "cancelled"
         self._closed = False
@@ -67,6 +69,11 @@ class Synthesis:
     def ttfa_s(self) -> float:
         """Seconds from the request to the first audio chunk."""
         return self._ttfa
+
+    @property
+    def queue_s(self) -> float:
+        """Seconds the request waited for a synthesis slot (part of `ttfa_s`)."""
+        return self._queue
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self._first is not None:
@@ -169,6 +176,7 @@ class SynthesisService:
         """Start synthesis in a new slot, or in `held` (which stays held); returns at the first audio."""
         started = time.perf_counter()
         slot = (await self.admit(endpoint)) if held is None else Slot(lambda: None)
+        admitted = time.perf_counter()
         chunks = self.engine.synthesize(text, voice=native_voice, speed=speed)
         try:
             first = await anext(chunks)
@@ -185,5 +193,11 @@ class SynthesisService:
                 raise
             raise error from None
         return Synthesis(
-            first=first, rest=chunks, slot=slot, metrics=self.metrics, endpoint=endpoint, started=started
+            first=first,
+            rest=chunks,
+            slot=slot,
+            metrics=self.metrics,
+            endpoint=endpoint,
+            started=started,
+            admitted=admitted,
         )
