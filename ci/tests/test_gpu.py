@@ -8,7 +8,6 @@ code on a CPU (it needs the model packages, like the `model` tests).
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 
 import dagger
@@ -18,8 +17,8 @@ from dagger_query import args_of, execs, fields, only
 from vibevoice_ci import gpu
 from vibevoice_ci.main import Vibevoice
 
+from tests.model.conftest import require_model_packages
 from tests.support.processes import SCRIPTS, free_port, running
-from tests.support.tools import unavailable
 
 SOURCE = dag.directory().with_new_file("marker", "the repository")
 
@@ -78,8 +77,7 @@ def test_gpu_smoke_binds_the_cuda_image_with_every_gpu_and_runs_the_smoke_agains
 @pytest.mark.model
 @pytest.mark.integration
 def test_the_smoke_command_line_passes_against_the_vibevoice_engine_on_a_cpu() -> None:
-    if importlib.util.find_spec("torch") is None:
-        unavailable("torch not importable: `make model-deps` installs the gpu extra")
+    require_model_packages()
     port = free_port()
     command = ["vibevoice-tts", "--engine", "vibevoice", "--model", "tiny-random", "--port", str(port)]
     with running(command, port=port, ready_path="/health", timeout=120) as tts:

@@ -29,12 +29,17 @@ def _importable(name: str) -> bool:
         return False
 
 
-@pytest.fixture(autouse=True, scope="session")
-def model_packages() -> None:
+def require_model_packages() -> None:
     """Skip (fail under CI) unless torch and the vibevoice model code can be imported."""
     missing = [name for name in MODEL_MODULES if not _importable(name)]
     if missing:
         unavailable(f"{', '.join(missing)} not importable: `make model-deps` installs the gpu extra")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def model_packages() -> None:
+    """Every test here needs the model packages."""
+    require_model_packages()
 
 
 @dataclass
