@@ -68,7 +68,7 @@ def test_gpu_smoke_binds_the_cuda_image_with_every_gpu_and_runs_the_smoke_agains
     )
     assert "experimentalWithAllGPUs" in fields(service)
     cache = only(service, "withMountedCache")
-    assert (cache["path"], cache["owner"]) == ("/models", "10001:10001")
+    assert (cache["path"], cache["owner"]) == ("/var/cache/huggingface", "10001:10001")
     assert env(service) == gpu.service_env("/models/VibeVoice-Realtime-0.5B")
     assert only(service, "withExposedPort")["port"] == 8000
     assert only(service, "asService")["useEntrypoint"] is True

@@ -14,7 +14,7 @@ DEFAULT_MODEL = "microsoft/VibeVoice-Realtime-0.5B"
 # Fetching about 2 GB and loading it: the image's HEALTHCHECK allows a 600 s start period too.
 DEFAULT_WAIT_S = 900.0
 MODEL_CACHE_VOLUME = "vibevoice-model-cache"
-MODEL_CACHE_PATH = "/models"
+MODEL_CACHE_PATH = "/var/cache/huggingface"  # HF_HOME, where the Helm chart mounts its cache too
 RUNTIME_OWNER = "10001:10001"  # the image's non-root user must write the weights cache
 RUN_ID_VARIABLE = "VIBEVOICE_GPU_SMOKE_RUN"  # set to the time of the call: the smoke runs every time
 
