@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -25,12 +26,15 @@ from vibevoice_platform.tts.errors import EngineError
 if TYPE_CHECKING:
     from vibevoice_platform.tts.settings import TTSSettings
 
+logger = logging.getLogger(__name__)
+
 
 def realtime_importable() -> bool:
     """True when Microsoft's realtime streaming classes import here."""
     try:
         import_module(REALTIME_MODULE)
-    except EngineError:
+    except EngineError as exc:
+        logger.info("model family: long-form (the realtime classes do not import: %s)", exc.message)
         return False
     return True
 

@@ -91,10 +91,6 @@ class TorchModelBinding(ModelBinding):
     def voices(self) -> Sequence[str]:
         return tuple(self._voices)
 
-    def voice(self, name: str) -> Any:
-        """The loaded preset of voice `name` (a cached prompt or a voice sample)."""
-        return self._voices[name]
-
     def load(self) -> None:
         torch = import_module("torch")
         self.torch = torch
