@@ -11,6 +11,7 @@ clicks and no drift, and the output does not depend on how the input was chunked
 
 from __future__ import annotations
 
+from functools import cache
 from math import ceil, gcd
 
 import numpy as np
@@ -22,8 +23,10 @@ _TAPS = 2 * _HALF_TAPS
 _KAISER_BETA = 8.0
 
 
-def _block_matrix(up: int, down: int) -> npt.NDArray[np.float32]:
-    """(up, down + taps - 1): row r holds output phase r's filter at its offset in the block window."""
+@cache
+def _block_matrix_t(up: int, down: int) -> npt.NDArray[np.float32]:
+    """(down + taps - 1, up), read-only and computed once per rate pair: column r holds output phase
+    r's filter at its offset in the block window (transposed for the product with the windows)."""
     cutoff = min(1.0, up / down) * 0.95
     r = np.arange(up)
     offsets = (r * down) // up  # floor(r·down/up): where phase r's taps start in the window
@@ -35,7 +38,9 @@ def _block_matrix(up: int, down: int) -> npt.NDArray[np.float32]:
     matrix = np.zeros((up, down + _TAPS - 1), dtype=np.float32)
     for phase in range(up):
         matrix[phase, offsets[phase] : offsets[phase] + _TAPS] = taps[phase]
-    return matrix
+    transposed = np.ascontiguousarray(matrix.T)
+    transposed.flags.writeable = False
+    return transposed
 
 
 class StreamingResampler:
@@ -45,7 +50,7 @@ class StreamingResampler:
         divisor = gcd(source_rate, target_rate)
         self._up = target_rate // divisor
         self._down = source_rate // divisor
-        self._matrix_t = np.ascontiguousarray(_block_matrix(self._up, self._down).T)
+        self._matrix_t = _block_matrix_t(self._up, self._down)
         self._window = self._down + _TAPS - 1
         # Zeros before the first sample give the first outputs their left context.
         self._pending = np.zeros(_HALF_TAPS - 1, dtype=np.float32)
