@@ -167,6 +167,7 @@ preStop:
 VIBEVOICE_TTS_ENGINE: vibevoice
 VIBEVOICE_TTS_MODEL: {{ required "tts.gpu.model is required when tts.gpu.enabled" $tts.gpu.model | quote }}
 VIBEVOICE_TTS_DEVICE: cuda
+VIBEVOICE_TTS_MODEL_FAMILY: realtime
 HF_HOME: /var/cache/huggingface
 {{- else }}
 VIBEVOICE_TTS_ENGINE: espeak
