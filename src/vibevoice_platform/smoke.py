@@ -97,10 +97,7 @@ def check_turn(client: httpx.Client, base: str) -> str:
         if response.status_code != 200:
             response.read()
             _expect_status(response)
-        for line in response.iter_lines():
-            event = parser.feed(line)
-            if event is None:
-                continue
+        for event in (e for chunk in response.iter_bytes() for e in parser.feed(chunk)):
             seen[event.event] = seen.get(event.event, 0) + 1
             if event.event == "error":
                 raise SmokeFailure(f"agent turn: error event {event.data}")

@@ -132,8 +132,8 @@ def test_agent_is_healthy_behind_a_healthy_tts_and_speaks(docker: Docker, images
                 ) as response:
                     assert response.status_code == 200
                     parser = SSEParser()
-                    events = [parser.feed(line) for line in response.iter_lines()]
-    names = [event.event for event in events if event is not None]
+                    events = [event for chunk in response.iter_bytes() for event in parser.feed(chunk)]
+    names = [event.event for event in events]
     assert names[-1] == "done", names
     assert "error" not in names
     assert {"text", "audio", "metrics"} <= set(names)

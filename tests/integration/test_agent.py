@@ -33,9 +33,8 @@ def turn_events(agent: Service, body: dict[str, Any], timeout: float = 30) -> li
     with httpx.stream("POST", f"{agent.url}/v1/agent/turn", json=body, timeout=timeout) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
-        for line in response.iter_lines():
-            if (event := parser.feed(line)) is not None:
-                events.append(event)
+        for chunk in response.iter_bytes():
+            events += parser.feed(chunk)
     return events
 
 

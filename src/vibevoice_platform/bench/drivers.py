@@ -25,7 +25,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from vibevoice_platform.bench.corpus import Utterance
 from vibevoice_platform.bench.records import ErrorType, RequestFailed, StreamClock
-from vibevoice_platform.bench.sse import SSEParser
+from vibevoice_platform.sse import SSEParser
 
 
 class Target(enum.StrEnum):

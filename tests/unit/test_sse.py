@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vibevoice_platform.bench.sse import Event, SSEParser
+from vibevoice_platform.sse import SSEEvent, SSEParser
 
 STREAM = (
     b": a comment\n"
@@ -14,10 +14,10 @@ STREAM = (
     b"event: done\n\n"
 )
 EXPECTED = [
-    Event("text", '{"delta": "Hi"}'),
-    Event("message", "line one\nline two"),
-    Event("audio", "AAAA"),
-    Event("done", ""),
+    SSEEvent("text", '{"delta": "Hi"}'),
+    SSEEvent("message", "line one\nline two"),
+    SSEEvent("audio", "AAAA"),
+    SSEEvent("done", ""),
 ]
 
 
@@ -35,13 +35,13 @@ def test_chunks_cut_anywhere_give_the_same_events() -> None:
 def test_bare_cr_line_endings_and_a_cr_split_from_its_lf() -> None:
     parser = SSEParser()
     assert parser.feed(b"event: a\rdata: 1\r\r") == []  # the last CR may be half of a CRLF
-    assert parser.feed(b"data: 2\r") == [Event("a", "1")]
-    assert parser.feed(b"\n\r\n") == [Event("message", "2")]
+    assert parser.feed(b"data: 2\r") == [SSEEvent("a", "1")]
+    assert parser.feed(b"\n\r\n") == [SSEEvent("message", "2")]
 
 
 @pytest.mark.parametrize("line", [b"data:x", b"data: x"])
 def test_one_leading_space_is_dropped(line: bytes) -> None:
-    assert SSEParser().feed(line + b"\n\n") == [Event("message", "x")]
+    assert SSEParser().feed(line + b"\n\n") == [SSEEvent("message", "x")]
 
 
 def test_blank_lines_alone_and_ids_dispatch_nothing() -> None:
