@@ -48,6 +48,10 @@ async def test_speech_wav_and_pcm() -> None:
         assert pcm.content == wav.content[WAV_HEADER_SIZE:]
         assert duration_seconds(len(pcm.content)) == pytest.approx(12 * 0.05, abs=0.01)
         assert len(wav.headers["x-request-id"]) == 32
+        queue, engine = float(wav.headers["x-queue-ms"]), float(wav.headers["x-engine-ttfa-ms"])
+        assert queue >= 0
+        assert engine >= 0
+        assert queue + engine == pytest.approx(float(wav.headers["x-ttfa-ms"]), abs=0.02)
 
 
 async def test_speech_sse_follows_openai_event_shapes() -> None:
