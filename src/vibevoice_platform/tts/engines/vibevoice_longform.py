@@ -48,13 +48,11 @@ class LongformBinding(TorchModelBinding):
     family = "longform"
 
     def load_model(self, dtype: Any) -> tuple[Any, Any]:
-        model_cls = import_attr(MODEL_MODULE, "VibeVoiceForConditionalGenerationInference")
-        processor_cls = import_attr(PROCESSOR_MODULE, "VibeVoiceProcessor")
-        processor = processor_cls.from_pretrained(self.model_id)
-        model = model_cls.from_pretrained(
-            self.model_id, torch_dtype=dtype, device_map=self.device, attn_implementation="sdpa"
+        return self.from_pretrained(
+            import_attr(MODEL_MODULE, "VibeVoiceForConditionalGenerationInference"),
+            import_attr(PROCESSOR_MODULE, "VibeVoiceProcessor"),
+            dtype,
         )
-        return model, processor
 
     def load_voices(self) -> dict[str, Any]:
         return {path.stem: read_voice_sample(path) for path in sorted(self.voices_dir.glob("*.wav"))}

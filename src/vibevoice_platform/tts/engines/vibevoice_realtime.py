@@ -26,11 +26,10 @@ class RealtimeBinding(TorchModelBinding):
     family = "realtime"
 
     def load_model(self, dtype: Any) -> tuple[Any, Any]:
-        model_cls = import_attr(MODEL_MODULE, "VibeVoiceStreamingForConditionalGenerationInference")
-        processor_cls = import_attr(PROCESSOR_MODULE, "VibeVoiceStreamingProcessor")
-        processor = processor_cls.from_pretrained(self.model_id)
-        model = model_cls.from_pretrained(
-            self.model_id, torch_dtype=dtype, device_map=self.device, attn_implementation="sdpa"
+        model, processor = self.from_pretrained(
+            import_attr(MODEL_MODULE, "VibeVoiceStreamingForConditionalGenerationInference"),
+            import_attr(PROCESSOR_MODULE, "VibeVoiceStreamingProcessor"),
+            dtype,
         )
         scheduler = model.model.noise_scheduler
         model.model.noise_scheduler = scheduler.from_config(

@@ -118,6 +118,14 @@ class TorchModelBinding(ModelBinding):
         with self.torch.inference_mode():
             self.run_generate(text, self._voices[voice], streamer, should_stop)
 
+    def from_pretrained(self, model_cls: Any, processor_cls: Any, dtype: Any) -> tuple[Any, Any]:
+        """The model (from `self.model_id`, in `dtype`, on `self.device`) and its processor."""
+        processor = processor_cls.from_pretrained(self.model_id)
+        model = model_cls.from_pretrained(
+            self.model_id, torch_dtype=dtype, device_map=self.device, attn_implementation="sdpa"
+        )
+        return model, processor
+
     @abstractmethod
     def load_model(self, dtype: Any) -> tuple[Any, Any]:
         """The model (on `self.device`, in `dtype`) and its processor."""
