@@ -22,9 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from vibevoice_platform.bench.results import Results, ResultsError
+from vibevoice_platform.bench.results import Results, ResultsError, load_document
 from vibevoice_platform.bench.stats import statistic
 
 SCHEMA_VERSION = 1
@@ -67,20 +67,7 @@ def load_history(path: Path) -> History:
     """Read and validate a history.json; a missing file is an empty history (the first run)."""
     if not path.exists():
         return History()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HistoryError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        history = History.model_validate_json(text)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        raise HistoryError(f"{path} is not a vibevoice-bench history file: {problems}") from exc
-    if history.schema_version != SCHEMA_VERSION:
-        raise HistoryError(f"{path} has schema_version {history.schema_version}; expected {SCHEMA_VERSION}")
-    return history
+    return load_document(path, History, kind="history", version=SCHEMA_VERSION, error=HistoryError)
 
 
 def entry_for(results: Results, extra_statistics: Iterable[str] = ()) -> HistoryEntry:

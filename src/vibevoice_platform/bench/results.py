@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -158,19 +158,37 @@ class ResultsError(ValueError):
     """A results file that cannot be read or is not a results.json."""
 
 
-def load_results(path: Path) -> Results:
-    """Read and validate a results.json (or a baseline.json, which is one)."""
+class VersionedDocument(Protocol):
+    """A JSON document of vibevoice-bench: it says which schema version wrote it."""
+
+    @property
+    def schema_version(self) -> int: ...
+
+
+DocumentT = TypeVar("DocumentT", bound=BaseModel)
+
+
+def load_document(
+    path: Path, model: type[DocumentT], *, kind: str, version: int, error: type[ResultsError]
+) -> DocumentT:
+    """Read and validate one of our JSON documents; every problem becomes `error`, naming the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ResultsError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
-        results = Results.model_validate_json(text)
+        document = model.model_validate_json(text)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}" for e in exc.errors()[:5]
         )
-        raise ResultsError(f"{path} is not a vibevoice-bench results file: {problems}") from exc
-    if results.schema_version != SCHEMA_VERSION:
-        raise ResultsError(f"{path} has schema_version {results.schema_version}; expected {SCHEMA_VERSION}")
-    return results
+        raise error(f"{path} is not a vibevoice-bench {kind} file: {problems}") from exc
+    found = cast(VersionedDocument, document).schema_version
+    if found != version:
+        raise error(f"{path} has schema_version {found}; expected {version}")
+    return document
+
+
+def load_results(path: Path) -> Results:
+    """Read and validate a results.json (or a baseline.json, which is one)."""
+    return load_document(path, Results, kind="results", version=SCHEMA_VERSION, error=ResultsError)
