@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from vibevoice_ci import bench
 
 from tests.bench.factories import make_results, noisy
+from tests.bench.fake_github import fake_github_process
 from tests.support.processes import Service, free_port, running
 from tests.support.tools import ROOT, require_tool
 
@@ -176,17 +176,7 @@ def test_two_nights_of_the_pipelines_command_lines_against_real_services(
 
 @pytest.fixture
 def fake_github() -> Iterator[Service]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "tests.bench.fake_github",
-        "--port",
-        str(port),
-        "--repository",
-        REPOSITORY,
-    ]
-    with running(command, port=port, env={"FAKE_GITHUB_TOKEN": TOKEN}) as service:
+    with fake_github_process(REPOSITORY, TOKEN) as service:
         yield service
 
 

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+
+from tests.support.processes import Service, free_port, running
 
 
 def create_app(repository: str, token: str) -> FastAPI:
@@ -122,6 +127,23 @@ def create_app(repository: str, token: str) -> FastAPI:
         return comments[comment_id]
 
     return app
+
+
+@contextmanager
+def fake_github_process(repository: str, token: str) -> Iterator[Service]:
+    """This fake as its own process on loopback, accepting only `token`, serving `repository`."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "tests.bench.fake_github",
+        "--port",
+        str(port),
+        "--repository",
+        repository,
+    ]
+    with running(command, port=port, env={"FAKE_GITHUB_TOKEN": token}) as service:
+        yield service
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,8 @@ import httpx
 import pytest
 
 from tests.bench.factories import make_results, noisy
-from tests.support.processes import Service, free_port, running
+from tests.bench.fake_github import fake_github_process
+from tests.support.processes import Service
 from vibevoice_platform.bench.cli import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, main
 from vibevoice_platform.bench.github import GitHub, GitHubError, Posted, with_marker
 
@@ -24,17 +24,7 @@ MARKER = "<!-- vibevoice-bench:regression:nightly -->"
 
 @pytest.fixture
 def fake_github() -> Iterator[Service]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "tests.bench.fake_github",
-        "--port",
-        str(port),
-        "--repository",
-        REPOSITORY,
-    ]
-    with running(command, port=port, env={"FAKE_GITHUB_TOKEN": TOKEN}) as service:
+    with fake_github_process(REPOSITORY, TOKEN) as service:
         yield service
 
 
