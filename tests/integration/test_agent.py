@@ -206,10 +206,10 @@ def test_openai_backend_errors_and_timeouts_end_the_turn_cleanly(
         error = next(e.json() for e in events if e.event == "error")
         assert error == {"code": "llm_error", "message": "the LLM API answered 500: the fake model is down"}
         assert [e.event for e in events][-1] == "done"
-        fake.fail_status, fake.stall_s = None, 2.0
+        fake.fail_status, fake.stall_s = None, 30.0
         started = time.monotonic()
         events = turn_events(agent, {"text": "hi"})
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 30.0 / 2  # the 0.5 s timeout ended the turn, not the LLM
         assert next(e.json() for e in events if e.event == "error")["code"] == "llm_timeout"
 
 

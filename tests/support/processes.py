@@ -24,9 +24,9 @@ import httpx
 SCRIPTS = Path(sys.executable).parent
 
 
-def child_processes(pid: int) -> list[str]:
-    """Names of the live (non-zombie) child processes of `pid`, read from /proc."""
-    names = []
+def child_pids(pid: int) -> dict[int, str]:
+    """The live (non-zombie) child processes of `pid` by pid, with their names, read from /proc."""
+    children: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -36,8 +36,29 @@ def child_processes(pid: int) -> list[str]:
         except OSError:
             continue
         if int(fields[1]) == pid and fields[0] != "Z":
-            names.append(name)
-    return names
+            children[int(entry.name)] = name
+    return children
+
+
+def child_processes(pid: int) -> list[str]:
+    """Names of the live (non-zombie) child processes of `pid`."""
+    return list(child_pids(pid).values())
+
+
+def blocked_writing_a_pipe(pid: int) -> bool:
+    """Whether process `pid` sleeps in the kernel waiting for room in a pipe it writes to."""
+    try:
+        return "pipe_write" in Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return False
+
+
+def bytes_written(pid: int) -> int:
+    """What process `pid` has written so far, all descriptors together (/proc/PID/io `wchar`)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    raise ValueError(f"/proc/{pid}/io has no wchar")
 
 
 def free_port() -> int:

@@ -48,11 +48,18 @@ class FakeTensor:
 
 
 class FakeBinding(ModelBinding):
-    def __init__(self, steps: int = 10, step_s: float = 0.01, fail_at: int | None = None) -> None:
+    def __init__(
+        self,
+        steps: int = 10,
+        step_s: float = 0.01,
+        fail_at: int | None = None,
+        after_first: threading.Event | None = None,
+    ) -> None:
         self.model_id = "fake/vibevoice"
         self.steps = steps
         self.step_s = step_s
         self.fail_at = fail_at
+        self.after_first = after_first  # set: generation waits after its first chunk until it is set
         self.loaded = False
         self.steps_done = 0
         self.stopped_at: int | None = None
@@ -84,8 +91,10 @@ class FakeBinding(ModelBinding):
                 time.sleep(self.step_s)
                 value = (step + 1) / (self.steps + 1)
                 chunk: Any = np.full(STEP_SAMPLES, value, dtype=np.float32)
-                streamer.put([FakeTensor(chunk) if step % 2 else chunk], [0])
                 self.steps_done = step + 1
+                streamer.put([FakeTensor(chunk) if step % 2 else chunk], [0])
+                if step == 0 and self.after_first is not None:
+                    self.after_first.wait(timeout=30)
             streamer.end()
         finally:
             with self._lock:
@@ -99,16 +108,19 @@ async def loaded(binding: FakeBinding) -> VibeVoiceEngine:
 
 
 async def test_streams_pcm16_chunks_while_generation_is_still_running() -> None:
-    binding = FakeBinding(steps=10, step_s=0.02)
+    # The model holds after its first step until that step's audio has reached the reader: a buffered
+    # adapter would wait for the whole generation and the model would wait for it (30 s, then fail).
+    first_seen = threading.Event()
+    binding = FakeBinding(steps=10, step_s=0.0, after_first=first_seen)
     engine = await loaded(binding)
     chunks: list[bytes] = []
     steps_at_first: int | None = None
     async for chunk in engine.synthesize("hello", voice="en-Carter_man", speed=1.0):
         if steps_at_first is None:
             steps_at_first = binding.steps_done
+            first_seen.set()
         chunks.append(chunk)
-    assert steps_at_first is not None
-    assert steps_at_first < binding.steps
+    assert steps_at_first == 1
     assert len(chunks) == binding.steps
     first = np.frombuffer(chunks[0], "<i2")
     assert first.size == STEP_SAMPLES
