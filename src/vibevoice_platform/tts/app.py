@@ -14,11 +14,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from vibevoice_platform import __version__
 from vibevoice_platform.api import error_response, error_responses, install_error_handlers
 from vibevoice_platform.logs import RequestContextMiddleware
+from vibevoice_platform.tts.encoders import MEDIA_TYPES, check_format
 from vibevoice_platform.tts.engines import Engine, build_engine
 from vibevoice_platform.tts.errors import OverloadedError, TTSError
 from vibevoice_platform.tts.limits import Admission
 from vibevoice_platform.tts.metrics import TTSMetrics
-from vibevoice_platform.tts.responses import MEDIA_TYPES, SynthesisResponse
+from vibevoice_platform.tts.responses import SynthesisResponse
 from vibevoice_platform.tts.schemas import Health, ModelCard, ModelList, Readiness, SpeechRequest, VoiceList
 from vibevoice_platform.tts.service import Status, SynthesisService
 from vibevoice_platform.tts.settings import TTSSettings
@@ -133,6 +134,7 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
     async def create_speech(body: SpeechRequest) -> Response:
         """Synthesise speech (OpenAI `audio.speech.create`), streamed as it is made."""
         service.check_model(body.model)
+        check_format(body.response_format)
         voice = service.prepare(body.voice, body.speed)
         synthesis = await service.open_synthesis(body.input, voice, body.speed, "speech")
         return SynthesisResponse(synthesis, body.response_format, body.stream_format, body.input)

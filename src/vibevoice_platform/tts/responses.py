@@ -1,6 +1,7 @@
-"""Encoding of a synthesis into an HTTP body: raw PCM, streaming WAV, or server-sent events.
+"""Encoding of a synthesis into an HTTP body: audio in the requested format, or server-sent events.
 
-Encoding is kept apart from synthesis: a `Synthesis` yields PCM16; these functions frame it. The
+Encoding is kept apart from synthesis: a `Synthesis` yields PCM16; an encoder (`encoders.py`) turns it
+into the response format, chunk by chunk, and these functions frame it. The
 response object owns the synthesis and closes it however the response ends (done, hang-up, error), so
 the engine is stopped and the slot freed even if the body was never iterated.
 """
@@ -16,20 +17,27 @@ import anyio
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from vibevoice_platform.audio import SAMPLE_RATE, wav_header
+from vibevoice_platform.audio import SAMPLE_RATE
+from vibevoice_platform.tts.encoders import MEDIA_TYPES, encoder_for
 from vibevoice_platform.tts.errors import TTSError
 from vibevoice_platform.tts.schemas import ResponseFormat
 from vibevoice_platform.tts.service import Synthesis
 
-MEDIA_TYPES: dict[ResponseFormat, str] = {"wav": "audio/wav", "pcm": "audio/pcm"}
-
 
 async def audio_body(synthesis: Synthesis, response_format: ResponseFormat) -> AsyncGenerator[bytes, None]:
-    """The audio as it is made; WAV starts with a header whose sizes say 'streaming'."""
-    prefix = wav_header() if response_format == "wav" else b""
-    async for chunk in synthesis:
-        yield prefix + chunk
-        prefix = b""
+    """The audio encoded as it is made, each chunk as soon as the encoder has bytes for it."""
+    encoder = encoder_for(response_format)
+    finished = False
+    try:
+        async for chunk in synthesis:
+            if encoded := encoder.encode(chunk):
+                yield encoded
+        finished = True
+        if tail := encoder.finish():
+            yield tail
+    finally:
+        if not finished:
+            encoder.finish()  # frees the codec's resources; a cut-off stream's tail goes nowhere
 
 
 def _sse(payload: dict[str, object]) -> bytes:

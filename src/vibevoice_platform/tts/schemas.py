@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MAX_INPUT_CHARS = 4096
-ResponseFormat = Literal["wav", "pcm"]
+ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
 
 def _not_blank(text: str) -> str:
@@ -27,7 +27,11 @@ class SpeechRequest(BaseModel):
     model: str = Field(min_length=1, description="tts-1, tts-1-hd, gpt-4o-mini-tts or an engine model")
     input: SpeechText = Field(description="the text to speak, 1 to 4096 characters, not blank")
     voice: str = Field("alloy", min_length=1, description="an OpenAI voice name or an engine voice")
-    response_format: ResponseFormat = Field("wav", description="wav (streaming header) or pcm (s16le)")
+    response_format: ResponseFormat = Field(
+        "mp3",
+        description="mp3 (OpenAI's default), opus (Ogg), aac (ADTS), flac, wav (streaming header) or pcm "
+        "(s16le, 24 kHz mono); every format streams",
+    )
     speed: float = Field(1.0, ge=0.25, le=4.0, description="speaking rate, 0.25 to 4.0")
     stream_format: Literal["audio", "sse"] = Field("audio", description="raw audio or server-sent events")
     instructions: str | None = Field(

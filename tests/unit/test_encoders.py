@@ -1,0 +1,53 @@
+"""The streaming encoders: bytes out chunk by chunk, header rewrites dropped, aac without PyAV refused."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from tests.integration.decode import decode_to_pcm16
+from tests.support.inprocess import app_client
+from vibevoice_platform.audio import SAMPLE_RATE, duration_seconds, float_to_pcm16
+from vibevoice_platform.tts.app import create_app
+from vibevoice_platform.tts.encoders import encoder_for
+from vibevoice_platform.tts.schemas import ResponseFormat
+from vibevoice_platform.tts.settings import TTSSettings
+
+CHUNK = float_to_pcm16(0.3 * np.sin(2 * np.pi * 330 * np.arange(SAMPLE_RATE // 10) / SAMPLE_RATE))
+
+
+@pytest.mark.parametrize("response_format", ["mp3", "opus", "aac", "flac"])
+def test_an_encoder_gives_bytes_as_chunks_come_and_its_output_decodes(
+    response_format: ResponseFormat,
+) -> None:
+    encoder = encoder_for(response_format)
+    outputs = [encoder.encode(CHUNK) for _ in range(20)]  # 2 s
+    tail = encoder.finish()
+    assert sum(1 for out in outputs[:5] if out) >= 2  # not held back until the end
+    _, pcm = decode_to_pcm16(b"".join(outputs) + tail)
+    assert 1.9 < duration_seconds(len(pcm)) < 2.2
+
+
+def test_flac_streams_without_its_end_of_file_header_update() -> None:
+    encoder = encoder_for("flac")
+    head = encoder.encode(CHUNK)
+    body = b"".join(encoder.encode(CHUNK) for _ in range(9)) + encoder.finish()
+    assert head.startswith(b"fLaC")
+    assert b"fLaC" not in body  # the STREAMINFO rewrite at close went nowhere: it was sent already
+
+
+@pytest.mark.anyio
+async def test_aac_without_pyav_is_a_400_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # `import av` now fails, as where the extra is absent
+    body = {"model": "tts-1", "input": "Hello.", "response_format": "aac"}
+    async with app_client(create_app(TTSSettings(engine="sine"))) as client:
+        response = await client.post("/v1/audio/speech", json=body)
+        mp3 = await client.post("/v1/audio/speech", json={**body, "response_format": "mp3"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_value"
+    assert error["param"] == "response_format"
+    assert "vibevoice-platform[aac]" in error["message"]
+    assert mp3.status_code == 200
