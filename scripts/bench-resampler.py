@@ -113,11 +113,9 @@ def main() -> None:
             cpu[name].append(cpu_ms_per_audio_second(make, rate, pcm))
     seconds = len(pcm) / 2 / rate
     print(
-        f"espeak-ng: {seconds:.1f} s of audio at {rate} Hz, chunks of {CHUNK_BYTES} bytes; {args.rounds} rounds"
+        f"espeak-ng: {seconds:.1f} s of audio at {rate} Hz in {CHUNK_BYTES}-byte chunks; {args.rounds} rounds"
     )
-    print(
-        "| resampler | first chunk p50 / p95 (ms) | held back (samples at 24 kHz) | CPU per s of audio, median (ms) |"
-    )
+    print("| resampler | first chunk p50 / p95 (ms) | held back (24 kHz samples) | CPU per s of audio (ms) |")
     print("|---|---|---|---|")
     for name in candidates:
         p50 = statistics.median(latency[name])
