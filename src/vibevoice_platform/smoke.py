@@ -1,10 +1,10 @@
 """`vibevoice-smoke`: is a deployment alive and really speaking?
 
 Checks, in order, each printed with its timing: TTS health and readiness (waiting up to `--wait`
-seconds for a service that is still starting), one short synthesis that must be a valid 24 kHz mono
-PCM16 WAV of plausible length and not silent, then, with `--agent-url`, the agent's health, readiness
-and one spoken turn over SSE (text, non-silent audio, metrics, done, no error). Exit 0 when all pass,
-1 at the first failure with what was wrong, 2 for bad usage.
+seconds in all for services still starting or not yet listening), one short synthesis that must be a
+valid 24 kHz mono PCM16 WAV of plausible length and not silent, then, with `--agent-url`, the agent's
+health, readiness and one spoken turn over SSE (text, non-silent audio, metrics, done, no error).
+Exit 0 when all pass, 1 at the first failure with what was wrong, 2 for bad usage.
 """
 
 from __future__ import annotations
@@ -48,26 +48,20 @@ def _check_audio(pcm: bytes, what: str) -> str:
     return f"{seconds:.2f} s of audio at {loudness:.1f} dBFS"
 
 
-def wait_ready(client: httpx.Client, url: str, wait_s: float) -> str:
-    """Poll `url` until 200 or the deadline; the last answer is in the failure."""
-    deadline = time.monotonic() + wait_s
+def wait_for(client: httpx.Client, url: str, deadline: float, wait_s: float) -> None:
+    """Poll `url` until it answers 200 or the deadline passes (a refused connection is a service still
+    starting); the last answer is in the failure."""
     while True:
         try:
             response = client.get(url)
             if response.status_code == 200:
-                return "ready"
+                return
             last = f"{response.status_code} {response.text[:300]}"
         except httpx.HTTPError as exc:
             last = f"{type(exc).__name__}: {exc}"
         if time.monotonic() >= deadline:
-            raise SmokeFailure(f"{url} not ready after {wait_s:g} s (last: {last})")
-        time.sleep(0.5)
-
-
-def check_health(client: httpx.Client, base: str) -> str:
-    """GET /health answers 200."""
-    _expect_status(client.get(f"{base}/health"))
-    return "ok"
+            raise SmokeFailure(f"{url} did not answer 200 within --wait {wait_s:g} s (last: {last})")
+        time.sleep(0.25)
 
 
 def check_speech(client: httpx.Client, base: str) -> str:
@@ -118,7 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tts-url", required=True, help="base URL of the TTS service")
     parser.add_argument("--agent-url", help="base URL of the agent service (optional)")
-    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for readiness [60]")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the services to come up [60]",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds [30]")
     return parser
 
@@ -127,15 +126,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the checks; 0 when all pass, 1 at the first failure."""
     args = _parser().parse_args(argv)
     tts, agent = args.tts_url.rstrip("/"), (args.agent_url or "").rstrip("/")
+    deadline = time.monotonic() + args.wait  # one budget for every service to come up
+
+    def waiting(url: str, answer: str) -> Callable[[httpx.Client], str]:
+        def check(client: httpx.Client) -> str:
+            wait_for(client, url, deadline, args.wait)
+            return answer
+
+        return check
+
     checks: list[tuple[str, Callable[[httpx.Client], str]]] = [
-        ("tts health", lambda c: check_health(c, tts)),
-        ("tts ready", lambda c: wait_ready(c, f"{tts}/ready", args.wait)),
+        ("tts health", waiting(f"{tts}/health", "ok")),
+        ("tts ready", waiting(f"{tts}/ready", "ready")),
         ("tts speech", lambda c: check_speech(c, tts)),
     ]
     if agent:
         checks += [
-            ("agent health", lambda c: check_health(c, agent)),
-            ("agent ready", lambda c: wait_ready(c, f"{agent}/ready", args.wait)),
+            ("agent health", waiting(f"{agent}/health", "ok")),
+            ("agent ready", waiting(f"{agent}/ready", "ready")),
             ("agent turn", lambda c: check_turn(c, agent)),
         ]
     with httpx.Client(timeout=args.timeout) as client:
