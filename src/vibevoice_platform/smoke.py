@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 
 import httpx
+from httpx_sse import EventSource, SSEError
 
 from vibevoice_platform.audio import WAV_HEADER_SIZE, duration_seconds, parse_wav_header, rms_dbfs
-from vibevoice_platform.sse import SSEParser
 
 SMOKE_TEXT = "Smoke test. The quick brown fox jumps over the lazy dog."
 MIN_AUDIO_S, MAX_AUDIO_S = 0.5, 30.0
@@ -83,7 +83,6 @@ def check_speech(client: httpx.Client, base: str) -> str:
 
 def check_turn(client: httpx.Client, base: str) -> str:
     """One agent turn over SSE: text, non-silent audio, metrics and done, no error."""
-    parser = SSEParser()
     seen: dict[str, int] = {}
     pcm = bytearray()
     metrics: dict[str, float] = {}
@@ -91,7 +90,11 @@ def check_turn(client: httpx.Client, base: str) -> str:
         if response.status_code != 200:
             response.read()
             _expect_status(response)
-        for event in (e for chunk in response.iter_bytes() for e in parser.feed(chunk)):
+        try:
+            events = list(EventSource(response).iter_sse())
+        except SSEError as exc:
+            raise SmokeFailure(f"agent turn: {exc}") from exc
+        for event in events:
             seen[event.event] = seen.get(event.event, 0) + 1
             if event.event == "error":
                 raise SmokeFailure(f"agent turn: error event {event.data}")

@@ -12,6 +12,7 @@ import tomllib
 
 import httpx
 import pytest
+from httpx_sse import EventSource
 
 from tests.container.conftest import Images
 from tests.container.engine import Docker, network, running
@@ -24,7 +25,6 @@ from vibevoice_platform.audio import (
     parse_wav_header,
     rms_dbfs,
 )
-from vibevoice_platform.sse import SSEParser
 
 pytestmark = pytest.mark.container
 
@@ -131,8 +131,7 @@ def test_agent_is_healthy_behind_a_healthy_tts_and_speaks(docker: Docker, images
                     "POST", f"http://127.0.0.1:{port}/v1/agent/turn", json={"text": "Say hello."}, timeout=30
                 ) as response:
                     assert response.status_code == 200
-                    parser = SSEParser()
-                    events = [event for chunk in response.iter_bytes() for event in parser.feed(chunk)]
+                    events = list(EventSource(response).iter_sse())
     names = [event.event for event in events]
     assert names[-1] == "done", names
     assert "error" not in names

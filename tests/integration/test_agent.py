@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from httpx_sse import EventSource, ServerSentEvent
 from websockets.asyncio.client import connect
 
 from tests.integration.conftest import StartTTS
@@ -20,22 +21,17 @@ from tests.support.processes import Service, child_processes, free_port, running
 from tests.support.threaded_server import serve_in_thread
 from vibevoice_platform.agent.llm.scripted import scripted_reply
 from vibevoice_platform.audio import duration_seconds, rms_dbfs
-from vibevoice_platform.sse import SSEEvent, SSEParser
 
 pytestmark = pytest.mark.integration
 StartAgent = Callable[..., AbstractContextManager[Service]]
 QUESTION = "What is the weather like on the coast today? I would like to go sailing."
 
 
-def turn_events(agent: Service, body: dict[str, Any], timeout: float = 30) -> list[SSEEvent]:
-    parser = SSEParser()
-    events: list[SSEEvent] = []
+def turn_events(agent: Service, body: dict[str, Any], timeout: float = 30) -> list[ServerSentEvent]:
     with httpx.stream("POST", f"{agent.url}/v1/agent/turn", json=body, timeout=timeout) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
-        for chunk in response.iter_bytes():
-            events += parser.feed(chunk)
-    return events
+        return list(EventSource(response).iter_sse())
 
 
 @pytest.fixture

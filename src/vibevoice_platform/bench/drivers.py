@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 import websockets
+from httpx_sse import EventSource, SSEError
 from websockets.asyncio.client import connect as ws_connect
 
 from vibevoice_platform.bench.corpus import Utterance
 from vibevoice_platform.bench.records import ErrorType, RequestFailed, StreamClock
-from vibevoice_platform.sse import SSEParser
 
 
 class Target(enum.StrEnum):
@@ -286,16 +286,16 @@ async def agent_sse(
     response = await _send(session, request, clock, extra)
     try:
         await _raise_for_status(response)
-        parser = SSEParser()
-        chunks = response.aiter_raw()
-        async for chunk in chunks:
-            for event in parser.feed(chunk):
-                if _agent_event(event.event, event.data, clock, extra):
+        done = False
+        try:
+            async for event in EventSource(response).aiter_sse():  # to the end: the connection is reused
+                if not done and _agent_event(event.event, event.data, clock, extra):
                     clock.end()
-                    async for _ in chunks:  # read to the end, so the connection can be reused
-                        pass
-                    return
-        raise RequestFailed(ErrorType.PROTOCOL, "the event stream ended before 'done'")
+                    done = True
+        except SSEError as exc:
+            raise RequestFailed(ErrorType.PROTOCOL, str(exc)) from exc
+        if not done:
+            raise RequestFailed(ErrorType.PROTOCOL, "the event stream ended before 'done'")
     finally:
         await response.aclose()
 
