@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-# One BLAS thread, set before numpy loads: the resampler's matrix products are small and many run at
-# once, and OpenBLAS's own worker threads would spin on the shared cores (measured: 7x the CPU time
-# per request). A value from the environment still wins.
+# One BLAS thread, set before numpy loads: the service's numpy work is small and many requests run it
+# at once, and OpenBLAS's worker threads would spin on the shared cores (measured when the resampler
+# was a matrix product: 7x the CPU time per request). A value from the environment still wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from collections.abc import Sequence
