@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vibevoice_platform import __version__
 from vibevoice_platform.agent.llm import LLM, build_llm
-from vibevoice_platform.agent.schemas import AgentHealth, AgentReadiness, TurnRequest, readiness_body
+from vibevoice_platform.agent.schemas import (
+    SESSION_ID_PATTERN,
+    AgentHealth,
+    AgentReadiness,
+    TurnRequest,
+    readiness_body,
+)
 from vibevoice_platform.agent.service import AgentService, TooManyTurnsError
 from vibevoice_platform.agent.settings import AgentSettings
 from vibevoice_platform.agent.sse import TurnEventResponse
@@ -18,6 +25,7 @@ from vibevoice_platform.agent.tts_client import TTSClient
 from vibevoice_platform.agent.turn import Emit
 from vibevoice_platform.agent.ws import agent_ws
 from vibevoice_platform.api import error_response, error_responses, install_error_handlers
+from vibevoice_platform.auth import RateLimiter, protect
 from vibevoice_platform.logs import RequestContextMiddleware
 
 SSE_DESCRIPTION = (
@@ -29,7 +37,9 @@ SSE_DESCRIPTION = (
 def create_app(settings: AgentSettings, llm: LLM | None = None) -> FastAPI:
     """Build the agent app around an LLM backend and a TTS client."""
     service = AgentService(
-        settings, llm or build_llm(settings), TTSClient(settings.tts_url, settings.tts_timeout_s)
+        settings,
+        llm or build_llm(settings),
+        TTSClient(settings.tts_url, settings.tts_timeout_s, settings.tts_api_key),
     )
 
     @asynccontextmanager
@@ -49,6 +59,10 @@ def create_app(settings: AgentSettings, llm: LLM | None = None) -> FastAPI:
     app.state.service = service
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
+    limiter = None
+    if settings.rate_limit_per_minute:
+        limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    protect(app, settings.api_keys, limiter, limited=frozenset({"/v1/agent/turn", "/v1/agent/ws"}))
 
     @app.get("/health", response_model=AgentHealth)
     async def health() -> AgentHealth:
@@ -78,8 +92,15 @@ def create_app(settings: AgentSettings, llm: LLM | None = None) -> FastAPI:
             **error_responses(429),
         },
     )
-    async def turn(body: TurnRequest) -> Response:
-        """One spoken turn: the reply's text and audio as server-sent events."""
+    async def turn(
+        body: TurnRequest,
+        x_session_id: Annotated[str | None, Header(pattern=SESSION_ID_PATTERN)] = None,
+    ) -> Response:
+        """One spoken turn: the reply's text and audio as server-sent events.
+
+        The session is `session_id` in the body or the X-Session-ID header, which a load balancer can
+        hash on to keep a conversation on the replica that holds its history.
+        """
         try:
             service.take_turn_slot()
         except TooManyTurnsError as exc:
@@ -93,7 +114,7 @@ def create_app(settings: AgentSettings, llm: LLM | None = None) -> FastAPI:
                 emit,
                 transport="sse",
                 voice=body.voice,
-                session_id=body.session_id,
+                session_id=body.session_id or x_session_id,
                 system_prompt=body.system_prompt,
             )
 

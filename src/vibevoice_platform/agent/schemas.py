@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_TEXT = 4096
+SESSION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 
 
 class TurnRequest(BaseModel):
@@ -17,7 +18,7 @@ class TurnRequest(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT, pattern=r"\S", description="what the user said")
     voice: str | None = Field(None, min_length=1, description="TTS voice for the reply")
     session_id: str | None = Field(
-        None, pattern=r"^[A-Za-z0-9._:-]{1,128}$", description="keeps a conversation history across turns"
+        None, pattern=SESSION_ID_PATTERN, description="keeps a conversation history across turns"
     )
     system_prompt: str | None = Field(None, max_length=MAX_TEXT, description="overrides the default prompt")
 

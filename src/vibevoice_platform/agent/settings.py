@@ -38,3 +38,14 @@ class AgentSettings(BaseSettings):
     )
     grace_s: int = Field(default=30, ge=0, description="after SIGTERM, seconds in-flight turns get to finish")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="log level")
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="API keys clients must send (Bearer), comma- or newline-separated (env only)",
+    )
+    tts_api_key: SecretStr | None = Field(default=None, description="API key sent to the TTS (env only)")
+    rate_limit_per_minute: int = Field(
+        default=0, ge=0, description="turns per minute each API key may start (0: no limit)"
+    )
+    rate_limit_burst: int = Field(
+        default=10, ge=1, description="turns a key may start at once above the rate"
+    )

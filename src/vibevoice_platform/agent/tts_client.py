@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncGenerator
 
 import httpx
+from pydantic import SecretStr
 
 from vibevoice_platform.audio import PCMAligner
 from vibevoice_platform.logs import REQUEST_ID_HEADER, request_id_var
@@ -30,10 +31,13 @@ def _error_detail(body: bytes) -> str:
 class TTSClient:
     """Streams PCM16 from `POST /v1/audio/speech`; closing the stream hangs up, which stops synthesis."""
 
-    def __init__(self, base_url: str, timeout_s: float) -> None:
+    def __init__(self, base_url: str, timeout_s: float, api_key: SecretStr | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key else None
         self._client = httpx.AsyncClient(
-            base_url=self.base_url, timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+            headers=headers,
         )
 
     async def stream(self, text: str, voice: str) -> AsyncGenerator[bytes, None]:

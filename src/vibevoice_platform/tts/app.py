@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vibevoice_platform import __version__
 from vibevoice_platform.api import error_response, error_responses, install_error_handlers
+from vibevoice_platform.auth import protect
 from vibevoice_platform.logs import RequestContextMiddleware
 from vibevoice_platform.tts.encoders import MEDIA_TYPES, check_format
 from vibevoice_platform.tts.engines import Engine, build_engine
@@ -77,6 +78,7 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
+    protect(app, settings.api_keys)
     app.add_exception_handler(TTSError, _tts_error)
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})

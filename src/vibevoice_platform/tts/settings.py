@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +31,10 @@ class TTSSettings(BaseSettings):
     )
     ws_idle_s: float = Field(default=60.0, gt=0, description="WebSocket sessions idle this long are closed")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="log level")
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="API keys clients must send (Bearer), comma- or newline-separated (env only)",
+    )
     espeak_binary: str = Field(default="espeak-ng", description="espeak-ng executable")
     sine_pace: float = Field(
         default=0.0, ge=0, description="sine engine speed vs real time (0: as fast as possible)"

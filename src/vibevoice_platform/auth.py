@@ -1,0 +1,151 @@
+"""Optional API keys and a per-key rate limit for both services, as one ASGI middleware.
+
+With keys configured, every HTTP request and WebSocket handshake needs `Authorization: Bearer KEY`,
+except the open paths: /health, /ready and /metrics stay open for probes and scrapers (the Helm chart
+keeps them, and /docs, off the Ingress). A refused HTTP request gets 401 with OpenAI's error body; a
+refused WebSocket is closed before it is accepted (the client sees its handshake refused with 403).
+Keys are compared by digest in constant time and never logged or stored as they are.
+
+The rate limit is a token bucket per key over the limited paths (the agent's turns): each HTTP request
+and each WebSocket connection there takes a token; without one the answer is 429 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+import time
+from collections.abc import Callable, Iterable
+
+from fastapi import FastAPI
+from pydantic import SecretStr
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
+
+from vibevoice_platform.api import error_response
+
+OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
+
+
+class KeyRing:
+    """The accepted keys, held as SHA-256 digests; a key is named by a short digest of it."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._digests = {hashlib.sha256(key.encode()).digest() for key in keys}
+
+    @classmethod
+    def parse(cls, secret: SecretStr | None) -> KeyRing:
+        """The keys of a secret: one per line or comma-separated (blanks ignored)."""
+        text = "" if secret is None else secret.get_secret_value()
+        return cls(key for key in re.split(r"[\s,]+", text) if key)
+
+    def __bool__(self) -> bool:
+        return bool(self._digests)
+
+    def identify(self, authorization: str | None) -> str | None:
+        """The name of the key in an `Authorization: Bearer KEY` header, or None if it is not accepted."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        digest = hashlib.sha256(token.encode()).digest()
+        # Every known digest is compared, so the time taken says nothing about which one matched.
+        matched = [hmac.compare_digest(digest, known) for known in self._digests]
+        return digest.hex()[:12] if any(matched) else None
+
+
+class RateLimiter:
+    """A token bucket per key: `per_minute` tokens a minute, at most `burst` saved up."""
+
+    def __init__(self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = float(burst)
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str) -> float:
+        """0 when `key` may go now (a token is taken), else the seconds until it may."""
+        now = self._clock()
+        tokens, since = self._buckets.get(key, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - since) * self._rate)
+        if tokens >= 1:
+            self._buckets[key] = (tokens - 1, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1 - tokens) / self._rate
+
+
+class ApiKeyMiddleware:
+    """Refuses requests without an accepted key, and those over their key's rate on the limited paths."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: KeyRing,
+        limiter: RateLimiter | None = None,
+        limited: frozenset[str] = frozenset(),
+    ) -> None:
+        self.app = app
+        self._keys = keys
+        self._limiter = limiter
+        self._limited = limited
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        name = self._keys.identify(Headers(scope=scope).get("authorization"))
+        if name is None:
+            message = "a valid API key is required (Authorization: Bearer KEY)"
+            await _refuse(scope, receive, send, status=401, code="invalid_api_key", message=message)
+            return
+        if self._limiter is not None and scope["path"] in self._limited:
+            wait_s = self._limiter.take(name)
+            if wait_s > 0:
+                retry = str(math.ceil(wait_s))
+                message = f"this API key's rate limit is reached: retry in {retry} s"
+                await _refuse(
+                    scope,
+                    receive,
+                    send,
+                    status=429,
+                    code="rate_limit_exceeded",
+                    message=message,
+                    retry_after=retry,
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    status: int,
+    code: str,
+    message: str,
+    retry_after: str | None = None,
+) -> None:
+    if scope["type"] == "websocket":
+        await WebSocketClose(code=1008, reason=message)(scope, receive, send)
+        return
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": retry_after or "1"}
+    error_type = "invalid_request_error" if status == 401 else "rate_limit_error"
+    response = error_response(status, message, error_type=error_type, code=code, headers=headers)
+    await response(scope, receive, send)
+
+
+def protect(
+    app: FastAPI,
+    keys: SecretStr | None,
+    limiter: RateLimiter | None = None,
+    limited: frozenset[str] = frozenset(),
+) -> None:
+    """Require API keys on `app` when any are configured; with none it stays open."""
+    ring = KeyRing.parse(keys)
+    if ring:
+        app.add_middleware(ApiKeyMiddleware, keys=ring, limiter=limiter, limited=limited)

@@ -1,0 +1,167 @@
+"""API keys on both services and the agent's per-key rate limit, against real processes on loopback:
+the keys come from the environment as the chart gives them (from a Secret), health endpoints stay open,
+the agent presents its own key to the TTS, and a session named in the X-Session-ID header keeps its
+history (the header the chart's Ingress hashes on)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from httpx_sse import EventSource, ServerSentEvent
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.processes import Service, free_port, running
+from tests.support.threaded_server import serve_in_thread
+
+pytestmark = pytest.mark.integration
+StartAgent = Callable[..., AbstractContextManager[Service]]
+
+CLIENT_KEY = "client-key-1"
+AGENT_KEY = "agent-internal-key"
+TTS_KEYS = f"{CLIENT_KEY}\n{AGENT_KEY}"
+SPEECH = {"model": "tts-1", "input": "Hello there.", "response_format": "pcm"}
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The Authorization header for `key`."""
+    return {"Authorization": f"Bearer {key}"}
+
+
+def turn(
+    agent: Service, body: dict[str, Any], headers: dict[str, str]
+) -> tuple[httpx.Response, list[ServerSentEvent]]:
+    """POST one turn; the response and, when it is 200, its events."""
+    with httpx.stream(
+        "POST", f"{agent.url}/v1/agent/turn", json=body, headers=headers, timeout=30
+    ) as response:
+        if response.status_code != 200:
+            response.read()
+            return response, []
+        return response, list(EventSource(response).iter_sse())
+
+
+@pytest.fixture(scope="module")
+def keyed_tts() -> Iterator[Service]:
+    """A sine TTS that accepts two keys, given one per line as a Secret's value would be."""
+    port = free_port()
+    env = {"VIBEVOICE_TTS_API_KEYS": TTS_KEYS}
+    with running(["vibevoice-tts", "--engine", "sine", "--port", str(port)], port=port, env=env) as tts:
+        yield tts
+
+
+def test_tts_health_readiness_and_metrics_stay_open(keyed_tts: Service) -> None:
+    for path in ("/health", "/ready", "/metrics"):
+        assert httpx.get(keyed_tts.url + path).status_code == 200, path
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, bearer("wrong"), {"Authorization": CLIENT_KEY}, {"Authorization": f"Basic {CLIENT_KEY}"}]
+)
+def test_tts_refuses_requests_without_an_accepted_key(keyed_tts: Service, headers: dict[str, str]) -> None:
+    for method, path in (("POST", "/v1/audio/speech"), ("GET", "/v1/models"), ("GET", "/docs")):
+        response = httpx.request(method, keyed_tts.url + path, json=SPEECH, headers=headers)
+        assert response.status_code == 401, (path, response.text)
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_tts_serves_each_accepted_key(keyed_tts: Service) -> None:
+    for key in (CLIENT_KEY, AGENT_KEY):
+        response = httpx.post(f"{keyed_tts.url}/v1/audio/speech", json=SPEECH, headers=bearer(key))
+        assert response.status_code == 200
+        assert len(response.content) > 4800
+    assert CLIENT_KEY not in keyed_tts.output()
+
+
+def test_tts_websocket_needs_a_key(keyed_tts: Service) -> None:
+    url = keyed_tts.url.replace("http://", "ws://") + "/v1/audio/stream"
+
+    async def refused() -> None:
+        with pytest.raises(InvalidStatus) as refusal:
+            async with connect(url):
+                pass
+        assert refusal.value.response.status_code == 403
+
+    async def accepted() -> None:
+        async with connect(url, additional_headers=bearer(CLIENT_KEY)) as ws:
+            await ws.send('{"type": "start"}')
+            with anyio.fail_after(10):
+                assert '"started"' in str(await ws.recv())
+
+    anyio.run(refused)
+    anyio.run(accepted)
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[tuple[FakeOpenAI, str]]:
+    fake = FakeOpenAI()
+    with serve_in_thread(fake.app()) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def keyed_agent(
+    keyed_tts: Service, start_agent: StartAgent, fake_llm: tuple[FakeOpenAI, str]
+) -> Iterator[Service]:
+    """An agent with two client keys, a rate limit with a burst of 2 (and a rate too slow to refill
+    during the test), its own key for the TTS and a fake OpenAI API that logs the messages it gets."""
+    _, url = fake_llm
+    env = {
+        "VIBEVOICE_AGENT_API_KEYS": "alpha,beta",
+        "VIBEVOICE_AGENT_TTS_API_KEY": AGENT_KEY,
+        "VIBEVOICE_AGENT_RATE_LIMIT_PER_MINUTE": "1",
+        "VIBEVOICE_AGENT_RATE_LIMIT_BURST": "2",
+        "VIBEVOICE_AGENT_OPENAI_API_KEY": "sk-test-not-a-real-key",
+    }
+    flags = ("--llm", "openai", "--openai-base-url", f"{url}/v1")
+    with start_agent(keyed_tts.url, *flags, env=env) as agent:
+        yield agent
+
+
+def test_agent_keys_rate_limit_and_session_header(
+    keyed_agent: Service, fake_llm: tuple[FakeOpenAI, str]
+) -> None:
+    fake, _ = fake_llm
+    assert httpx.get(f"{keyed_agent.url}/health").status_code == 200
+    refused, _ = turn(keyed_agent, {"text": "Hi."}, {})
+    assert refused.status_code == 401
+
+    # The agent reaches the keyed TTS with its own key: the turn has audio and no error.
+    session = {"X-Session-ID": "conversation-7"}
+    first, events = turn(keyed_agent, {"text": "Say hello."}, {**bearer("alpha"), **session})
+    assert first.status_code == 200
+    names = [event.event for event in events]
+    assert "audio" in names
+    assert "error" not in names
+    # The second turn of the same session (header only) carries the first turn's history.
+    second, _ = turn(keyed_agent, {"text": "Again."}, {**bearer("alpha"), **session})
+    assert second.status_code == 200
+    assert fake.requests[-1]["messages"][1:] == [
+        {"role": "user", "content": "Say hello."},
+        {"role": "assistant", "content": fake.reply},
+        {"role": "user", "content": "Again."},
+    ]
+
+    # alpha has spent its burst of two; beta has its own bucket.
+    limited, _ = turn(keyed_agent, {"text": "Once more."}, bearer("alpha"))
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+    other, _ = turn(keyed_agent, {"text": "Hello."}, bearer("beta"))
+    assert other.status_code == 200
+
+
+def test_agent_with_a_key_the_tts_refuses_reports_it(keyed_tts: Service, start_agent: StartAgent) -> None:
+    env = {"VIBEVOICE_AGENT_TTS_API_KEY": "not-accepted"}
+    with start_agent(keyed_tts.url, "--llm", "scripted", env=env) as agent:
+        response, events = turn(agent, {"text": "Hello."}, {})
+    assert response.status_code == 200
+    error = next(event.json() for event in events if event.event == "error")
+    assert "401" in error["message"]
