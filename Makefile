@@ -54,13 +54,17 @@ model-deps: $(MODEL_STAMP) ## Add the gpu extra (CPU torch) and PyPI vibevoice t
 
 test: lint typecheck pytest ## The whole suite: lint, types, tests
 
-lint: $(STAMP) ## ruff check and ruff format --check
-	$(BIN)/ruff check src tests ci
-	$(BIN)/ruff format --check src tests ci
+# Python: the product, its tests, the pipeline, scripts/ and the chart's helm test script.
+PY_SOURCES := src tests ci scripts $(CHART)/files
+
+lint: $(STAMP) ## ruff check, ruff format --check, shellcheck on the shell scripts
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/shellcheck scripts/*.sh .ci/run
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests ci
-	$(BIN)/ruff format src tests ci
+	$(BIN)/ruff check --fix $(PY_SOURCES)
+	$(BIN)/ruff format $(PY_SOURCES)
 
 typecheck: $(STAMP) ## pyright (strict on ci/, against the dagger-io pinned to dagger.json's engineVersion)
 	$(BIN)/pyright

@@ -69,7 +69,7 @@ def add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def main() -> int:
     """Write the image archive to stdout."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rootfs", type=Path, required=True, help="uncompressed tar of the root filesystem")
     parser.add_argument("--arch", required=True, help="image architecture: amd64, arm64, ...")
     parser.add_argument("--variant", default="", help="architecture variant (v8 for arm64)")
