@@ -53,10 +53,21 @@ def test_notes_say_how_to_check_the_release(helm: str, notes_chart: Path, name: 
 
 def test_notes_describe_the_variant(helm: str, notes_chart: Path) -> None:
     gpu = notes(helm, notes_chart, VALUE_SETS["gpu"])
-    assert "VibeVoice engine (microsoft/VibeVoice-Realtime-0.5B) on 2 nvidia.com/gpu per pod" in gpu
-    assert "the startup probe allows 1200 s" in gpu
+    assert "VibeVoice engine (microsoft/VibeVoice-Realtime-0.5B) on 1 nvidia.com/gpu per pod" in gpu
+    assert "the rollout allows 1500 s for it" in gpu
+    assert "@0123456789abcdef0123456789abcdef01234567" in gpu
+    assert "WARNING" not in gpu
+    assert "API keys are required" in gpu
+    assert "X-Session-ID" in gpu
     assert "https://voice.example.com" in gpu
     assert "key from Secret vibevoice-openai" in gpu
     cpu = notes(helm, notes_chart, VALUE_SETS["cpu"])
     assert "espeak-ng engine on CPU" in cpu
     assert "Ingress:" not in cpu
+    assert "API keys" not in cpu
+    defaults = notes(helm, notes_chart, ())
+    assert "vibevoice-tts:0.1.0-cuda" in defaults
+    assert 'WARNING: tts.modelCache.revision "main" is not a commit' in defaults
+    airgap = notes(helm, notes_chart, VALUE_SETS["airgap"])
+    assert "mode local, nothing is fetched" in airgap
+    assert "X-Session-ID" not in airgap

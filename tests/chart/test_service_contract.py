@@ -50,4 +50,5 @@ def test_gpu_environment_selects_the_vibevoice_engine_on_cuda(
     for key, value in chart_environment(rendered_sets["gpu"], "tts").items():
         monkeypatch.setenv(key, value)
     settings = from_environment(TTSSettings)
-    assert (settings.engine, settings.device, settings.max_concurrency) == ("vibevoice", "cuda", 2)
+    # one device, one generation at a time
+    assert (settings.engine, settings.device, settings.max_concurrency) == ("vibevoice", "cuda", 1)

@@ -14,6 +14,7 @@ OPTIONAL_KINDS = (
     "ServiceMonitor",
     "Ingress",
     "NetworkPolicy",
+    "PrometheusRule",
 )
 
 
@@ -101,21 +102,24 @@ def test_no_ingress_by_default(defaults: Rendered) -> None:
 
 
 def test_ingress_keeps_websockets_and_streams_open(rendered_sets: dict[str, Rendered]) -> None:
+    """One Ingress per component with paths, each with long timeouts and unbuffered proxying."""
     gpu = rendered_sets["gpu"]
-    (ingress,) = gpu.all("Ingress")
-    annotations = ingress["metadata"]["annotations"]
-    assert annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "7200"
-    assert annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"] == "7200"
-    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
-    assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt"
-    spec = ingress["spec"]
-    assert spec["ingressClassName"] == "nginx"
-    assert spec["tls"] == [{"hosts": ["voice.example.com"], "secretName": "voice-example-com-tls"}]
-    (rule,) = spec["rules"]
-    backends = {path["path"]: path["backend"]["service"] for path in rule["http"]["paths"]}
     services = {service["metadata"]["name"]: service for service in gpu.all("Service")}
+    backends: dict[str, dict[str, Any]] = {}
+    for component in COMPONENTS:
+        ingress = gpu.one("Ingress", component)
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "7200"
+        assert annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"] == "7200"
+        assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+        assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt"
+        spec = ingress["spec"]
+        assert spec["ingressClassName"] == "nginx"
+        assert spec["tls"] == [{"hosts": ["voice.example.com"], "secretName": "voice-example-com-tls"}]
+        (rule,) = spec["rules"]
+        backends |= {path["path"]: path["backend"]["service"] for path in rule["http"]["paths"]}
     assert backends == {
-        "/": {"name": f"{RELEASE}-vibevoice-agent", "port": {"name": "http"}},
+        "/v1/agent": {"name": f"{RELEASE}-vibevoice-agent", "port": {"name": "http"}},
         "/v1/audio": {"name": f"{RELEASE}-vibevoice-tts", "port": {"name": "http"}},
     }
     for backend in backends.values():
@@ -134,7 +138,7 @@ def test_ingress_user_annotations_override_the_defaults(helm: str) -> None:
             }
         },
     )
-    (ingress,) = rendered.all("Ingress")
+    (ingress,) = rendered.all("Ingress")  # the default path leads to the agent alone
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "60"
     assert "tls" not in ingress["spec"]
 
@@ -199,6 +203,9 @@ def test_no_scraper_rule_without_scrapers(helm: str) -> None:
     assert len(policy(rendered, "tts")["ingress"]) == 1
 
 
+DNS_PORTS = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+
+
 def test_agent_egress_to_tts_and_dns_only_with_the_scripted_llm(defaults: Rendered) -> None:
     spec = policy(defaults, "agent")
     assert spec["policyTypes"] == ["Ingress", "Egress"]
@@ -206,13 +213,15 @@ def test_agent_egress_to_tts_and_dns_only_with_the_scripted_llm(defaults: Render
     tts, dns = spec["egress"]
     assert selects(tts["to"][0]["podSelector"]["matchLabels"], pod_labels(defaults, "tts"))
     assert tts["ports"] == [{"port": 8000, "protocol": "TCP"}]
-    assert dns["to"] == [
-        {
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-        }
-    ]
-    assert dns["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    # port 53 to any address: kube-dns, or NodeLocal DNSCache on its link-local node address
+    assert dns == {"ports": DNS_PORTS}
+
+
+def test_dns_egress_to_configured_peers(rendered_sets: dict[str, Rendered]) -> None:
+    dns = policy(rendered_sets["gpu"], "agent")["egress"][1]
+    assert dns["ports"] == DNS_PORTS
+    assert dns["to"][0] == {"ipBlock": {"cidr": "169.254.20.10/32"}}
+    assert dns["to"][1]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
 
 
 def test_agent_egress_to_the_llm_endpoint_with_openai(rendered_sets: dict[str, Rendered]) -> None:
@@ -225,9 +234,33 @@ def test_agent_egress_to_the_llm_endpoint_with_openai(rendered_sets: dict[str, R
                 "cidr": "0.0.0.0/0",
                 "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"],
             }
-        }
+        },
+        {"ipBlock": {"cidr": "::/0", "except": ["fc00::/7", "fe80::/10"]}},
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "vllm"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "vllm"}},
+        },
     ]
-    assert llm["ports"] == [{"port": 443, "protocol": "TCP"}]
+    assert llm["ports"] == [{"port": 443, "protocol": "TCP"}, {"port": 8000, "protocol": "TCP"}]
+
+
+def test_default_llm_egress_covers_ipv4_and_ipv6(helm: str) -> None:
+    values = {
+        "agent": {
+            "llm": {
+                "backend": "openai",
+                "openai": {"baseUrl": "https://llm.example/v1", "model": "m", "apiKeySecret": {"name": "s"}},
+            }
+        }
+    }
+    llm = policy(render(helm, values=values), "agent")["egress"][2]
+    assert [peer["ipBlock"]["cidr"] for peer in llm["to"]] == ["0.0.0.0/0", "::/0"]
+    in_cluster = {"podSelector": {"matchLabels": {"app": "vllm"}}}
+    values["networkPolicy"] = {"llmEgress": {"ipBlocks": [], "peers": [in_cluster]}}
+    assert policy(render(helm, values=values), "agent")["egress"][2]["to"] == [in_cluster]
+    values["networkPolicy"] = {"llmEgress": {"ipBlocks": [], "peers": []}}
+    with pytest.raises(HelmFailed, match=r"networkPolicy\.llmEgress needs ipBlocks or peers"):
+        render(helm, values=values)
 
 
 def test_service_accounts_created_and_used(defaults: Rendered, rendered_sets: dict[str, Rendered]) -> None:

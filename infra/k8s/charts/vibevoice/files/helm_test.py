@@ -1,7 +1,8 @@
 """`helm test` of the vibevoice chart: both services are up, and the TTS makes one tiny synthesis.
 
-The chart runs this with `python3 -c` in the TTS image, which has Python but no curl, so it uses the
-standard library only. URLs come from VIBEVOICE_TEST_TTS_URL and VIBEVOICE_TEST_AGENT_URL (optional).
+The chart runs this with `python3 -c` in the agent image, which has Python but no curl, so it uses the
+standard library only. URLs come from VIBEVOICE_TEST_TTS_URL and VIBEVOICE_TEST_AGENT_URL (optional);
+VIBEVOICE_TEST_API_KEY, when set, is sent as a Bearer token (the services require one with auth on).
 Every failure is printed; the exit status is 0 when all checks pass, else 1.
 """
 
@@ -28,6 +29,8 @@ def call(url: str, body: dict[str, str] | None = None) -> tuple[int, bytes]:
     """GET `url`, or POST `body` as JSON; the status and body, also for HTTP errors."""
     data = None if body is None else json.dumps(body).encode()
     headers = {} if data is None else {"Content-Type": "application/json"}
+    if key := os.environ.get("VIBEVOICE_TEST_API_KEY"):
+        headers["Authorization"] = f"Bearer {key}"
     request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 (scheme checked in main)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310

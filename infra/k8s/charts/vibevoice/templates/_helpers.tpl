@@ -51,6 +51,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/*
+Labels of one component's pods: no chart version, so a chart upgrade that changes nothing in the pods
+does not restart them (GPU pods reload their model on a restart). User podLabels never override these.
+*/}}
+{{- define "vibevoice.podLabels" -}}
+{{- $own := fromYaml (printf "%s\napp.kubernetes.io/version: %s\napp.kubernetes.io/part-of: vibevoice" (include "vibevoice.componentSelectorLabels" .) (.root.Chart.AppVersion | quote)) }}
+{{- toYaml (merge $own (deepCopy (default dict (index .root.Values .component).podLabels))) }}
+{{- end }}
+
 {{/* Labels that select one component's pods. */}}
 {{- define "vibevoice.componentSelectorLabels" -}}
 {{ include "vibevoice.selectorLabels" .root }}
@@ -72,17 +81,36 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* A component's image: [registry/]repository@digest, or :tag (appVersion when empty). */}}
-{{- define "vibevoice.image" -}}
-{{- $image := (index .root.Values .component).image }}
-{{- $repository := $image.repository }}
+{{/* An image reference: [registry/]repository@digest, or :tag. (dict "root" $ "image" <values>) */}}
+{{- define "vibevoice.imageRef" -}}
+{{- $repository := .repository }}
 {{- with .root.Values.imageRegistry }}
 {{- $repository = printf "%s/%s" (trimSuffix "/" .) $repository }}
 {{- end }}
-{{- if $image.digest }}
-{{- printf "%s@%s" $repository $image.digest }}
+{{- if .digest }}
+{{- printf "%s@%s" $repository .digest }}
 {{- else }}
-{{- printf "%s:%s" $repository (default .root.Chart.AppVersion $image.tag) }}
+{{- printf "%s:%s" $repository .tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+A component's image: the agent's, or the TTS build the GPU switch selects (the CUDA build on a GPU).
+Tags default to the appVersion; rendering fails if the GPU would get the CPU build.
+*/}}
+{{- define "vibevoice.image" -}}
+{{- $image := (index .root.Values .component).image }}
+{{- $cpu := include "vibevoice.imageRef" (dict "root" .root "repository" $image.repository "digest" $image.digest "tag" (default .root.Chart.AppVersion $image.tag)) }}
+{{- if and (eq .component "tts") .root.Values.tts.gpu.enabled }}
+{{- $cuda := $image.cuda }}
+{{- $tag := default (printf "%s%s" .root.Chart.AppVersion $cuda.tagSuffix) $cuda.tag }}
+{{- $ref := include "vibevoice.imageRef" (dict "root" .root "repository" (default $image.repository $cuda.repository) "digest" $cuda.digest "tag" $tag) }}
+{{- if eq $ref $cpu }}
+{{- fail (printf "tts.gpu.enabled needs the CUDA build of the TTS image, and tts.image.cuda names the CPU build (%s): set tts.image.cuda.digest, .tag or .tagSuffix" $ref) }}
+{{- end }}
+{{- $ref }}
+{{- else }}
+{{- $cpu }}
 {{- end }}
 {{- end }}
 
@@ -150,7 +178,15 @@ lets in-flight streams finish; the grace period covers all of it plus 5 seconds 
 */}}
 {{- define "vibevoice.terminationGracePeriodSeconds" -}}
 {{- $shutdown := (index .root.Values .component).shutdown }}
-{{- add $shutdown.preStopSeconds $shutdown.drainSeconds $shutdown.graceSeconds 5 }}
+{{- $needed := add $shutdown.preStopSeconds $shutdown.drainSeconds $shutdown.graceSeconds 5 }}
+{{- $set := $shutdown.terminationGracePeriodSeconds }}
+{{- if kindIs "invalid" $set }}
+{{- $needed }}
+{{- else if lt (int $set) (int $needed) }}
+{{- fail (printf "%s.shutdown.terminationGracePeriodSeconds (%v) is shorter than preStop + drain + grace + 5 (%v)" .component $set $needed) }}
+{{- else }}
+{{- $set }}
+{{- end }}
 {{- end }}
 
 {{/* The preStop pause. */}}
@@ -168,7 +204,11 @@ VIBEVOICE_TTS_ENGINE: vibevoice
 VIBEVOICE_TTS_MODEL: {{ required "tts.gpu.model is required when tts.gpu.enabled" $tts.gpu.model | quote }}
 VIBEVOICE_TTS_DEVICE: cuda
 VIBEVOICE_TTS_MODEL_FAMILY: realtime
-HF_HOME: /var/cache/huggingface
+HF_HOME: {{ include "vibevoice.modelCachePath" . }}
+# The weights come from the cache volume only (filled by the init container or beforehand).
+HF_HUB_OFFLINE: "1"
+# Remote-code modules would be written under HF_HOME, which the service mounts read-only.
+HF_MODULES_CACHE: /tmp/hf-modules
 {{- else }}
 VIBEVOICE_TTS_ENGINE: espeak
 {{- end }}
@@ -191,6 +231,10 @@ VIBEVOICE_AGENT_OPENAI_BASE_URL: {{ required "agent.llm.openai.baseUrl is requir
 VIBEVOICE_AGENT_OPENAI_MODEL: {{ required "agent.llm.openai.model is required with backend openai" $agent.llm.openai.model | quote }}
 {{- end }}
 VIBEVOICE_AGENT_MAX_TURNS: {{ $agent.maxTurns | quote }}
+{{- if .Values.auth.enabled }}
+VIBEVOICE_AGENT_RATE_LIMIT_PER_MINUTE: {{ $agent.rateLimit.turnsPerMinute | quote }}
+VIBEVOICE_AGENT_RATE_LIMIT_BURST: {{ $agent.rateLimit.burst | quote }}
+{{- end }}
 VIBEVOICE_AGENT_DRAIN_S: {{ $agent.shutdown.drainSeconds | quote }}
 VIBEVOICE_AGENT_GRACE_S: {{ $agent.shutdown.graceSeconds | quote }}
 VIBEVOICE_AGENT_LOG_LEVEL: {{ $agent.logLevel | quote }}
@@ -208,4 +252,95 @@ VIBEVOICE_AGENT_LOG_LEVEL: {{ $agent.logLevel | quote }}
 {{- $_ := set $resources "limits" $limits }}
 {{- end }}
 {{- toYaml $resources }}
+{{- end }}
+
+{{/* Where the model cache is mounted (HF_HOME). */}}
+{{- define "vibevoice.modelCachePath" -}}
+/var/cache/huggingface
+{{- end }}
+
+{{/* The existing Secret with the API keys (auth.enabled). */}}
+{{- define "vibevoice.authSecret" -}}
+{{- required "auth.secretName must name an existing Secret with the API keys when auth.enabled" .Values.auth.secretName }}
+{{- end }}
+
+{{/* An env entry read from the auth Secret: (dict "root" $ "name" VAR "key" <key in the Secret>). */}}
+{{- define "vibevoice.authEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "vibevoice.authSecret" .root }}
+      key: {{ .key }}
+{{- end }}
+
+{{/*
+A component's Deployment strategy and progress deadline. The deadline must outlast the time a new pod
+takes to become ready: on a GPU the model load (gpu.modelLoadSeconds).
+*/}}
+{{- define "vibevoice.rollout" -}}
+{{- $values := index .root.Values .component }}
+{{- $budget := 0 }}
+{{- $deadline := 600 }}
+{{- if and (eq .component "tts") .root.Values.tts.gpu.enabled }}
+{{- $budget = int .root.Values.tts.gpu.modelLoadSeconds }}
+{{- $deadline = add $budget 300 }}
+{{- end }}
+{{- if not (kindIs "invalid" $values.progressDeadlineSeconds) }}
+{{- $deadline = int $values.progressDeadlineSeconds }}
+{{- end }}
+{{- if le (int $deadline) $budget }}
+{{- fail (printf "%s.progressDeadlineSeconds (%v) must exceed the model load budget tts.gpu.modelLoadSeconds (%v)" .component $deadline $budget) }}
+{{- end }}
+strategy:
+  {{- if eq $values.strategy.type "Recreate" }}
+  {{- /* The default rollingUpdate is merged into a user's Recreate; Kubernetes refuses it there. */}}
+  type: Recreate
+  {{- else }}
+  {{- toYaml $values.strategy | nindent 2 }}
+  {{- end }}
+progressDeadlineSeconds: {{ $deadline }}
+{{- end }}
+
+{{/*
+Scheduling extras shared by both components' pods: priority class and topology spread constraints (each
+constraint selects the component's own pods unless it names a labelSelector).
+*/}}
+{{- define "vibevoice.podScheduling" -}}
+{{- $values := index .root.Values .component }}
+{{- with $values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with $values.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- range . }}
+  {{- $constraint := deepCopy . }}
+  {{- if not (hasKey $constraint "labelSelector") }}
+  {{- $_ := set $constraint "labelSelector" (dict "matchLabels" (fromYaml (include "vibevoice.componentSelectorLabels" $))) }}
+  {{- end }}
+  - {{- toYaml $constraint | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The repositories the init container fetches, as `repo@revision` words: the model, then extraRepos. */}}
+{{- define "vibevoice.fetchRepos" -}}
+{{- $cache := .Values.tts.modelCache }}
+{{- if hasPrefix "/" .Values.tts.gpu.model }}
+{{- fail "tts.gpu.model is a path, which cannot be downloaded: use tts.modelCache.mode local with a volume that holds it" }}
+{{- end }}
+{{- $repos := list (printf "%s@%s" .Values.tts.gpu.model $cache.revision) }}
+{{- range $cache.extraRepos }}
+{{- $repos = append $repos (printf "%s@%s" .repo .revision) }}
+{{- end }}
+{{- join " " $repos }}
+{{- end }}
+
+{{/* The claim of the model cache: the existing one, or the chart's. */}}
+{{- define "vibevoice.modelCacheClaim" -}}
+{{- $cache := .Values.tts.modelCache }}
+{{- if eq $cache.type "existingClaim" }}
+{{- required "tts.modelCache.existingClaim must name the claim with tts.modelCache.type existingClaim" $cache.existingClaim }}
+{{- else }}
+{{- printf "%s-model-cache" (include "vibevoice.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
 {{- end }}
