@@ -30,9 +30,10 @@ from typing import Any
 import pytest
 from supply_chain_support import DEBIAN_WITH_JINJA2, FIXTURES, image_archive
 from vibevoice_ci import cosign, provenance, trivy
+from vibevoice_ci.images import ImagePin, parse_pin, pin_path
 
 from tests.support.registry import loopback_registry, push
-from tests.support.tools import require_tool
+from tests.support.tools import ROOT, require_tool
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +113,11 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield address
 
 
+def cosign_pin() -> ImagePin:
+    """The pipeline's cosign image, as ci/images/cosign/Dockerfile pins it."""
+    return parse_pin("cosign", (ROOT / pin_path("cosign")).read_text(encoding="utf-8"))
+
+
 def key_pair(tool: Cosign, folder: Path) -> KeyPair:
     result = tool.run(["cosign", "generate-key-pair"], cwd=folder)
     assert result.returncode == 0, result.stderr
@@ -170,6 +176,7 @@ def release(tool: Cosign, registry: str, tmp_path_factory: pytest.TempPathFactor
         started_on="2026-01-20T10:00:00Z",
         finished_on="2026-01-20T10:30:00Z",
         matrix=[provenance.MatrixEntry("tts", "Dockerfile.tts", "cpu", "linux/amd64")],
+        tool_images=[cosign_pin()],
         version="1.2.3",
     )
     # No matrix: its values (comma-separated platforms, JSON) are what cosign cannot take yet; see
@@ -189,6 +196,12 @@ def statements(output: str) -> list[dict[str, Any]]:
     """The in-toto statements in what `cosign verify-attestation --output json` printed."""
     envelopes = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     return [json.loads(base64.b64decode(envelope["payload"])) for envelope in envelopes]
+
+
+def test_the_cosign_here_is_the_version_the_pipeline_runs(tool: Cosign) -> None:
+    result = tool.run(["cosign", "version", "--json"])
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["gitVersion"] == cosign_pin().tag
 
 
 # -- what verifies ----------------------------------------------------------------------------------
