@@ -4,7 +4,8 @@ A one-layer image made here is pushed with skopeo to Debian's docker-registry on
 by digest with a key from `cosign generate-key-pair` (its password only ever in COSIGN_PASSWORD), and
 given what a release attests to each image (vibevoice_ci.provenance.attestations): the SLSA
 provenance predicate, a CycloneDX SBOM that trivy makes of the same image, and trivy's vulnerability
-predicate. The cosign installed by scripts/install-cosign.sh is the version of the pipeline's image.
+predicate. A two-platform OCI index, signed the same way (`--recursive`), verifies by its digest and
+each platform's. The cosign installed by scripts/install-cosign.sh is the version of the pipeline's image.
 
 Every cosign command is the one vibevoice_ci.cosign builds, with two host adjustments:
 - the pipeline mounts the keys at /run/secrets; here only those two arguments become a temp folder's;
@@ -32,7 +33,7 @@ from supply_chain_support import DEBIAN_WITH_JINJA2, FIXTURES, image_archive
 from vibevoice_ci import cosign, provenance, trivy
 from vibevoice_ci.images import ImagePin, parse_pin, pin_path
 
-from tests.support.registry import loopback_registry, push
+from tests.support.registry import loopback_registry, oci_index, push
 from tests.support.tools import ROOT, require_tool
 
 pytestmark = pytest.mark.integration
@@ -127,7 +128,7 @@ def key_pair(tool: Cosign, folder: Path) -> KeyPair:
 def published(registry: str, archive: Path) -> str:
     """Push `archive` as the TTS image's commit tag; the image by digest, as a release signs it."""
     name = f"{registry}/owner/project/vibevoice-tts:sha-0123456"
-    return cosign.by_digest(f"{name}@{push(archive, name)}")
+    return cosign.by_digest(f"{name}@{push(f'docker-archive:{archive}', name)}")
 
 
 def trivy_run(argv: Sequence[str]) -> None:
@@ -246,6 +247,23 @@ def test_the_attested_provenance_and_sbom_are_the_releases(tool: Cosign, release
     sbom = attested(cosign.SBOM_TYPE)["predicate"]
     assert sbom["bomFormat"] == "CycloneDX"
     assert {"zlib1g", "Jinja2"} <= {component["name"] for component in sbom["components"]}
+
+
+def test_a_multi_platform_index_is_signed_with_each_platform(
+    tool: Cosign, release: Release, registry: str, tmp_path: Path
+) -> None:
+    platforms = {platform: {"app/platform": platform} for platform in ("linux/amd64", "linux/arm64")}
+    layout = oci_index(tmp_path / "layout", platforms)
+    name = f"{registry}/owner/project/vibevoice-agent:sha-0123456"
+    index = cosign.by_digest(f"{name}@{push(layout.source, name)}")
+    assert cosign.digest_of(index) == layout.digest  # the registry holds the index as made
+    signed = tool.run(release.keys.on_host(cosign.sign(index, release.annotations, keyed=True)))
+    assert signed.returncode == 0, signed.stderr
+    for digest in (layout.digest, *layout.platforms.values()):
+        reference = f"{cosign.repository_of(index)}@{digest}"
+        verify = cosign.verify(reference, REPOSITORY, release.annotations, keyed=True)
+        verified = tool.run(release.keys.on_host(verify))
+        assert verified.returncode == 0, f"{reference}: {verified.stderr}"
 
 
 # -- what does not ------------------------------------------------------------------------------------
