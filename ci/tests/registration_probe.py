@@ -5,7 +5,8 @@ the main object through the `dagger.mod` entry point, then runs the SDK's own re
 builds the type definition of every object, function and argument (rejecting unsupported types,
 defaults that do not serialize, a missing main object) and only at the end asks the engine for an
 ID. With no engine that last step fails with a connection error, which is what a correct module
-reaches. Prints JSON: that error, and what was registered for each function.
+reaches. Prints JSON: that error, what was registered for each function of the main object, and the
+same for each object a function returns (the concerns: supply chain, chart, benchmark, ...).
 """
 
 # The registration entry and the function table are the SDK's internals, and untyped.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import anyio
 import dagger
@@ -28,9 +30,15 @@ async def probe() -> dict[str, object]:
         await module._typedefs()
     except dagger.ClientConnectionError as error:
         reached = str(error)
-    main_object = module.get_object(os.environ["DAGGER_MAIN_OBJECT"])
-    main_object.get_constructor()
-    functions = {
+    main_name = os.environ["DAGGER_MAIN_OBJECT"]
+    module.get_object(main_name).get_constructor()
+    objects = {name: functions_of(module.get_object(name)) for name in module._objects}
+    return {"reached_engine": reached, "functions": objects.pop(main_name), "objects": objects}
+
+
+def functions_of(registered: Any) -> dict[str, object]:
+    """What the SDK registered for each function of one object, by name ("" is the constructor)."""
+    return {
         function.name: {
             "check": function.check,
             "cache": function.cache_policy,
@@ -47,9 +55,8 @@ async def probe() -> dict[str, object]:
                 for parameter in function.parameters.values()
             },
         }
-        for function in main_object.functions.values()
+        for function in registered.functions.values()
     }
-    return {"reached_engine": reached, "functions": functions}
 
 
 if __name__ == "__main__":

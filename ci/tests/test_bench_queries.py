@@ -12,6 +12,9 @@ vibevoice_ci.bench's, run for real in test_bench_commands.py.
 
 from __future__ import annotations
 
+import inspect
+from functools import partial
+
 import anyio
 import dagger
 import pytest
@@ -30,12 +33,17 @@ def pipeline() -> Vibevoice:
     return Vibevoice(source=SOURCE)
 
 
+def measure(pipeline: Vibevoice, **kwargs: object) -> dagger.Directory:
+    """What `bench` returns, built without the gate (which reads the verdicts, so needs an engine)."""
+    return anyio.run(partial(pipeline.bench, enforce=False, **kwargs))  # type: ignore[arg-type]
+
+
 def env(container: dagger.Container | dagger.Directory) -> dict[str, str]:
     return {args["name"]: args["value"] for args in args_of(container, "withEnvVariable")}
 
 
 def test_bench_runs_then_gates_every_scenario_in_the_shipped_tts_image(pipeline: Vibevoice) -> None:
-    out = pipeline.bench(git_sha=SHA.upper())
+    out = measure(pipeline, git_sha=SHA.upper())
     assert chain(out)[-1].field == "directory"
     assert chain(out)[-1].args == {"path": bench.OUT_DIR}
     build = args_of(out, "dockerBuild")[0]  # the client: the shipped TTS image carries vibevoice-bench
@@ -58,7 +66,7 @@ def test_bench_runs_then_gates_every_scenario_in_the_shipped_tts_image(pipeline:
 
 
 def test_bench_binds_both_services_under_their_aliases(pipeline: Vibevoice) -> None:
-    out = pipeline.bench()
+    out = measure(pipeline)
     bindings = {args["alias"]: args["service"] for args in args_of(out, "withServiceBinding")}
     assert list(bindings) == ["tts", "agent"]
     assert only(bindings["tts"], "withExposedPort") == {"port": 8000}
@@ -68,8 +76,14 @@ def test_bench_binds_both_services_under_their_aliases(pipeline: Vibevoice) -> N
 
 
 def test_bench_passes_the_load_and_the_chosen_scenarios(pipeline: Vibevoice) -> None:
-    out = pipeline.bench(
-        requests=120, concurrency=1, warmup=0, timeout=5.5, corpus="short", scenarios=["agent", "tts-ws"]
+    out = measure(
+        pipeline,
+        requests=120,
+        concurrency=1,
+        warmup=0,
+        timeout=5.5,
+        corpus="short",
+        scenarios=["agent", "tts-ws"],
     )
     runs = execs(out)[::2]
     assert [argv[argv.index("--target") + 1 : argv.index("--target") + 4 : 2] for argv in runs] == [
@@ -88,16 +102,16 @@ def test_bench_passes_the_load_and_the_chosen_scenarios(pipeline: Vibevoice) -> 
 
 
 def test_without_a_baseline_compare_reads_an_empty_last_run(pipeline: Vibevoice) -> None:
-    last = only(pipeline.bench(), "withDirectory")
+    last = only(measure(pipeline), "withDirectory")
     assert last["path"] == bench.LAST_DIR
     assert chain(last["source"]) == chain(dag.directory())
-    assert all("--policy" not in argv for argv in execs(pipeline.bench()))
+    assert all("--policy" not in argv for argv in execs(measure(pipeline)))
 
 
 def test_the_baseline_directory_and_the_policy_are_where_compare_reads_them(pipeline: Vibevoice) -> None:
     baseline = dag.directory().with_new_file("tts-http/baseline.json", "{}")
     policy = dag.directory().with_new_file("policy.toml", "alpha = 0.05").file("policy.toml")
-    out = pipeline.bench(baseline=baseline, policy=policy, scenarios=["tts-http"])
+    out = measure(pipeline, baseline=baseline, policy=policy, scenarios=["tts-http"])
     assert only(out, "withDirectory") == {"path": bench.LAST_DIR, "source": baseline}
     assert only(out, "withFile") == {"path": bench.POLICY_FILE, "source": policy}
     compare = execs(out)[1]
@@ -111,7 +125,7 @@ def test_the_baseline_directory_and_the_policy_are_where_compare_reads_them(pipe
 def test_every_call_measures_anew(pipeline: Vibevoice) -> None:
     # The function's cache is off ("never"), but the engine also caches each exec by its inputs:
     # a variable that differs per call keeps it from serving last night's numbers.
-    first, second = pipeline.bench(), pipeline.bench()
+    first, second = measure(pipeline), measure(pipeline)
     assert bench.RUN_ID_VARIABLE in env(first)
     assert env(first)[bench.RUN_ID_VARIABLE] != env(second)[bench.RUN_ID_VARIABLE]
     assert fields(first).index("withEnvVariable") < fields(first).index("withExec")
@@ -135,7 +149,7 @@ def test_bench_rejects_bad_input_before_anything_runs(
     pipeline: Vibevoice, kwargs: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        pipeline.bench(**kwargs)  # type: ignore[arg-type]
+        measure(pipeline, **kwargs)  # type: ignore[arg-type]
 
 
 def test_the_report_token_is_a_secret_variable_never_an_argument() -> None:
@@ -174,18 +188,63 @@ def test_the_report_token_is_a_secret_variable_never_an_argument() -> None:
         ({"run_url": "actions/runs/1"}, "http"),
     ],
 )
-def test_bench_report_rejects_bad_input_before_anything_runs(
+def test_the_report_rejects_bad_input_before_anything_runs(
     pipeline: Vibevoice, kwargs: dict[str, object], message: str
 ) -> None:
     arguments: dict[str, object] = {
         "token": dag.set_secret("github-token", "x"),
         "repository": "octo/voice",
-        "comparison": dag.directory().with_new_file("c.json", "{}").file("c.json"),
-        "summary": dag.directory().with_new_file("s.md", "").file("s.md"),
+        "results": dag.directory().with_new_file("tts-http/comparison.json", '{"verdict": "fail"}'),
     }
 
     async def call() -> str:
-        return await pipeline.bench_report(**(arguments | kwargs))  # type: ignore[arg-type]
+        return await pipeline.benchmark().report(**(arguments | kwargs))  # type: ignore[arg-type]
 
     with pytest.raises(ValueError, match=message):
         anyio.run(call)
+
+
+# -- the gate: decided in the module, so `dagger call bench` on a laptop fails as GitHub's run does ------
+
+
+@pytest.mark.parametrize(
+    ("document", "verdict"),
+    [
+        ('{"verdict": "fail", "checks": []}', "fail"),
+        ('{"verdict": "pass"}', "pass"),
+        ('{"verdict": "warn"}', "warn"),
+    ],
+)
+def test_the_verdict_is_read_from_comparison_json(document: str, verdict: str) -> None:
+    assert bench.verdict(document) == verdict
+
+
+@pytest.mark.parametrize(
+    ("document", "message"), [("[]", "no verdict"), ("{", "not JSON"), ("{}", "no verdict")]
+)
+def test_a_comparison_without_a_verdict_is_refused(document: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        bench.verdict(document)
+
+
+def test_any_failed_scenario_fails_the_gate_and_warnings_do_not() -> None:
+    assert bench.regressed({"tts-http": "pass", "tts-ws": "warn", "agent": "improved"}) == []
+    assert bench.regressed({"tts-http": "fail", "tts-ws": "pass", "agent": "fail"}) == ["tts-http", "agent"]
+    with pytest.raises(ValueError, match="nothing to gate"):
+        bench.regressed({})
+
+
+def test_the_gates_message_carries_each_regressed_summary() -> None:
+    report = bench.regression_report(["agent"], {"agent": "## agent\np95 ttfa: fail\n", "tts-http": "pass"})
+    assert report.splitlines()[0] == "performance regression in agent"
+    assert "p95 ttfa: fail" in report
+    assert "pass" not in report.splitlines()[-1]
+
+
+def test_each_scenario_reports_under_its_own_key() -> None:
+    assert bench.report_key("nightly", "tts-ws") == "nightly-tts-ws"
+
+
+def test_bench_gates_by_default_and_returns_the_results_only_with_enforce_off() -> None:
+    parameters = inspect.signature(Vibevoice.bench).parameters
+    assert parameters["enforce"].default is True

@@ -53,7 +53,7 @@ def test_the_smoke_checks_the_tts_alone_and_waits_for_the_model() -> None:
 
 
 def test_gpu_smoke_binds_the_cuda_image_with_every_gpu_and_runs_the_smoke_against_it() -> None:
-    client = Vibevoice(source=SOURCE).gpu_smoke(model="/models/VibeVoice-Realtime-0.5B", wait=300)
+    client = Vibevoice(source=SOURCE).gpu().smoke(model="/models/VibeVoice-Realtime-0.5B", wait=300)
     assert execs(client) == [["vibevoice-smoke", "--tts-url", "http://tts:8000", "--wait", "300"]]
     assert gpu.RUN_ID_VARIABLE in env(client)  # a new value each call: the smoke is never cached
     assert only(client, "dockerBuild")["target"] == "cuda"

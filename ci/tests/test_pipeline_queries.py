@@ -16,7 +16,7 @@ import dagger
 import pytest
 from dagger import dag
 from dagger_query import args_of, chain, execs, fields, only
-from vibevoice_ci import commands, toolchain
+from vibevoice_ci import artifacts, commands, toolchain
 from vibevoice_ci.main import Vibevoice
 from vibevoice_ci.metadata import BuildInfo
 
@@ -55,11 +55,8 @@ def test_build_passes_the_metadata_as_build_args_labels_and_annotations(pipeline
         source_url="https://github.com/owner/project",
     )
     build = only(image, "dockerBuild")
-    assert (build["dockerfile"], build["target"], build["platform"]) == (
-        "Dockerfile.agent",
-        "agent",
-        "linux/amd64",
-    )
+    assert (build["dockerfile"], build["target"]) == ("Dockerfile.agent", "agent")
+    assert "platform" not in build  # the engine's own: an arm64 laptop builds natively
     assert build["buildArgs"] == [
         {"name": "VERSION", "value": "1.2.3"},
         {"name": "REVISION", "value": SHA},
@@ -112,6 +109,18 @@ def test_test_runs_pytest_in_the_test_stage(pipeline: Vibevoice) -> None:
     assert "expect" not in only(run, "withExec")  # a failing test fails the check
 
 
+def test_tests_services_and_smoke_run_on_the_engines_own_platform(pipeline: Vibevoice) -> None:
+    # No platform argument: the engine builds for itself (dag.default_platform()), never emulating.
+    for built in (
+        pipeline.test(),
+        pipeline.test_report(service="agent"),
+        pipeline.services().tts(),
+        pipeline.services().agent(),
+        artifacts.smoke_client(artifacts.shipped(SOURCE, artifacts.NATIVE, BuildInfo())),
+    ):
+        assert all("platform" not in build for build in args_of(built, "dockerBuild"))
+
+
 def test_test_env_stops_before_pytest(pipeline: Vibevoice) -> None:
     assert execs(pipeline.test_env()) == []
     assert only(pipeline.test_env(), "dockerBuild")["target"] == "test"
@@ -140,7 +149,7 @@ def test_lint_env_installs_ruff_before_adding_the_source(pipeline: Vibevoice) ->
 
 
 def test_tts_service_serves_the_shipped_image_on_its_port(pipeline: Vibevoice) -> None:
-    service = pipeline.tts_service()
+    service = pipeline.services().tts()
     assert only(service, "dockerBuild")["target"] == "cpu"
     assert only(service, "withExposedPort") == {"port": 8000}
     assert only(service, "asService") == {"useEntrypoint": True}
@@ -149,7 +158,7 @@ def test_tts_service_serves_the_shipped_image_on_its_port(pipeline: Vibevoice) -
 
 
 def test_agent_service_is_bound_to_the_tts_as_tts(pipeline: Vibevoice) -> None:
-    service = pipeline.agent_service(platform="linux/arm64")
+    service = pipeline.services(platform="linux/arm64").agent()
     assert only(service, "dockerBuild")["dockerfile"] == "Dockerfile.agent"
     binding = only(service, "withServiceBinding")
     assert binding["alias"] == "tts"
@@ -164,21 +173,24 @@ def test_agent_service_is_bound_to_the_tts_as_tts(pipeline: Vibevoice) -> None:
 
 
 def test_smoke_binds_both_services_and_runs_vibevoice_smoke(pipeline: Vibevoice) -> None:
-    images = pipeline._shipped("linux/amd64", BuildInfo())
-    client = pipeline._smoke_client(images)
+    images = artifacts.shipped(SOURCE, "linux/amd64", BuildInfo())
+    client = artifacts.smoke_client(images)
     # The client is the shipped TTS image: vibevoice-smoke comes with the package.
     assert chain(client)[: len(chain(images["tts"]))] == chain(images["tts"])
     bindings = {args["alias"]: args["service"] for args in args_of(client, "withServiceBinding")}
     assert list(bindings) == ["tts", "agent"]
-    assert bindings["tts"] == pipeline._services(images)["tts"]
+    assert bindings["tts"] == artifacts.bound_services(images)["tts"]
     assert only(bindings["agent"], "withServiceBinding")["alias"] == "tts"
     assert execs(client) == [commands.smoke("http://tts:8000", "http://agent:8080")]
 
 
-def test_variants_cover_every_service_and_platform_once(pipeline: Vibevoice) -> None:
-    variants = pipeline._variants(["linux/amd64", "linux/arm64", "linux/amd64"], BuildInfo(version="9.9.9"))
-    assert list(variants) == ["tts", "agent"]
-    for name, images in variants.items():
+def test_variants_cover_every_service_and_platform_once() -> None:
+    table = artifacts.variants(
+        SOURCE, ["linux/amd64", "linux/arm64", "linux/amd64"], BuildInfo(version="9.9.9")
+    )
+    assert list(table) == [(name, p) for name in ("tts", "agent") for p in ("linux/amd64", "linux/arm64")]
+    for name in ("tts", "agent"):
+        images = artifacts.of_service(table, name)
         builds = [only(image, "dockerBuild") for image in images]
         assert [build["platform"] for build in builds] == ["linux/amd64", "linux/arm64"]
         assert {build["dockerfile"] for build in builds} == {f"Dockerfile.{name}"}
@@ -187,9 +199,9 @@ def test_variants_cover_every_service_and_platform_once(pipeline: Vibevoice) -> 
             assert labels_and_annotations(image)[1]["org.opencontainers.image.version"] == "9.9.9"
 
 
-def test_the_registry_password_travels_as_a_secret(pipeline: Vibevoice) -> None:
+def test_the_registry_password_travels_as_a_secret() -> None:
     secret = dag.set_secret("registry-password", "not-in-any-argument-list")
-    publisher = pipeline._registry("ghcr.io", "robot", secret)
+    publisher = artifacts.registry_auth("ghcr.io", "robot", secret)
     assert only(publisher, "withRegistryAuth") == {
         "address": "ghcr.io",
         "username": "robot",
@@ -214,4 +226,5 @@ async def test_publish_rejects_a_bad_ref_or_sha_before_building_anything(
             password=password,
             ref=ref,
             sha=sha,
+            git=dag.git("https://github.com/owner/project").head(),
         )

@@ -59,10 +59,13 @@ def test_the_release_signs_keyless_with_fresh_tokens_passed_as_secrets() -> None
                     "--workflow-ref \"$GITHUB_WORKFLOW_REF\"", "--sha \"$GITHUB_SHA\""):  # fmt: skip
         assert binding in run
     assert "${{" not in run  # values reach the script through env, never by template expansion
+    assert "git log" not in run  # the module reads the commit time itself
+    assert "--created" not in run
 
 
 def test_the_release_evidence_is_kept() -> None:
     run = release_step()["run"]
+    assert ' run --repository "$REPOSITORY"' in run.replace("\\\n", " ")
     assert run.rstrip().endswith("export --path release-evidence")
     upload = next(
         step
@@ -91,10 +94,10 @@ def test_security_uploads_the_reports_even_when_a_gate_fails_then_gates() -> Non
         for step in steps(load(SECURITY))
         if str(step.get("uses", "")).startswith("actions/upload-artifact@")
     )
-    assert "call security-report export --path security-reports" in runs[2]
+    assert "call supply-chain security-report export --path security-reports" in runs[2]
     assert upload["if"] == "${{ !cancelled() }}"
     assert upload["with"]["path"] == "security-reports"
-    assert "check audit scan-images" in runs[-1]
+    assert runs[-1].endswith("check 'supply-chain:*'")
 
 
 # -- Dependabot ------------------------------------------------------------------------------------------

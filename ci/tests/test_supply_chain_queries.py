@@ -13,6 +13,7 @@ mounted file or a secret variable), never in an argument list.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -20,8 +21,7 @@ import dagger
 import pytest
 from dagger import dag
 from dagger_query import args_of, chain, execs, fields, only
-from vibevoice_ci import audit, commands, cosign, images, supply_chain, trivy
-from vibevoice_ci.main import Vibevoice
+from vibevoice_ci import artifacts, audit, commands, cosign, images, scanning, supply_chain, trivy
 
 from tests.support.tools import ROOT
 
@@ -86,8 +86,7 @@ class RepositoryFiles:
 @pytest.mark.parametrize("tool", images.TOOLS)
 def test_the_module_reads_each_pin_from_its_dockerfile(tool: str) -> None:
     files = RepositoryFiles()
-    pipeline = Vibevoice(source=files)  # type: ignore[arg-type]
-    pin = anyio.run(pipeline._tool_image, tool)
+    pin = anyio.run(artifacts.tool_image, files, tool)  # type: ignore[arg-type]
     assert files.read == [f"ci/images/{tool}/Dockerfile"]
     assert pin == PINS[tool]
 
@@ -110,7 +109,7 @@ def test_the_gate_env_installs_its_tools_before_adding_the_module_code() -> None
 
 def test_the_audit_exports_audits_and_keeps_the_report_whatever_pip_audit_says() -> None:
     env = supply_chain.gate_env(PINS["python"], SOURCE, TOOLS)
-    audited = supply_chain.audited(env, PINS["uv"], SOURCE, osv_url="https://osv.example")
+    audited = supply_chain.audited(env, PINS["uv"], SOURCE, osv_url="https://osv.example", fresh="t1")
     runs = execs(audited)[1:]
     assert runs == [
         ["mkdir", "-p", "/reports"],
@@ -145,7 +144,9 @@ def test_trivy_runs_pinned_with_a_locked_database_cache() -> None:
 
 def test_the_scan_reads_the_image_tarball_and_converts_its_one_json() -> None:
     image = dag.container().from_("example/image:1")
-    reports = supply_chain.scanned(PINS["trivy"], image, db_repository="mirror.example/trivy-db:2")
+    reports = supply_chain.scanned(
+        PINS["trivy"], image, db_repository="mirror.example/trivy-db:2", fresh="t1"
+    )
     tarball = only(reports, "withFile")
     assert tarball["path"] == trivy.IMAGE_TARBALL
     assert chain(tarball["source"])[-1].field == "asTarball"
@@ -167,6 +168,59 @@ def test_the_trivy_gate_runs_on_the_reports_with_the_allowlist() -> None:
     assert only(gate, "withExec")["args"] == trivy.gate_trivy(
         severities="CRITICAL,HIGH", allowlist="/work/security/allowlist.toml"
     )
+
+
+# -- never stale: a second call scans and audits anew ----------------------------------------------------
+
+
+def buster_before(container: dagger.Container | dagger.Directory, argv: list[str]) -> str:
+    """The cache buster set before the exec of `argv` (its position in the chain matters)."""
+    order = chain(container)
+    run = next(i for i, call in enumerate(order) if call.field == "withExec" and call.args["args"] == argv)
+    set_at = [
+        i
+        for i, call in enumerate(order[:run])
+        if call.field == "withEnvVariable" and call.args["name"] == supply_chain.CACHE_BUSTER
+    ]
+    assert set_at, f"no {supply_chain.CACHE_BUSTER} before {argv[:2]}"
+    return str(order[set_at[-1]].args["value"])
+
+
+def two_calls() -> tuple[scanning.Scanner, scanning.Scanner]:
+    """The scanners of two calls, as each supply-chain function builds its own (pins read from the
+    repository, then the source a lazy Directory)."""
+    first, second = (anyio.run(scanning.scanner, RepositoryFiles()) for _ in range(2))  # type: ignore[arg-type]
+    return replace(first, source=SOURCE), replace(second, source=SOURCE)
+
+
+def test_a_second_call_scans_again_but_one_call_scans_each_image_once() -> None:
+    image = dag.container().from_("example/image:1")
+    first, second = two_calls()
+    scan = trivy.scan(db_repository="")
+
+    def scanned(scanner: scanning.Scanner) -> dagger.Directory:
+        """The scan's reports, as the gate container receives them."""
+        (reports,) = [
+            a["source"]
+            for a in args_of(scanner.reports(image), "withDirectory")
+            if a["path"] == trivy.REPORTS
+        ]
+        return reports
+
+    assert buster_before(scanned(first), scan) != buster_before(scanned(second), scan)
+    # within one call the gate's scan and the evidence's are the same query: one exec in the engine
+    assert chain(first.reports(image)) == chain(first.reports(image))
+
+
+def test_a_second_call_audits_again() -> None:
+    first, second = two_calls()
+    run = audit.pip_audit(osv_url="https://osv.example")
+    assert buster_before(first.audited("https://osv.example", "low"), run) != buster_before(
+        second.audited("https://osv.example", "low"), run
+    )
+    # the dependency export before it does not depend on the time: it stays cached
+    order = fields(first.audited("https://osv.example", "low"))
+    assert order.index("withEnvVariable", order.index("withFile")) > 0
 
 
 # -- cosign -------------------------------------------------------------------------------------------------

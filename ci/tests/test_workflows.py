@@ -137,3 +137,28 @@ def test_the_registry_password_reaches_dagger_only_as_an_env_secret() -> None:
     assert publish["env"]["REGISTRY_PASSWORD"] == "${{ secrets.GITHUB_TOKEN }}"  # noqa: S105 - an expression
     assert "--password env://REGISTRY_PASSWORD" in publish["run"]
     assert "secrets." not in publish["run"]
+
+
+def test_ci_runs_the_whole_pipeline_with_the_pip_cache_round_trip() -> None:
+    ci = load(WORKFLOWS / "ci.yml")["jobs"]["ci"]
+    runs = [step.get("run", "") for step in ci["steps"]]
+    assert any(run.rstrip().endswith('call pip-cache seed --cache "$PIP_CACHE"') for run in runs)
+    assert "dagger --progress plain call ci" in [run.strip() for run in runs]
+    snapshot = next(step for step in ci["steps"] if "pip-cache snapshot" in step.get("run", ""))
+    assert snapshot["run"].endswith('export --path "$PIP_CACHE" --wipe')
+    restore = next(s for s in ci["steps"] if str(s.get("uses", "")).startswith("actions/cache/restore@"))
+    save = next(s for s in ci["steps"] if str(s.get("uses", "")).startswith("actions/cache/save@"))
+    assert restore["with"]["path"] == save["with"]["path"]
+    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
+    assert save["if"] == snapshot["if"] == "${{ !cancelled() && github.ref == 'refs/heads/main' }}"
+    order = [step.get("name") for step in ci["steps"]]
+    assert order.index(snapshot["name"]) < order.index(save["name"])
+
+
+@pytest.mark.parametrize("path", FILES, ids=[path.name for path in FILES])
+def test_workflows_only_check_out_cache_upload_and_call_dagger(path: Path) -> None:
+    # Every decision is the module's: a script may make a folder for a cache, and call dagger.
+    for step in steps(load(path)):
+        script = str(step.get("run", ""))
+        commands = {line.split()[0] for line in script.splitlines() if line.strip() and not line[0].isspace()}
+        assert commands <= {"mkdir", "dagger"}, f"{path.name}: {step.get('name')}: {commands}"

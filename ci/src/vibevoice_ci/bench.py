@@ -9,9 +9,11 @@ against local processes, and `bench-report` posts a comparison with the token on
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from vibevoice_ci.services import AGENT, TTS
 
@@ -21,6 +23,11 @@ OUT_DIR = "/tmp/bench-out"  # noqa: S108 - what `bench` returns
 POLICY_FILE = "/tmp/bench-policy.toml"  # noqa: S108
 REPORT_COMPARISON = "/tmp/bench-report/comparison.json"  # noqa: S108
 REPORT_SUMMARY = "/tmp/bench-report/summary.md"  # noqa: S108
+# In each scenario's output: the comparison and its summary, and, where the gate passed, what the next
+# run is gated against.
+COMPARISON = "comparison.json"
+SUMMARY = "summary.md"
+NEXT_BASELINE = ("baseline.json", "history.json")
 # Changes on every call, so the engine never serves a measurement from its cache.
 RUN_ID_VARIABLE = "VIBEVOICE_BENCH_RUN"
 TOKEN_VARIABLE = "GITHUB_TOKEN"  # noqa: S105 - the variable's name; `vibevoice-bench report` reads it
@@ -169,3 +176,39 @@ def report(
     if api_url.rstrip("/") != GITHUB_API:
         argv += ["--api-url", api_url]
     return argv
+
+
+class Regression(Exception):
+    """A scenario's comparison with the last good run failed; the message has every summary."""
+
+
+def verdict(comparison: str) -> str:
+    """The verdict of a comparison.json: pass, warn, improved or fail."""
+    try:
+        document = json.loads(comparison)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"comparison.json is not JSON: {exc}") from None
+    fields = cast("dict[str, object]", document) if isinstance(document, dict) else {}
+    value = fields.get("verdict")
+    if not isinstance(value, str):
+        raise ValueError("comparison.json has no verdict")
+    return value
+
+
+def regressed(verdicts: Mapping[str, str]) -> list[str]:
+    """The scenarios whose comparison failed, in order; none fails the gate."""
+    if not verdicts:
+        raise ValueError("no scenario has a comparison.json: nothing to gate")
+    return [scenario for scenario, value in verdicts.items() if value == "fail"]
+
+
+def regression_report(failed: Sequence[str], summaries: Mapping[str, str]) -> str:
+    """What the gate says when it fails: each regressed scenario's summary."""
+    parts = [f"performance regression in {', '.join(failed)}"]
+    parts += [summaries[scenario].strip() for scenario in failed]
+    return "\n\n".join(parts)
+
+
+def report_key(key: str, scenario: str) -> str:
+    """The report key of one scenario: one issue (or comment) per benchmark and scenario."""
+    return f"{key}-{scenario}"

@@ -16,6 +16,13 @@ LINT_PATHS = ("src", "tests", "ci")
 # are deselected: the pipeline itself builds and runs the containers.
 PIPELINE_TEST_MARKERS = "not container and not slow and not model"
 PRODUCT_TESTS = ("tests",)
+# The suites that run outside the service images, in the repository's dev environment.
+PIPELINE_TESTS = ("ci/tests",)
+CHART_TESTS = ("tests/chart",)
+MODEL_MARKER = "model"
+# pyright's two configurations: the product (pyproject.toml) and the pipeline, strict (ci/pyproject.toml).
+PYRIGHT_PROJECTS = (".", "ci")
+REQUIREMENTS_SCRIPT = "scripts/pyproject-requirements.py"
 _REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 JUNIT_REPORT = "/tmp/reports/junit.xml"  # noqa: S108 - a path inside the test container
 
@@ -44,6 +51,35 @@ def pip_install(requirements: Sequence[str]) -> list[str]:
         "--root-user-action=ignore",
         *requirements,
     ]
+
+
+def apt_install(packages: Sequence[str]) -> list[str]:
+    """Debian packages installed without recommendations, the package lists dropped after."""
+    if not packages:
+        msg = "nothing to install"
+        raise ValueError(msg)
+    script = (
+        "apt-get update && apt-get install -y --no-install-recommends "
+        + " ".join(packages)
+        + " && rm -rf /var/lib/apt/lists/*"
+    )
+    return ["sh", "-c", script]
+
+
+def requirement_files(script: str, outdir: str) -> list[str]:
+    """`outdir/pyproject.toml`'s requirement groups as pip requirement files in `outdir` (runtime.txt,
+    extra-dev.txt, ...), written by scripts/pyproject-requirements.py copied to `script`."""
+    return ["python3", script, f"{outdir}/pyproject.toml", outdir]
+
+
+def venv(path: str) -> list[str]:
+    """A virtual environment at `path`."""
+    return ["python3", "-m", "venv", path]
+
+
+def pyright(project: str) -> list[str]:
+    """pyright with the configuration of the project in `project` (its pyproject.toml)."""
+    return ["pyright", "--project", project]
 
 
 def pytest(
@@ -97,3 +133,8 @@ def dev_requirement(pyproject: str, name: str) -> str:
 def _normalized(name: str) -> str:
     """A distribution name compared the way pip compares it (PEP 503)."""
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def git_commit_time() -> list[str]:
+    """The checked-out commit's committer time, ISO 8601 with its offset (what `created` takes)."""
+    return ["git", "-c", "safe.directory=*", "log", "-1", "--format=%cI", "HEAD"]

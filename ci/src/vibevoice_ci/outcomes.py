@@ -19,6 +19,15 @@ OUTPUT_TAIL_LINES = 20
 Step = tuple[str, Callable[[], Awaitable[object]]]
 
 
+def synced(build: Callable[[], dagger.Container]) -> Callable[[], Awaitable[None]]:
+    """A step that builds a container and waits for its execs (a failing exec fails the step)."""
+
+    async def run() -> None:
+        await build().sync()
+
+    return run
+
+
 @dataclass(frozen=True)
 class StepResult:
     """The outcome of one step: its name, whether it passed, why not, and how long it took."""

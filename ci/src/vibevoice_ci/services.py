@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 TEST_TARGET = "test"
+MODEL_TEST_TARGET = "test-model"  # the test stage plus the gpu extra (PyTorch's CPU build)
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
 _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
 
@@ -49,7 +50,7 @@ TTS = ServiceSpec(
     dockerfile="Dockerfile.tts",
     port=8000,
     shipped_target="cpu",
-    targets=frozenset({"cpu", "cuda", TEST_TARGET}),
+    targets=frozenset({"cpu", "cuda", TEST_TARGET, MODEL_TEST_TARGET}),
 )
 AGENT = ServiceSpec(
     name="agent",

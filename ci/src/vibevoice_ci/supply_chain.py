@@ -22,6 +22,10 @@ GATE_CODE = "/opt/vibevoice-ci"  # the module's own package, for `python -m vibe
 WORK = "/work"
 TRIVY_GATE_VERDICT = f"{trivy.REPORTS}/trivy-gate.txt"
 COSIGN_HOME = "/root"
+# Set, just before an exec that reads an advisory database, to the time of the call: the engine reuses
+# an exec whose inputs are unchanged even when the function's own cache is off, and a result from
+# before the latest advisories must never be replayed.
+CACHE_BUSTER = "CACHE_BUSTER"
 
 
 class GateFailed(Exception):
@@ -93,14 +97,22 @@ def gate_env(python: ImagePin, source: dagger.Directory, requirements: Sequence[
 
 
 def audited(
-    env: dagger.Container, uv: ImagePin, source: dagger.Directory, *, osv_url: str, extras: Sequence[str] = ()
+    env: dagger.Container,
+    uv: ImagePin,
+    source: dagger.Directory,
+    *,
+    osv_url: str,
+    fresh: str,
+    extras: Sequence[str] = (),
 ) -> dagger.Container:
-    """The services' dependency set exported with hashes and audited; the reports in /reports."""
+    """The services' dependency set exported with hashes and audited as of `fresh` (the time of the
+    call); the reports in /reports."""
     return (
         env.with_file("/usr/local/bin/uv", dag.container().from_(uv.reference).file("/uv"))
         .with_file(f"{WORK}/pyproject.toml", source.file("pyproject.toml"))
         .with_exec(["mkdir", "-p", audit.REPORTS])
         .with_exec(audit.export_requirements(extras=extras))
+        .with_env_variable(CACHE_BUSTER, fresh)
         # pip-audit's exit status means "found something" and "broke" alike: the gate reads the report.
         .with_exec(
             audit.pip_audit(osv_url=osv_url),
@@ -127,11 +139,13 @@ def trivy_env(pin: ImagePin) -> dagger.Container:
     )
 
 
-def scanned(pin: ImagePin, image: dagger.Container, *, db_repository: str) -> dagger.Directory:
-    """Trivy's JSON report of an image's tarball (scanned before any push) and its conversions."""
+def scanned(pin: ImagePin, image: dagger.Container, *, db_repository: str, fresh: str) -> dagger.Directory:
+    """Trivy's JSON report of an image's tarball (scanned before any push) as of `fresh` (the time of
+    the call: its database is updated then), and its conversions."""
     scan = (
         trivy_env(pin)
         .with_file(trivy.IMAGE_TARBALL, image.as_tarball())
+        .with_env_variable(CACHE_BUSTER, fresh)
         .with_exec(trivy.scan(db_repository=db_repository))
     )
     for conversion in trivy.CONVERSIONS:

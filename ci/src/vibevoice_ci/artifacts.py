@@ -1,0 +1,162 @@
+"""The product's images, services and smoke client, as every concern of the module builds them.
+
+Wiring only: which Dockerfile at which target for which platform, with which labels; which image
+runs as which service under which alias; which tool image a pin names. main.py and the concern
+objects (supply chain, chart, benchmark, services, gpu) all build on these, so an image is defined
+once and the engine builds it once per call, whoever asks for it. Every builder returns a lazily
+defined object, so the tests read the query it builds without an engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import dagger
+from dagger import dag
+
+from vibevoice_ci import commands, services, toolchain
+from vibevoice_ci import images as tool_images
+from vibevoice_ci.metadata import BuildInfo, build_args, oci_annotations
+from vibevoice_ci.services import AGENT, SERVICES, TTS, ServiceSpec
+
+# The engine's own platform: an arm64 laptop builds and runs arm64 natively, GitHub's runners amd64.
+NATIVE = ""
+# Copying the pip cache in from a CI cache and back out (the engine on a hosted runner starts empty).
+SEED_PATH = "/seed"
+SNAPSHOT_PATH = "/snapshot"
+SNAPSHOT_TIME = "PIP_CACHE_SNAPSHOT"
+
+
+def platform_of(platform: str) -> dagger.Platform | None:
+    """A validated platform, or None (NATIVE) for the engine's own (`dag.default_platform()`)."""
+    if not platform.strip():
+        return None
+    (checked,) = services.platforms([platform])
+    return dagger.Platform(checked)
+
+
+def image(
+    source: dagger.Directory, spec: ServiceSpec, platform: str, target: str, info: BuildInfo
+) -> dagger.Container:
+    """`docker build` of the service's Dockerfile at `target`, labelled and annotated."""
+    built = source.docker_build(
+        dockerfile=spec.dockerfile,
+        platform=platform_of(platform),
+        target=spec.target(target),
+        build_args=[dagger.BuildArg(name=key, value=value) for key, value in build_args(info).items()],
+    )
+    for key, value in oci_annotations(spec.name, info).items():
+        built = built.with_label(key, value).with_annotation(key, value)
+    return built
+
+
+def shipped(source: dagger.Directory, platform: str, info: BuildInfo) -> dict[str, dagger.Container]:
+    """Each service's shipped image for one platform."""
+    return {name: image(source, spec, platform, spec.shipped_target, info) for name, spec in SERVICES.items()}
+
+
+def variants(
+    source: dagger.Directory, platforms: Sequence[str], info: BuildInfo
+) -> dict[tuple[str, str], dagger.Container]:
+    """Each service's shipped image for every platform, keyed (service, platform), services first."""
+    wanted = services.platforms(platforms)
+    return {
+        (name, platform): image(source, spec, platform, spec.shipped_target, info)
+        for name, spec in SERVICES.items()
+        for platform in wanted
+    }
+
+
+def of_service(table: Mapping[tuple[str, str], dagger.Container], name: str) -> list[dagger.Container]:
+    """One service's images from a variants table, in platform order."""
+    return [built for (service, _), built in table.items() if service == name]
+
+
+def bound_services(images: Mapping[str, dagger.Container]) -> dict[str, dagger.Service]:
+    """The images as services, each bound to the services it depends on under their names."""
+    started: dict[str, dagger.Service] = {}
+    for name, spec in SERVICES.items():  # the table lists dependencies first
+        running = images[name]
+        for dependency in spec.depends_on:
+            running = running.with_service_binding(dependency, started[dependency])
+        for key, value in sorted(spec.bound_env.items()):
+            running = running.with_env_variable(key, value)
+        started[name] = running.with_exposed_port(spec.port).as_service(use_entrypoint=True)
+    return started
+
+
+def smoke_client(images: Mapping[str, dagger.Container]) -> dagger.Container:
+    """The shipped TTS image (it carries vibevoice-smoke) running the smoke against both services."""
+    client = images[TTS.name]
+    for name, service in bound_services(images).items():
+        client = client.with_service_binding(name, service)
+    return client.with_exec(commands.smoke(TTS.url, AGENT.url))
+
+
+async def smoke_native(table: Mapping[tuple[str, str], dagger.Container]) -> None:
+    """The smoke test on the platform the engine runs natively (nothing is promoted if it fails)."""
+    wanted = list(dict.fromkeys(platform for _, platform in table))
+    native = services.runnable_platform(await dag.default_platform(), wanted)
+    await smoke_client({name: table[(name, native)] for name in SERVICES}).sync()
+
+
+async def tool_image(source: dagger.Directory, tool: str) -> tool_images.ImagePin:
+    """A tool image as ci/images/<tool>/Dockerfile pins it."""
+    return tool_images.parse_pin(tool, await source.file(tool_images.pin_path(tool)).contents())
+
+
+def pip_cache(container: dagger.Container, seed: dagger.Directory | None = None) -> dagger.Container:
+    """`container` with the pipeline's pip cache volume mounted (seeded from `seed` when it is new)."""
+    return container.with_mounted_cache(
+        toolchain.PIP_CACHE_PATH, dag.cache_volume(toolchain.PIP_CACHE_VOLUME), source=seed
+    )
+
+
+async def commit_time(source: dagger.Directory, git: dagger.GitRef) -> str:
+    """The commit time of `git` (the repository's HEAD by default), read by git itself."""
+    python = await tool_image(source, "python")
+    repository = git.tree(discard_git_dir=False)
+    reader = dag.container().from_(python.reference).with_exec(commands.apt_install(["git"]))
+    return (
+        await reader.with_directory("/repo", repository)
+        .with_workdir("/repo")
+        .with_exec(commands.git_commit_time())
+        .stdout()
+    ).strip()
+
+
+def registry_auth(registry: str, username: str, password: dagger.Secret) -> dagger.Container:
+    """An empty container holding the registry credentials: it publishes the platform variants."""
+    return dag.container().with_registry_auth(registry, username, password)
+
+
+async def push(
+    references: Mapping[str, Sequence[str]],
+    table: Mapping[tuple[str, str], dagger.Container],
+    publisher: dagger.Container,
+) -> list[str]:
+    """Each service as one multi-platform image under each of its references; returns them by digest."""
+    published: list[str] = []
+    for name, tagged in references.items():
+        for reference in tagged:
+            published.append(await publisher.publish(reference, platform_variants=of_service(table, name)))
+    return published
+
+
+def pip_cache_seeded(python: tool_images.ImagePin, seed: dagger.Directory) -> dagger.Container:
+    """The pip cache volume filled from `seed` (a cache restored by the CI system), kept as it is."""
+    return (
+        pip_cache(dag.container().from_(python.reference))
+        .with_mounted_directory(SEED_PATH, seed)
+        .with_exec(["cp", "-a", f"{SEED_PATH}/.", toolchain.PIP_CACHE_PATH])
+    )
+
+
+def pip_cache_snapshot(python: tool_images.ImagePin, fresh: str) -> dagger.Directory:
+    """A copy of the pip cache volume as it is at `fresh` (the time of the call), for the CI cache."""
+    return (
+        pip_cache(dag.container().from_(python.reference))
+        .with_env_variable(SNAPSHOT_TIME, fresh)
+        .with_exec(["cp", "-a", f"{toolchain.PIP_CACHE_PATH}/.", SNAPSHOT_PATH])
+        .directory(SNAPSHOT_PATH)
+    )

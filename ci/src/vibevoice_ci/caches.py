@@ -1,0 +1,37 @@
+"""The pip cache across runs on GitHub's hosted runners, whose engines start empty.
+
+actions/cache restores a directory; `pip-cache seed --cache DIR` copies it into the engine's pip cache
+volume (the one the module's containers mount); after the run `pip-cache snapshot` returns the volume's
+contents for actions/cache to save. On a laptop the engine keeps the volume by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import dagger
+from dagger import Doc, object_type
+
+from vibevoice_ci import artifacts
+from vibevoice_ci.decorators import function
+from vibevoice_ci.scanning import now
+
+
+@object_type
+class PipCache:
+    """The engine's pip cache volume, filled from and copied out to the CI system's cache."""
+
+    source: dagger.Directory
+
+    @function
+    async def seed(
+        self, cache: Annotated[dagger.Directory, Doc("a pip cache restored by the CI system")]
+    ) -> str:
+        """Fill the engine's pip cache volume from a restored copy."""
+        await artifacts.pip_cache_seeded(await artifacts.tool_image(self.source, "python"), cache).sync()
+        return "pip cache seeded"
+
+    @function(cache="never")
+    async def snapshot(self) -> dagger.Directory:
+        """The engine's pip cache volume as it is now, for the CI system to keep until the next run."""
+        return artifacts.pip_cache_snapshot(await artifacts.tool_image(self.source, "python"), now())

@@ -1,0 +1,60 @@
+"""What the container checks run inside the images the engine built, as plain data.
+
+The local suite (tests/container) checks the images `make images` built with docker; the pipeline
+checks the same promises on the images the engine built: the runtime user is not root, nothing outside
+/tmp is writable by it (what `--read-only --tmpfs /tmp` enforces), the image turns healthy through its
+own HEALTHCHECK, and no compiler, pip cache or build leftover is in it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+RUNTIME_USER = "10001:10001"
+RUNTIME_UID = "10001"
+# What a runtime image must not carry: compilers and build tools, pip's cache, the build's leftovers.
+FORBIDDEN_COMMANDS = ("gcc", "cc", "c++", "g++", "clang", "make", "ld", "as", "cmake", "rustc")
+FORBIDDEN_PATHS = ("/wheels", "/dist", "/requirements", "/src", "/run/secrets/pip_ca")
+WRITABLE = ("/tmp",)  # noqa: S108 - the one place the services write
+HEALTHY_ATTEMPTS = 120  # one a second: the images' HEALTHCHECK start period is 60 s
+
+
+def leftovers() -> list[str]:
+    """Prints every forbidden command, path, pip cache or build package found; prints nothing if clean."""
+    script = (
+        f"for c in {' '.join(FORBIDDEN_COMMANDS)}; do command -v $c; done; "
+        f"for p in {' '.join(FORBIDDEN_PATHS)}; do [ -e $p ] && echo $p; done; "
+        "find / -xdev -type d -path '*/.cache/pip' 2>/dev/null; "
+        "dpkg-query -W -f '${db:Status-Status} ${Package}\\n' build-essential gcc cpp binutils 2>/dev/null"
+        " | grep '^installed'; true"
+    )
+    return ["sh", "-c", script]
+
+
+def writable_outside(allowed: Sequence[str] = WRITABLE) -> list[str]:
+    """Prints every path on the root filesystem the current user may write, outside `allowed`."""
+    pruned = " -o ".join(f"-path {shlex.quote(path)}" for path in allowed)
+    return ["sh", "-c", f"find / -xdev \\( {pruned} \\) -prune -o -writable -print 2>/dev/null; true"]
+
+
+def healthy(
+    entrypoint: Sequence[str], healthcheck: Sequence[str], attempts: int = HEALTHY_ATTEMPTS
+) -> list[str]:
+    """Starts the image's entrypoint, then runs its HEALTHCHECK command once a second until it passes
+    (exit 0) or `attempts` have failed (exit 1)."""
+    if not entrypoint or not healthcheck:
+        msg = "the image declares no entrypoint or no HEALTHCHECK"
+        raise ValueError(msg)
+    script = (
+        f"{shlex.join(entrypoint)} & "
+        f"for attempt in $(seq {attempts}); do "
+        f"if {shlex.join(healthcheck)} >/dev/null 2>&1; then echo healthy after $attempt; exit 0; fi; "
+        "sleep 1; done; echo never healthy >&2; exit 1"
+    )
+    return ["sh", "-c", script]
+
+
+def healthcheck_command(args: Sequence[str], *, shell: bool) -> list[str]:
+    """The command an image's HEALTHCHECK runs (`CMD-SHELL` runs its one string through sh)."""
+    return ["sh", "-c", " ".join(args)] if shell else list(args)

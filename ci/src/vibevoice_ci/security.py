@@ -1,0 +1,99 @@
+"""The supply-chain concern's checks and reports: pip-audit of the dependencies, Trivy on the images.
+
+Never replayed: every function here opts out of the function cache, and the exec that reads an
+advisory database carries the time of the call (scanning.Scanner), so a second call scans anew. The
+logic is in audit, trivy and gates; the containers in supply_chain and scanning. Signing, attesting
+and verifying published images are the release's (release.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import dagger
+from dagger import Doc, dag, object_type
+
+from vibevoice_ci import artifacts, osv, scanning, supply_chain, trivy
+from vibevoice_ci import audit as audit_commands
+from vibevoice_ci.decorators import check, function
+from vibevoice_ci.metadata import BuildInfo
+from vibevoice_ci.services import DEFAULT_PLATFORMS
+
+PlatformsArg = Annotated[Sequence[str], Doc("platforms to build for")]
+SeverityArg = Annotated[str, Doc("comma-separated Trivy severities that fail the scan gate")]
+DbRepositoryArg = Annotated[str, Doc("Trivy DB repository (a mirror); empty: Trivy's default")]
+
+
+@object_type
+class SupplyChain:
+    """Dependency audit, image scans and SBOMs, each judged by its gate with security/allowlist.toml."""
+
+    source: dagger.Directory
+
+    @function(cache="never")
+    async def audit_report(
+        self,
+        osv_url: Annotated[str, Doc("OSV API base URL")] = osv.DEFAULT_OSV_URL,
+        fail_on: Annotated[
+            str, Doc("the lowest severity that fails the audit gate: low, medium, high, critical")
+        ] = "low",
+    ) -> dagger.Directory:
+        """pip-audit of the services' pinned, hashed dependencies and the gate's verdict; never fails."""
+        return (
+            (await scanning.scanner(self.source)).audited(osv_url, fail_on).directory(audit_commands.REPORTS)
+        )
+
+    @function(cache="never")
+    @check
+    async def audit(self) -> None:
+        """pip-audit of the services' dependencies: fails on any known vulnerability not allowlisted."""
+        audited = (await scanning.scanner(self.source)).audited(osv.DEFAULT_OSV_URL, "low")
+        await supply_chain.verdict(audited, audit_commands.GATE_VERDICT)
+
+    @function(cache="never")
+    async def scan(
+        self,
+        image: Annotated[dagger.Container, Doc("the image to scan, before it is pushed anywhere")],
+        severity: SeverityArg = "CRITICAL",
+        db_repository: DbRepositoryArg = "",
+        enforce: Annotated[
+            bool, Doc("fail when the gate fails; false: return the reports regardless")
+        ] = True,
+    ) -> dagger.Directory:
+        """Trivy on the image's tarball: JSON, SARIF, table, gate verdict; fails on --severity findings."""
+        scanner = await scanning.scanner(self.source, severity=severity, db_repository=db_repository)
+        reports = scanner.reports(image)
+        if enforce:
+            await supply_chain.verdict(reports, supply_chain.TRIVY_GATE_VERDICT)
+        return reports.directory(trivy.REPORTS)
+
+    @function(cache="never")
+    async def sbom(
+        self, image: Annotated[dagger.Container, Doc("the image to describe")]
+    ) -> dagger.Directory:
+        """CycloneDX and SPDX SBOMs of an image (Trivy on its tarball)."""
+        return supply_chain.sboms(await artifacts.tool_image(self.source, "trivy"), image)
+
+    @function(cache="never")
+    async def security_report(
+        self,
+        platforms: PlatformsArg = DEFAULT_PLATFORMS,
+        severity: SeverityArg = "CRITICAL",
+        db_repository: DbRepositoryArg = "",
+    ) -> dagger.Directory:
+        """The audit, and every shipped image's scan and SBOMs, with each gate's verdict; never fails."""
+        scanner = await scanning.scanner(self.source, severity=severity, db_repository=db_repository)
+        evidence = dag.directory().with_directory(
+            "audit", scanner.audited(osv.DEFAULT_OSV_URL, "low").directory(audit_commands.REPORTS)
+        )
+        for (name, platform), image in artifacts.variants(self.source, platforms, BuildInfo()).items():
+            evidence = evidence.with_directory(name, scanner.evidence({platform: image}))
+        return evidence
+
+    @function(cache="never")
+    @check
+    async def scan_images(self, platforms: PlatformsArg = DEFAULT_PLATFORMS) -> None:
+        """Trivy on every shipped image and platform: fails if any has a CRITICAL finding not allowlisted."""
+        scanner = await scanning.scanner(self.source)
+        await scanner.gate(artifacts.variants(self.source, platforms, BuildInfo()))
