@@ -5,7 +5,9 @@ by digest with a key from `cosign generate-key-pair` (its password only ever in 
 given what a release attests to each image (vibevoice_ci.provenance.attestations): the SLSA
 provenance predicate, a CycloneDX SBOM that trivy makes of the same image, and trivy's vulnerability
 predicate. A two-platform OCI index, signed the same way (`--recursive`), verifies by its digest and
-each platform's. The cosign installed by scripts/install-cosign.sh is the version of the pipeline's image.
+each platform's. A registry that wants a login gets it from the docker config the module writes
+(vibevoice_ci.cosign.docker_config). The cosign installed by scripts/install-cosign.sh is the version
+of the pipeline's image.
 
 Every cosign command is the one vibevoice_ci.cosign builds, with two host adjustments:
 - the pipeline mounts the keys at /run/secrets; here only those two arguments become a temp folder's;
@@ -60,12 +62,21 @@ class Cosign:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     runs: list[tuple[list[str], str]] = field(default_factory=list[tuple[list[str], str]])
 
-    def run(self, argv: Sequence[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        """Run cosign with `argv` (its first word `cosign`); every run is kept for the secret check."""
+    def run(
+        self, argv: Sequence[str], cwd: Path | None = None, docker_config: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run cosign with `argv` (its first word `cosign`), logged in with the docker config folder
+        `docker_config` if given, as the module does; every run is kept for the secret checks."""
         assert argv[0] == "cosign", argv
         # Only this test's COSIGN_* settings: cosign would read any other as a flag (COSIGN_KEY...).
-        inherited = {name: value for name, value in os.environ.items() if not name.startswith("COSIGN_")}
+        inherited = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("COSIGN_") and name != "DOCKER_CONFIG"
+        }
         env = {**inherited, **OFFLINE, "HOME": str(self.home), "COSIGN_PASSWORD": self.password}
+        if docker_config is not None:
+            env["DOCKER_CONFIG"] = str(docker_config)
         command = [self.binary, *argv[1:]]
         result = subprocess.run(
             command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
@@ -264,6 +275,33 @@ def test_a_multi_platform_index_is_signed_with_each_platform(
         verify = cosign.verify(reference, REPOSITORY, release.annotations, keyed=True)
         verified = tool.run(release.keys.on_host(verify))
         assert verified.returncode == 0, f"{reference}: {verified.stderr}"
+
+
+def test_a_registry_that_wants_a_login_gets_it_from_the_mounted_docker_config(
+    tool: Cosign, release: Release, tmp_path: Path
+) -> None:
+    password = secrets.token_urlsafe(16)
+    storage = tmp_path / "registry"
+    storage.mkdir()
+    with loopback_registry(storage, {"robot": password}) as address:
+        login = tmp_path / "docker"  # what the module mounts at cosign.DOCKER_CONFIG_DIR
+        login.mkdir()
+        (login / "config.json").write_text(cosign.docker_config(address, "robot", password), encoding="utf-8")
+        name = f"{address}/owner/project/vibevoice-tts:sha-0123456"
+        archive = image_archive(tmp_path / "image.tar", {"app/login": "login\n"})
+        image = cosign.by_digest(f"{name}@{push(f'docker-archive:{archive}', name, login / 'config.json')}")
+        sign = release.keys.on_host(cosign.sign(image, release.annotations, keyed=True))
+        refused = tool.run(sign)
+        assert refused.returncode != 0
+        assert "UNAUTHORIZED" in refused.stderr, refused.stderr
+        signed = tool.run(sign, docker_config=login)
+        assert signed.returncode == 0, signed.stderr
+        verify = cosign.verify(image, REPOSITORY, release.annotations, keyed=True)
+        verified = tool.run(release.keys.on_host(verify), docker_config=login)
+        assert verified.returncode == 0, verified.stderr
+    for command, output in tool.runs:
+        assert password not in " ".join(command)
+        assert password not in output
 
 
 # -- what does not ------------------------------------------------------------------------------------

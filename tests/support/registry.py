@@ -13,9 +13,11 @@ import gzip
 import hashlib
 import io
 import json
+import socket
 import subprocess
 import tarfile
 import tempfile
+import time
 from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,30 +35,63 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
 @contextmanager
-def loopback_registry(storage: Path) -> Generator[str]:
-    """`docker-registry serve` storing its blobs under `storage`; yields its `127.0.0.1:port`."""
+def loopback_registry(storage: Path, users: Mapping[str, str] | None = None) -> Generator[str]:
+    """`docker-registry serve` storing its blobs under `storage`; yields its `127.0.0.1:port`.
+    With `users` (name: password) it asks for a login (HTTP basic, htpasswd with bcrypt)."""
     registry = require_tool("docker-registry", "apt-get install docker-registry")
-    port = free_port()
-    config = storage / "config.yml"
-    settings = {
+    port, debug_port = free_port(), free_port()
+    settings: dict[str, Any] = {
         "version": 0.1,
         "log": {"level": "warn", "accesslog": {"disabled": True}},
         "storage": {"filesystem": {"rootdirectory": str(storage / "data")}},
-        "http": {"addr": f"127.0.0.1:{port}"},
+        "http": {"addr": f"127.0.0.1:{port}", "debug": {"addr": f"127.0.0.1:{debug_port}"}},
     }
+    if users:
+        settings["auth"] = {
+            "htpasswd": {"realm": "tests", "path": str(htpasswd(storage / "htpasswd", users))}
+        }
+    config = storage / "config.yml"
     config.write_text(json.dumps(settings), encoding="utf-8")  # JSON is YAML
-    with running([registry, "serve", str(config)], port=port, ready_path="/v2/"):
+    # Ready: the debug server's health check (/v2/ answers 401 to a registry that wants a login), then
+    # the registry's own port, which opens after it.
+    with running([registry, "serve", str(config)], port=debug_port, ready_path="/debug/health"):
+        _wait_for_listener(port)
         yield f"127.0.0.1:{port}"
 
 
-def push(source: str, reference: str) -> str:
+def htpasswd(path: Path, users: Mapping[str, str]) -> Path:
+    """An htpasswd file of bcrypt hashes (apache2-utils' htpasswd, each password on its stdin)."""
+    binary = require_tool("htpasswd", "apt-get install apache2-utils")
+    for number, (user, password) in enumerate(users.items()):
+        flags = "-iBc" if number == 0 else "-iB"
+        subprocess.run(
+            [binary, flags, str(path), user], input=password, text=True, capture_output=True, check=True
+        )
+    return path
+
+
+def _wait_for_listener(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def push(source: str, reference: str, authfile: Path | None = None) -> str:
     """Copy `source` (`docker-archive:PATH`, `oci:DIR:NAME`) with every platform to `reference`
-    (`host:port/name:tag`); returns the digest of the manifest or index pushed."""
+    (`host:port/name:tag`), logged in with `authfile` (a docker config.json) if given; returns the
+    digest of the manifest or index pushed."""
     skopeo = require_tool("skopeo", "apt-get install skopeo")
     with tempfile.TemporaryDirectory() as folder:
         digest_file = Path(folder) / "digest"
         # --insecure-policy: no signature policy file is needed to copy what the test made itself.
         command = [skopeo, "--insecure-policy", "copy", "--quiet", "--all", "--dest-tls-verify=false"]
+        command += ["--dest-authfile", str(authfile)] if authfile is not None else []
         command += ["--digestfile", str(digest_file), source, f"docker://{reference}"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:
