@@ -26,7 +26,7 @@ import os
 import secrets
 import subprocess
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -260,11 +260,11 @@ def test_the_attested_provenance_and_sbom_are_the_releases(tool: Cosign, release
     assert {"zlib1g", "Jinja2"} <= {component["name"] for component in sbom["components"]}
 
 
-def test_a_multi_platform_index_is_signed_with_each_platform(
+def test_a_multi_platform_index_is_signed_with_each_platform_and_attested_per_platform(
     tool: Cosign, release: Release, registry: str, tmp_path: Path
 ) -> None:
-    platforms = {platform: {"app/platform": platform} for platform in ("linux/amd64", "linux/arm64")}
-    layout = oci_index(tmp_path / "layout", platforms)
+    platforms = ("linux/amd64", "linux/arm64")
+    layout = oci_index(tmp_path / "layout", {platform: {"app/platform": platform} for platform in platforms})
     name = f"{registry}/owner/project/vibevoice-agent:sha-0123456"
     index = cosign.by_digest(f"{name}@{push(layout.source, name)}")
     assert cosign.digest_of(index) == layout.digest  # the registry holds the index as made
@@ -275,6 +275,24 @@ def test_a_multi_platform_index_is_signed_with_each_platform(
         verify = cosign.verify(reference, REPOSITORY, release.annotations, keyed=True)
         verified = tool.run(release.keys.on_host(verify))
         assert verified.returncode == 0, f"{reference}: {verified.stderr}"
+    # A release attaches every platform's SBOM and vulnerability report to the index's digest.
+    matrix = [
+        provenance.MatrixEntry("agent", "Dockerfile.agent", "agent", platform) for platform in platforms
+    ]
+    build = replace(release.build, matrix=matrix)
+    archive = image_archive(tmp_path / "image.tar", DEBIAN_WITH_JINJA2)
+    predicates = evidence(build, index, archive, tmp_path / "evidence")
+    for predicate in predicates:
+        attested = tool.run(release.keys.on_host(cosign.attest(index, predicate, keyed=True)))
+        assert attested.returncode == 0, attested.stderr
+    for kind in cosign.VERIFIED_PREDICATES:
+        verified = tool.run(
+            release.keys.on_host(cosign.verify_attestation(index, kind, REPOSITORY, keyed=True))
+        )
+        assert verified.returncode == 0, verified.stderr
+        count = sum(predicate.type == kind for predicate in predicates)
+        summary = cosign.summarize_attestations(index, kind, verified.stdout)
+        assert summary.splitlines()[0] == f"{index}: {count} verified {kind} attestation(s)"
 
 
 def test_a_registry_that_wants_a_login_gets_it_from_the_mounted_docker_config(
