@@ -1,13 +1,20 @@
 """Running a service under uvicorn with a graceful, observable shutdown.
 
-On the first SIGTERM or SIGINT the service starts draining: `/ready` answers 503 (so load balancers
-stop sending traffic) for `drain_s` seconds while requests are still served; then uvicorn stops
-accepting connections and gives in-flight streams `grace_s` seconds to finish before cancelling them.
-A second signal skips the drain.
+SIGTERM and SIGINT (Ctrl-C) are one and the same request to stop. On the first the service starts
+draining: `/ready` answers 503 (so load balancers stop sending traffic) for `drain_s` seconds while
+requests are still served; then uvicorn stops accepting connections and gives in-flight streams
+`grace_s` seconds to finish before cancelling them. A second signal stops at once: every connection is
+cut, as if each client had hung up (each stream's cleanup runs: its synthesis stopped, its slot freed),
+and the process exits. Either way the exit status is 0 and nothing is printed but log lines: uvicorn's
+habit of re-raising the signal once it has stopped (a KeyboardInterrupt traceback for Ctrl-C) is
+dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -19,29 +26,51 @@ from fastapi import FastAPI
 from vibevoice_platform.logs import configure_logging
 
 SettingsT = TypeVar("SettingsT", bound="ServiceSettings")
+logger = logging.getLogger(__name__)
 
 
 class DrainingServer(uvicorn.Server):
-    """uvicorn.Server that announces draining before it stops."""
+    """uvicorn.Server that announces draining before it stops, and stops at once on a second signal."""
 
     def __init__(self, config: uvicorn.Config, on_drain: Callable[[], None], drain_s: float) -> None:
         super().__init__(config)
         self._on_drain = on_drain
         self._drain_s = drain_s
         self._timer: threading.Timer | None = None
+        self._signalled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self._timer is not None or self._drain_s <= 0:
+        if self._signalled:
             if self._timer is not None:
                 self._timer.cancel()
-            else:
-                self._on_drain()
-            super().handle_exit(sig, frame)
+            self.should_exit = True
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._cut_connections)
             return
+        self._signalled = True
         self._on_drain()
-        self._timer = threading.Timer(self._drain_s, super().handle_exit, args=(sig, frame))
+        if self._drain_s <= 0:
+            self.should_exit = True
+            return
+        self._timer = threading.Timer(self._drain_s, self._stop)
         self._timer.daemon = True
         self._timer.start()
+
+    def _stop(self) -> None:
+        self.should_exit = True
+
+    def _cut_connections(self) -> None:
+        connections = list(self.server_state.connections)
+        logger.warning("second signal: stopping now, %d connection(s) cut", len(connections))
+        for connection in connections:
+            transport = getattr(connection, "transport", None)
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
 
 
 class ServiceSettings(Protocol):
