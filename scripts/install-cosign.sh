@@ -22,6 +22,7 @@ module=github.com/sigstore/cosign
 command -v go >/dev/null || PATH=/usr/local/go/bin:$PATH
 echo "install-cosign: go install $module/cmd/cosign@$version (a few minutes on 2 cores)" >&2
 mkdir -p "$bin_dir"
+rm -f "$bin_dir/cosign"  # go install overwrites only a Go binary
 # -modcacherw: a module cache that `go clean -modcache` or rm can remove.
 GOBIN=$bin_dir GOFLAGS="-buildvcs=false -modcacherw" go install "$module/cmd/cosign@$version"
 "$bin_dir/cosign" version --json | grep -q "\"gitVersion\": \"$version\""
