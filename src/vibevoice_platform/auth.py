@@ -6,14 +6,16 @@ keeps them, and /docs, off the Ingress). A refused HTTP request gets 401 with Op
 refused WebSocket is closed before it is accepted (the client sees its handshake refused with 403).
 Keys are compared by digest in constant time and never logged or stored as they are.
 
-The rate limit is a token bucket per key over the limited paths (the agent's turns): each HTTP request
-and each WebSocket connection there takes a token; without one the answer is 429 with Retry-After.
+The rate limit is a token bucket per key over the agent's turns: each HTTP request to a limited path,
+and each turn message on a limited WebSocket, takes a token; without one an HTTP request is answered 429
+with Retry-After, a WebSocket turn with an `error` message.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import math
 import re
 import time
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterable
 from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from vibevoice_platform.api import error_response
@@ -79,7 +81,12 @@ class RateLimiter:
 
 
 class ApiKeyMiddleware:
-    """Refuses requests without an accepted key, and those over their key's rate on the limited paths."""
+    """Refuses requests without an accepted key, and turns over their key's rate on the limited paths.
+
+    A turn is an HTTP request to a limited path, or on a limited WebSocket path each text message of
+    type `ws_turn_type`; a WebSocket turn over the rate is answered with an `error` message and never
+    reaches the app (the socket stays open). Without `ws_turn_type` a WebSocket counts once, at connect.
+    """
 
     def __init__(
         self,
@@ -87,11 +94,13 @@ class ApiKeyMiddleware:
         keys: KeyRing,
         limiter: RateLimiter | None = None,
         limited: frozenset[str] = frozenset(),
+        ws_turn_type: str | None = None,
     ) -> None:
         self.app = app
         self._keys = keys
         self._limiter = limiter
         self._limited = limited
+        self._ws_turn_type = ws_turn_type
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
@@ -102,22 +111,51 @@ class ApiKeyMiddleware:
             message = "a valid API key is required (Authorization: Bearer KEY)"
             await _refuse(scope, receive, send, status=401, code="invalid_api_key", message=message)
             return
-        if self._limiter is not None and scope["path"] in self._limited:
-            wait_s = self._limiter.take(name)
-            if wait_s > 0:
-                retry = str(math.ceil(wait_s))
-                message = f"this API key's rate limit is reached: retry in {retry} s"
-                await _refuse(
-                    scope,
-                    receive,
-                    send,
-                    status=429,
-                    code="rate_limit_exceeded",
-                    message=message,
-                    retry_after=retry,
-                )
-                return
-        await self.app(scope, receive, send)
+        limiter = self._limiter
+        if limiter is None or scope["path"] not in self._limited:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket" and self._ws_turn_type is not None:
+            await self.app(scope, self._counting(limiter, name, receive, send), send)
+        elif (wait_s := limiter.take(name)) > 0:
+            retry = str(math.ceil(wait_s))
+            await _refuse(
+                scope,
+                receive,
+                send,
+                status=429,
+                code="rate_limit_exceeded",
+                message=_over_rate(wait_s),
+                retry_after=retry,
+            )
+        else:
+            await self.app(scope, receive, send)
+
+    def _counting(self, limiter: RateLimiter, name: str, receive: Receive, send: Send) -> Receive:
+        """A WebSocket's `receive` whose turn messages each take one of `name`'s tokens."""
+
+        async def receive_within_rate() -> Message:
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive" or not self._is_turn(message.get("text")):
+                    return message
+                wait_s = limiter.take(name)
+                if wait_s <= 0:
+                    return message
+                error = {"type": "error", "code": "rate_limit_exceeded", "message": _over_rate(wait_s)}
+                await send({"type": "websocket.send", "text": json.dumps(error)})
+
+        return receive_within_rate
+
+    def _is_turn(self, text: str | None) -> bool:
+        try:
+            message = json.loads(text or "")
+        except ValueError:
+            return False  # the app answers malformed messages itself
+        return isinstance(message, dict) and message.get("type") == self._ws_turn_type
+
+
+def _over_rate(wait_s: float) -> str:
+    return f"this API key's rate limit is reached: retry in {math.ceil(wait_s)} s"
 
 
 async def _refuse(
@@ -144,8 +182,11 @@ def protect(
     keys: SecretStr | None,
     limiter: RateLimiter | None = None,
     limited: frozenset[str] = frozenset(),
+    ws_turn_type: str | None = None,
 ) -> None:
     """Require API keys on `app` when any are configured; with none it stays open."""
     ring = KeyRing.parse(keys)
     if ring:
-        app.add_middleware(ApiKeyMiddleware, keys=ring, limiter=limiter, limited=limited)
+        app.add_middleware(
+            ApiKeyMiddleware, keys=ring, limiter=limiter, limited=limited, ws_turn_type=ws_turn_type
+        )

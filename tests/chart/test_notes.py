@@ -70,4 +70,6 @@ def test_notes_describe_the_variant(helm: str, notes_chart: Path) -> None:
     assert 'WARNING: tts.modelCache.revision "main" is not a commit' in defaults
     airgap = notes(helm, notes_chart, VALUE_SETS["airgap"])
     assert "mode local, nothing is fetched" in airgap
-    assert "X-Session-ID" not in airgap
+    assert "Ingress (upstream-hash-by)" not in airgap
+    assert 'Authorization: Bearer $VIBEVOICE_API_KEY" \\\n    -d' in airgap
+    assert "Authorization" not in defaults

@@ -1,10 +1,11 @@
 """API keys on both services and the agent's per-key rate limit, against real processes on loopback:
 the keys come from the environment as the chart gives them (from a Secret), health endpoints stay open,
-the agent presents its own key to the TTS, and a session named in the X-Session-ID header keeps its
-history (the header the chart's Ingress hashes on)."""
+the agent presents its own key to the TTS, HTTP turns and WebSocket turns take tokens of their key, and a
+session named in the X-Session-ID header keeps its history (the header the chart's Ingress hashes on)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -13,7 +14,7 @@ import anyio
 import httpx
 import pytest
 from httpx_sse import EventSource, ServerSentEvent
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from tests.support.fake_openai import FakeOpenAI
@@ -156,6 +157,42 @@ def test_agent_keys_rate_limit_and_session_header(
     assert limited.json()["error"]["code"] == "rate_limit_exceeded"
     other, _ = turn(keyed_agent, {"text": "Hello."}, bearer("beta"))
     assert other.status_code == 200
+
+
+async def next_message(ws: ClientConnection, kind: str) -> dict[str, Any]:
+    """The next JSON message of type `kind` (binary audio and other messages skipped)."""
+    with anyio.fail_after(20):
+        while True:
+            frame = await ws.recv()
+            if isinstance(frame, str) and (message := json.loads(frame))["type"] == kind:
+                return message
+
+
+def test_agent_websocket_needs_a_key_and_each_turn_takes_a_token(keyed_agent: Service) -> None:
+    url = keyed_agent.url.replace("http://", "ws://") + "/v1/agent/ws"
+    turn_message = json.dumps({"type": "user.text", "text": "Hello there."})
+
+    async def conversation() -> None:
+        with pytest.raises(InvalidStatus) as refusal:
+            async with connect(url):
+                pass
+        assert refusal.value.response.status_code == 403
+        for _ in range(3):  # connecting takes no token
+            async with connect(url, additional_headers=bearer("alpha")):
+                pass
+        async with connect(url, additional_headers=bearer("alpha")) as ws:
+            for _ in range(2):  # the burst
+                await ws.send(turn_message)
+                done = await next_message(ws, "response.done")
+                assert done["metrics"]["turn_ttfa_ms"] > 0
+            await ws.send(turn_message)
+            error = await next_message(ws, "error")
+            assert error["code"] == "rate_limit_exceeded"
+            # the socket stays open: other messages still reach the agent
+            await ws.send(json.dumps({"type": "no.such.message"}))
+            assert (await next_message(ws, "error"))["code"] == "invalid_message"
+
+    anyio.run(conversation)
 
 
 def test_agent_with_a_key_the_tts_refuses_reports_it(keyed_tts: Service, start_agent: StartAgent) -> None:

@@ -62,7 +62,8 @@ def create_app(settings: AgentSettings, llm: LLM | None = None) -> FastAPI:
     limiter = None
     if settings.rate_limit_per_minute:
         limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    protect(app, settings.api_keys, limiter, limited=frozenset({"/v1/agent/turn", "/v1/agent/ws"}))
+    limited = frozenset({"/v1/agent/turn", "/v1/agent/ws"})
+    protect(app, settings.api_keys, limiter, limited, ws_turn_type="user.text")
 
     @app.get("/health", response_model=AgentHealth)
     async def health() -> AgentHealth:
