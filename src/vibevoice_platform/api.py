@@ -2,7 +2,8 @@
 
 Validation errors (wrong types, missing fields, values out of range) are 422, malformed JSON is 400,
 both with the body `{"error": {"message", "type", "code", "param"}}` that OpenAI clients understand,
-and the OpenAPI document describes that body instead of FastAPI's default.
+and the OpenAPI document describes that body instead of FastAPI's default. WebSocket close frames
+carry a reason as well as a code.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.websockets import WebSocket
 
 
 class ErrorDetail(BaseModel):
@@ -130,3 +132,12 @@ def _document_validation_errors(schema: dict[str, Any]) -> None:
                             },
                         },
                     )
+
+
+MAX_CLOSE_REASON = 123  # bytes: a close frame's payload is at most 125, two of them the code
+
+
+async def close_websocket(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close with a code and a reason a client can show (cut to fit a close frame, on a character)."""
+    encoded = reason.encode()[:MAX_CLOSE_REASON]
+    await websocket.close(code, reason=encoded.decode(errors="ignore"))

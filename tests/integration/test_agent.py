@@ -103,6 +103,8 @@ def test_ws_turn_and_interrupt_stop_llm_and_tts_at_once(tts_espeak: Service, sta
                     frame = await ws.recv()
                     if isinstance(frame, str) and json.loads(frame)["type"] == "response.interrupted":
                         break
+            done = json.loads(await ws.recv())  # done follows at once, no audio between
+            assert done == {"type": "response.done", "interrupted": True, "metrics": None}
             with anyio.move_on_after(0.5):  # nothing of the interrupted response may follow
                 late = await ws.recv()
                 pytest.fail(f"received after the interrupt: {late!r:.80}")

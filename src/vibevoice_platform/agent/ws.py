@@ -3,7 +3,9 @@
 Client → server JSON: `{"type": "user.text", "text", "voice"?}` starts a response (interrupting one in
 progress), `{"type": "interrupt"}` stops the response now, `{"type": "session.update", "voice"?,
 "system_prompt"?}` changes the session. Server → client: `response.text.delta`, binary PCM16 frames,
-`response.interrupted`, `response.done {metrics}`, `error {code, message}`.
+`response.interrupted` then `response.done {"interrupted": true, "metrics": null}` after an interrupt,
+`response.done {metrics}` after a whole response, `error {code, message}`; a close frame carries a
+reason.
 
 An interrupt cancels the turn's task scope: the LLM stream and the TTS request close at once, and
 `response.interrupted` is sent only after the turn has stopped, so no audio of it follows.
@@ -22,6 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from vibevoice_platform.agent.events import to_ws
 from vibevoice_platform.agent.service import AgentService, TooManyTurnsError
 from vibevoice_platform.agent.turn import Event
+from vibevoice_platform.api import close_websocket
 from vibevoice_platform.logs import new_request_id
 
 logger = logging.getLogger(__name__)
@@ -88,10 +91,9 @@ class Conversation:
             if raw["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(raw.get("code", 1000))
             if raw.get("bytes") is not None:
-                await self._send(
-                    {"type": "error", "code": "binary_frame", "message": "send JSON text frames"}
-                )
-                await self._ws.close(1008)
+                message = "binary frames are not accepted; send JSON text frames"
+                await self._send({"type": "error", "code": "binary_frame", "message": message})
+                await close_websocket(self._ws, 1008, message)
                 raise WebSocketDisconnect(1008)
             try:
                 message = _messages.validate_json(raw.get("text") or "")
@@ -143,8 +145,9 @@ class Conversation:
         response.scope.cancel()
         with anyio.CancelScope(shield=True):
             await response.finished.wait()
-        if notify:
+        if notify:  # then done, as after every response, so a client waiting for done does not hang
             await self._send({"type": "response.interrupted"})
+            await self._send({"type": "response.done", "interrupted": True, "metrics": None})
 
     async def _emit(self, event: Event) -> None:
         message = to_ws(event)

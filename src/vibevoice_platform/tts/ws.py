@@ -27,6 +27,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from vibevoice_platform.api import close_websocket
 from vibevoice_platform.audio import duration_seconds
 from vibevoice_platform.text import SentenceChunker
 from vibevoice_platform.tts.errors import TTSError
@@ -104,7 +105,7 @@ class AudioStreamSession:
             start = await self._receive_start()
         except _ProtocolError as exc:
             await self._send_error(exc.code, exc.message)
-            await self._ws.close(CLOSE_POLICY)
+            await close_websocket(self._ws, CLOSE_POLICY, exc.message)
             return
         try:
             if start.model is not None:
@@ -114,7 +115,8 @@ class AudioStreamSession:
             slot = await self._service.admit("stream")
         except TTSError as exc:
             await self._send_error(exc.code, exc.message)
-            await self._ws.close(CLOSE_TRY_LATER if exc.status_code in (429, 503) else CLOSE_POLICY)
+            code = CLOSE_TRY_LATER if exc.status_code in (429, 503) else CLOSE_POLICY
+            await close_websocket(self._ws, code, exc.message)
             return
         try:
             await self._serve(slot)
@@ -175,12 +177,13 @@ class AudioStreamSession:
                 except _ProtocolError as exc:
                     await self._send_error(exc.code, exc.message)
                     if exc.code == "binary_frame":
-                        await self._ws.close(CLOSE_POLICY)
+                        await close_websocket(self._ws, CLOSE_POLICY, exc.message)
                         raise WebSocketDisconnect(CLOSE_POLICY) from None
                     return None
             if self._queued == 0:  # idle only when nothing is waiting to be spoken either
-                await self._send_error("idle_timeout", f"no message for {self._idle_s:g} s")
-                await self._ws.close(CLOSE_POLICY)
+                message = f"no message for {self._idle_s:g} s"
+                await self._send_error("idle_timeout", message)
+                await close_websocket(self._ws, CLOSE_POLICY, message)
                 raise WebSocketDisconnect(CLOSE_POLICY)
 
     async def _handle(
@@ -228,7 +231,7 @@ class AudioStreamSession:
                     )
                     self._audio_bytes = 0
                     if item.close:
-                        await self._ws.close(1000)
+                        await close_websocket(self._ws, 1000, "end of session: all text spoken")
                         session_scope.cancel()
                     continue
                 generation, sentence = item

@@ -1,0 +1,71 @@
+"""WebSocket endings a client can read: close frames with reasons, and done after an interrupt."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import anyio
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import Close
+
+from tests.support.processes import Service
+
+pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+StartAgent = Callable[..., AbstractContextManager[Service]]
+
+
+async def _closed_with(ws: ClientConnection) -> Close:
+    with anyio.fail_after(15):
+        await ws.wait_closed()
+    close = ws.protocol.close_rcvd
+    assert close is not None
+    return close
+
+
+async def test_tts_close_frames_say_why(sine_tts: Service) -> None:
+    url = sine_tts.url.replace("http://", "ws://") + "/v1/audio/stream"
+    async with connect(url) as ws:
+        await ws.send(json.dumps({"type": "start", "voice": "robot"}))
+        close = await _closed_with(ws)
+    assert close.code == 1008
+    assert "robot" in close.reason  # the unknown voice, named
+    async with connect(url) as ws:
+        await ws.send(b"\x00\x01")
+        close = await _closed_with(ws)
+    assert (close.code, close.reason) == (1008, "binary frames are not accepted; send JSON text frames")
+    async with connect(url) as ws:
+        await ws.send(json.dumps({"type": "start", "voice": "alloy"}))
+        await ws.send(json.dumps({"type": "text", "text": "Hi."}))
+        await ws.send(json.dumps({"type": "end"}))
+        close = await _closed_with(ws)
+    assert (close.code, close.reason) == (1000, "end of session: all text spoken")
+
+
+async def test_agent_sends_done_after_interrupted_and_says_why_it_closes(
+    sine_tts: Service, start_agent: StartAgent
+) -> None:
+    with start_agent(sine_tts.url, "--llm", "scripted", "--scripted-token-delay-ms", "50") as agent:
+        url = agent.url.replace("http://", "ws://") + "/v1/agent/ws"
+        async with connect(url) as ws:
+            await ws.send(json.dumps({"type": "user.text", "text": "Tell me a long story. " * 20}))
+            with anyio.fail_after(15):
+                while not isinstance(await ws.recv(), bytes):  # the response is under way
+                    pass
+            await ws.send(json.dumps({"type": "interrupt"}))
+            kinds: list[str] = []
+            message: dict[str, Any] = {}
+            with anyio.fail_after(15):
+                while not kinds or kinds[-1] != "response.done":
+                    frame = await ws.recv()
+                    if isinstance(frame, str):
+                        message = json.loads(frame)
+                        kinds.append(message["type"])
+            assert kinds[-2:] == ["response.interrupted", "response.done"]
+            assert message == {"type": "response.done", "interrupted": True, "metrics": None}
+            await ws.send(b"\x00")
+            close = await _closed_with(ws)
+        assert (close.code, close.reason) == (1008, "binary frames are not accepted; send JSON text frames")
