@@ -42,15 +42,17 @@ def healthy(
     entrypoint: Sequence[str], healthcheck: Sequence[str], attempts: int = HEALTHY_ATTEMPTS
 ) -> list[str]:
     """Starts the image's entrypoint, then runs its HEALTHCHECK command once a second until it passes
-    (exit 0) or `attempts` have failed (exit 1)."""
+    (exit 0) or `attempts` have failed or the service has exited (exit 1); the service is stopped."""
     if not entrypoint or not healthcheck:
         msg = "the image declares no entrypoint or no HEALTHCHECK"
         raise ValueError(msg)
     script = (
-        f"{shlex.join(entrypoint)} & "
+        f"{shlex.join(entrypoint)} & server=$!; "
         f"for attempt in $(seq {attempts}); do "
-        f"if {shlex.join(healthcheck)} >/dev/null 2>&1; then echo healthy after $attempt; exit 0; fi; "
-        "sleep 1; done; echo never healthy >&2; exit 1"
+        f"if {shlex.join(healthcheck)} >/dev/null 2>&1; then "
+        "echo healthy after $attempt; kill $server; exit 0; fi; "
+        "kill -0 $server 2>/dev/null || { echo the service exited >&2; exit 1; }; "
+        "sleep 1; done; echo never healthy >&2; kill $server; exit 1"
     )
     return ["sh", "-c", script]
 

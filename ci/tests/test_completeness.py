@@ -1,0 +1,248 @@
+"""What `dagger call ci` adds to the images' own tests, so that it checks everything `make test` does.
+
+pyright (both configurations) and ci/tests in the repository's dev environment, the chart tests with
+the pinned helm, the model tests in the TTS image's test-model stage, and the container checks over
+the images the engine built; and the pip cache's round trip through a CI cache. The queries are read
+without an engine (dagger_query.py); the command lines and the check scripts run here for real.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from dagger import dag
+from dagger_query import args_of, chain, execs, fields, only
+from vibevoice_ci import artifacts, commands, container_checks, devenv, toolchain
+from vibevoice_ci.images import ImagePin
+from vibevoice_ci.main import Vibevoice
+from vibevoice_ci.metadata import commit_time
+
+from tests.support.processes import free_port
+from tests.support.tools import ROOT, require_tool
+
+SOURCE = dag.directory().with_new_file("marker", "the repository")
+PYTHON = ImagePin("python", "python", "3.12-slim", "sha256:" + "1" * 64)
+HELM = ImagePin("helm", "alpine/helm", "3.19.0", "sha256:" + "2" * 64)
+
+
+def run(argv: Sequence[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+# -- the dev environment: pyright, ci/tests, the chart tests ---------------------------------------------
+
+
+def test_the_dev_env_installs_the_requirements_before_the_source_and_the_packages_after() -> None:
+    env = devenv.dev_env(PYTHON, HELM, SOURCE)
+    assert only(env, "from") == {"address": PYTHON.reference}
+    assert execs(env) == [
+        commands.apt_install(devenv.SYSTEM_TOOLS),
+        commands.venv(devenv.VENV),
+        commands.requirement_files(f"{devenv.REQUIREMENTS}/generate.py", devenv.REQUIREMENTS),
+        commands.pip_install(
+            ["--requirement", "/requirements/runtime.txt", "--requirement", "/requirements/extra-dev.txt"]
+        ),
+        commands.pip_install(["--no-deps", "--editable", ".", "--editable", "ci"]),
+    ]
+    order = fields(env)
+    source_at = next(i for i, call in enumerate(chain(env)) if call.args.get("source") == SOURCE)
+    assert order.index("withExec") < source_at < len(order) - order[::-1].index("withExec") - 1
+    helm = next(args for args in args_of(env, "withFile") if args["path"] == devenv.HELM_PATH)
+    assert only(helm["source"], "from") == {"address": HELM.reference}
+    cache = only(env, "withMountedCache")
+    assert only(cache["cache"], "cacheVolume") == {"key": toolchain.PIP_CACHE_VOLUME}
+    variables = {args["name"]: args["value"] for args in args_of(env, "withEnvVariable")}
+    assert variables["CI"] == "true"  # a missing tool fails the suite instead of skipping it
+    assert variables["PATH"].startswith(f"{devenv.VENV}/bin:")
+
+
+def test_pyright_runs_both_configurations() -> None:
+    assert [commands.pyright(project) for project in commands.PYRIGHT_PROJECTS] == [
+        ["pyright", "--project", "."],
+        ["pyright", "--project", "ci"],
+    ]
+    assert (ROOT / "pyproject.toml").is_file()
+    assert (ROOT / "ci" / "pyproject.toml").is_file()
+
+
+def test_the_suites_are_the_ones_make_test_runs() -> None:
+    assert commands.pytest(paths=commands.PIPELINE_TESTS)[-1] == "ci/tests"
+    assert commands.pytest(paths=commands.CHART_TESTS)[-1] == "tests/chart"
+    assert all((ROOT / path).is_dir() for path in (*commands.PIPELINE_TESTS, *commands.CHART_TESTS))
+
+
+def test_the_requirement_files_command_writes_each_group(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_bytes((ROOT / "pyproject.toml").read_bytes())
+    argv = commands.requirement_files(str(ROOT / commands.REQUIREMENTS_SCRIPT), str(tmp_path))
+    argv[0] = sys.executable
+    result = run(argv)
+    assert result.returncode == 0, result.stderr
+    assert {"runtime.txt", "extra-dev.txt", "extra-gpu.txt"} <= {path.name for path in tmp_path.iterdir()}
+
+
+def test_the_commit_time_command_gives_what_created_takes() -> None:
+    require_tool("git", "apt-get install git")
+    if not (ROOT / ".git").exists():
+        pytest.fail("the repository's .git is needed to read a commit time")
+    result = run(commands.git_commit_time())
+    assert result.returncode == 0, result.stderr
+    assert commit_time(result.stdout.strip()).endswith("Z")
+
+
+def test_the_model_tests_run_in_the_tts_test_model_stage_on_the_engines_platform() -> None:
+    run_ = Vibevoice(source=SOURCE).suite().model_tests()
+    build = only(run_, "dockerBuild")
+    assert (build["dockerfile"], build["target"]) == ("Dockerfile.tts", "test-model")
+    assert "platform" not in build
+    assert execs(run_) == [commands.pytest(markers="model")]
+
+
+def test_the_ci_runs_every_suite_of_make_test() -> None:
+    pipeline = Vibevoice(source=SOURCE)
+    names = [name for name, _ in (*pipeline.suite().steps(), *pipeline.chart().steps())]
+    names += [name for name, _ in pipeline.image_checks().steps()]
+    assert names == [
+        "typecheck", "pipeline tests", "model tests", "chart lint", "chart tests",
+        "non-root", "read-only root", "healthy", "no build leftovers",
+    ]  # fmt: skip
+
+
+# -- the container checks: their scripts, run here --------------------------------------------------------
+
+
+def test_nothing_but_tmp_is_writable_is_what_the_check_looks_for(tmp_path: Path) -> None:
+    (tmp_path / "allowed").mkdir()
+    (tmp_path / "allowed" / "scratch").write_text("x")
+    (tmp_path / "leak").write_text("x")
+    argv = container_checks.writable_outside([str(tmp_path / "allowed")])
+    script = argv[-1].replace("find / -xdev", f"find {tmp_path}")
+    found = run([*argv[:-1], script]).stdout.split()
+    assert str(tmp_path / "leak") in found
+    assert not [path for path in found if path.startswith(str(tmp_path / "allowed"))]
+
+
+def test_the_leftovers_script_names_a_compiler_it_finds(tmp_path: Path) -> None:
+    fake = tmp_path / "gcc"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    result = subprocess.run(
+        container_checks.leftovers(),
+        env={**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert str(fake) in result.stdout.split()
+
+
+def probe(port: int) -> list[str]:
+    """A HEALTHCHECK like the images': python, no proxy, /ready on loopback."""
+    url = f"http://127.0.0.1:{port}/"
+    code = f"import urllib.request as r; r.build_opener(r.ProxyHandler({{}})).open({url!r}, timeout=2)"
+    return container_checks.healthcheck_command([sys.executable, "-c", code], shell=False)
+
+
+def test_healthy_starts_the_entrypoint_and_waits_for_its_healthcheck(tmp_path: Path) -> None:
+    port = free_port()
+    entrypoint = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    result = subprocess.run(
+        container_checks.healthy(entrypoint, probe(port)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].startswith("healthy after")
+
+
+def test_healthy_fails_when_the_healthcheck_never_passes(tmp_path: Path) -> None:
+    port = free_port()
+    result = subprocess.run(
+        container_checks.healthy(
+            [sys.executable, "-c", "import time; time.sleep(30)"], probe(port), attempts=2
+        ),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "never healthy" in result.stderr or "the service exited" in result.stderr
+
+
+def test_a_shell_healthcheck_runs_through_sh() -> None:
+    assert container_checks.healthcheck_command(["curl -f localhost || exit 1"], shell=True) == [  # noqa: S604
+        "sh",
+        "-c",
+        "curl -f localhost || exit 1",
+    ]
+    with pytest.raises(ValueError, match="no entrypoint or no HEALTHCHECK"):
+        container_checks.healthy([], ["true"])
+
+
+# -- the pip cache's round trip ------------------------------------------------------------------------
+
+
+def test_the_seed_copies_a_restored_cache_into_the_modules_pip_cache_volume() -> None:
+    restored = dag.directory().with_new_file("http-v2/x", "cached")
+    seeded = artifacts.pip_cache_seeded(PYTHON, restored)
+    cache = only(seeded, "withMountedCache")
+    assert cache["path"] == toolchain.PIP_CACHE_PATH
+    assert only(cache["cache"], "cacheVolume") == {"key": toolchain.PIP_CACHE_VOLUME}
+    assert only(seeded, "withMountedDirectory") == {"path": artifacts.SEED_PATH, "source": restored}
+    assert execs(seeded) == [["cp", "-a", f"{artifacts.SEED_PATH}/.", toolchain.PIP_CACHE_PATH]]
+
+
+def test_each_snapshot_copies_the_volume_as_it_is_then() -> None:
+    first, second = artifacts.pip_cache_snapshot(PYTHON, "t1"), artifacts.pip_cache_snapshot(PYTHON, "t2")
+    assert execs(first) == [["cp", "-a", f"{toolchain.PIP_CACHE_PATH}/.", artifacts.SNAPSHOT_PATH]]
+    assert chain(first)[-1].args == {"path": artifacts.SNAPSHOT_PATH}
+    assert chain(first) != chain(second)  # a later call is not served the first one's copy
+
+
+def stages(dockerfile: str) -> list[tuple[str, str, list[str]]]:
+    """(name, base, instructions) of each stage; continuation lines joined into one instruction."""
+    joined = re.sub(r"\\\n\s*", " ", dockerfile)
+    found: list[tuple[str, str, list[str]]] = []
+    for line in joined.splitlines():
+        if match := re.match(r"FROM\s+(\S+)\s+AS\s+(\S+)", line):
+            found.append((match[2], match[1], []))
+        elif found and line.strip() and not line.startswith("#"):
+            found[-1][2].append(line.strip())
+    return found
+
+
+@pytest.mark.parametrize("name", ["Dockerfile.tts", "Dockerfile.agent"])
+def test_every_pip_download_goes_through_the_cache_mount_with_the_cache_enabled(name: str) -> None:
+    parsed = stages((ROOT / name).read_text(encoding="utf-8"))
+    disabled: dict[str, bool] = {}
+    downloads = 0
+    for stage, base, instructions in parsed:
+        disabled[stage] = disabled.get(base, False) or any(
+            line.startswith("ENV") and "PIP_NO_CACHE_DIR" in line for line in instructions
+        )
+        for line in instructions:
+            pip_runs = re.findall(r"(?:env -u PIP_NO_CACHE_DIR )?pip (?:install|wheel|download)[^&]*", line)
+            # --no-index installs only local wheels; a --no-build-isolation wheel of the project, nothing
+            from_an_index = [
+                run for run in pip_runs if "--no-index" not in run and "--no-build-isolation" not in run
+            ]
+            if not line.startswith("RUN") or not from_an_index:
+                continue
+            downloads += len(from_an_index)
+            assert "--mount=type=cache,target=/root/.cache/pip" in line, f"{stage}: {line}"
+            if disabled[stage]:  # PIP_NO_CACHE_DIR disables the cache whatever its value
+                assert all(run.startswith("env -u PIP_NO_CACHE_DIR") for run in from_an_index), line
+    assert downloads >= 2
+    assert not disabled["builder"]
