@@ -99,7 +99,7 @@ def test_value_sets_start_with_the_defaults() -> None:
 
 
 def test_the_chart_has_the_values_sets_the_pipeline_checks() -> None:
-    assert list(helm.value_sets(str(CHART), ci_entries())) == ["defaults", "cpu", "gpu", "minimal"]
+    assert list(helm.value_sets(str(CHART), ci_entries())) == ["defaults", "airgap", "cpu", "gpu", "minimal"]
     assert Path(helm.cluster_values_file(str(CHART))).is_file()
 
 
@@ -313,21 +313,23 @@ def test_the_cluster_overrides_pin_both_images_by_digest(helm_tool: str, tmp_pat
     assert images_of(manifests(tmp_path)) == {
         "Deployment/vibevoice-tts": f"registry:5000/vibevoice-tts@{DIGEST_TTS}",
         "Deployment/vibevoice-agent": f"registry:5000/vibevoice-agent@{DIGEST_AGENT}",
-        "Pod/vibevoice-test": f"registry:5000/vibevoice-tts@{DIGEST_TTS}",
+        "Pod/vibevoice-test": f"registry:5000/vibevoice-agent@{DIGEST_AGENT}",
     }
 
 
 @pytest.mark.integration
 def test_a_numeric_looking_tag_survives_set_string_but_not_set(helm_tool: str) -> None:
     """Why the pipeline never uses --set: the schema wants a string tag; `--set` makes 20240501 a number."""
-    as_string = helm.helm_template("r", str(CHART), namespace="n", set_strings={"tts.image.tag": "20240501"})
+    as_string = helm.helm_template(
+        "r", str(CHART), namespace="n", set_strings={"agent.image.tag": "20240501"}
+    )
     result = run_helm(as_string, helm_tool)
     assert result.returncode == 0, result.stderr
-    assert "vibevoice-tts:20240501" in result.stdout
-    as_number = [*helm.helm_template("r", str(CHART), namespace="n"), "--set", "tts.image.tag=20240501"]
+    assert "vibevoice-agent:20240501" in result.stdout
+    as_number = [*helm.helm_template("r", str(CHART), namespace="n"), "--set", "agent.image.tag=20240501"]
     result = run_helm(as_number, helm_tool)
     assert result.returncode == 1
-    assert "tts.image.tag: Invalid type. Expected: string, given: integer" in result.stderr
+    assert "agent.image.tag: Invalid type. Expected: string, given: integer" in result.stderr
 
 
 @pytest.fixture
