@@ -89,7 +89,7 @@ class FakeHub:
 def huggingface_hub() -> None:
     """The init container runs in the TTS image, whose transformers brings huggingface_hub."""
     if importlib.util.find_spec("huggingface_hub") is None:
-        unavailable("huggingface_hub not importable: `make model-deps` installs the gpu extra")
+        unavailable("huggingface_hub not importable: the dev extra installs it")
 
 
 @pytest.fixture
