@@ -33,7 +33,7 @@ TOKEN = "hf_test_not_a_real_token"
 FILES = {
     ("org/model", PINNED): {"config.json": b'{"revision": "pinned"}', "voices/en.pt": b"\x00" * 64},
     ("org/model", LATEST): {"config.json": b'{"revision": "latest"}', "voices/en.pt": b"\x01" * 64},
-    ("org/tokenizer", LATEST): {"tokenizer.json": b"{}"},
+    ("org/tokenizer", LATEST): {"tokenizer.json": b"{}", "model.safetensors": b"\x02" * 64},
 }
 BRANCHES = {"org/model": LATEST, "org/tokenizer": LATEST}
 
@@ -131,7 +131,7 @@ def test_fetches_pinned_revisions_and_loads_them_offline(
         "HF_HOME": str(tmp_path / "cache"),
         "HF_ENDPOINT": url,
         "HF_TOKEN": TOKEN,
-        "VIBEVOICE_FETCH_REPOS": f"org/model@{PINNED} org/tokenizer@main",
+        "VIBEVOICE_FETCH_REPOS": f"org/model@{PINNED} org/tokenizer@main:*.json,*.txt",
     }
     first = run_init(defaults, env)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -141,6 +141,9 @@ def test_fetches_pinned_revisions_and_loads_them_offline(
     # The service asks for the model by name, offline: it gets the pinned commit, not the branch's head.
     assert load_by_name(tmp_path / "cache", "org/model", "config.json") == '{"revision": "pinned"}'
     assert load_by_name(tmp_path / "cache", "org/tokenizer", "tokenizer.json") == "{}"
+    # the tokenizer's repository is fetched without the files its patterns leave out (its weights)
+    assert not any("model.safetensors" in asked for asked in fake.requests)
+    assert not list((tmp_path / "cache").rglob("model.safetensors"))
 
     asked = len(fake.requests)
     again = run_init(defaults, env)

@@ -202,7 +202,8 @@ def test_default_cache_is_a_claim_filled_at_the_revisions(defaults: Rendered) ->
     env = env_of(init)
     assert env == {
         "HF_HOME": "/var/cache/huggingface",
-        "VIBEVOICE_FETCH_REPOS": "microsoft/VibeVoice-Realtime-0.5B@main Qwen/Qwen2.5-0.5B@main",
+        # the tokenizer's repository without its weights
+        "VIBEVOICE_FETCH_REPOS": "microsoft/VibeVoice-Realtime-0.5B@main Qwen/Qwen2.5-0.5B@main:*.json,*.txt",
     }
     assert init["command"] == ["python3", "-c", (CHART / "files" / "fetch_model.py").read_text()]
     assert {"name": "model-cache", "mountPath": "/var/cache/huggingface"} in init["volumeMounts"]
@@ -215,7 +216,7 @@ def test_pinned_revisions_token_and_shared_claim(rendered_sets: dict[str, Render
     env = env_of(fetch_container(gpu))
     assert env["VIBEVOICE_FETCH_REPOS"] == (
         "microsoft/VibeVoice-Realtime-0.5B@0123456789abcdef0123456789abcdef01234567 "
-        "Qwen/Qwen2.5-0.5B@89abcdef0123456789abcdef0123456789abcdef"
+        "Qwen/Qwen2.5-0.5B@89abcdef0123456789abcdef0123456789abcdef:tokenizer*,vocab.json,merges.txt"
     )
     assert env["HF_TOKEN"] == {"secretKeyRef": {"name": "huggingface", "key": "token"}}
     (claim,) = gpu.all("PersistentVolumeClaim")

@@ -322,7 +322,10 @@ topologySpreadConstraints:
 {{- end }}
 {{- end }}
 
-{{/* The repositories the init container fetches, as `repo@revision` words: the model, then extraRepos. */}}
+{{/*
+The repositories the init container fetches, as `repo@revision[:pattern,...]` words: the model, then
+extraRepos (with the file patterns they are limited to).
+*/}}
 {{- define "vibevoice.fetchRepos" -}}
 {{- $cache := .Values.tts.modelCache }}
 {{- if hasPrefix "/" .Values.tts.gpu.model }}
@@ -330,7 +333,11 @@ topologySpreadConstraints:
 {{- end }}
 {{- $repos := list (printf "%s@%s" .Values.tts.gpu.model $cache.revision) }}
 {{- range $cache.extraRepos }}
-{{- $repos = append $repos (printf "%s@%s" .repo .revision) }}
+{{- $word := printf "%s@%s" .repo .revision }}
+{{- with .files }}
+{{- $word = printf "%s:%s" $word (join "," .) }}
+{{- end }}
+{{- $repos = append $repos $word }}
 {{- end }}
 {{- join " " $repos }}
 {{- end }}
