@@ -28,7 +28,12 @@ from tests.support.tools import ROOT, require_tool
 
 SOURCE = dag.directory().with_new_file("marker", "the repository")
 PYTHON = ImagePin("python", "python", "3.12-slim", "sha256:" + "1" * 64)
-HELM = ImagePin("helm", "alpine/helm", "3.19.0", "sha256:" + "2" * 64)
+PINS = {
+    "python": PYTHON,
+    "helm": ImagePin("helm", "alpine/helm", "3.19.0", "sha256:" + "2" * 64),
+    "cosign": ImagePin("cosign", "gcr.io/projectsigstore/cosign", "v3.0.6", "sha256:" + "3" * 64),
+    "registry": ImagePin("registry", "registry", "2", "sha256:" + "4" * 64),
+}
 
 
 def run(argv: Sequence[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -39,7 +44,7 @@ def run(argv: Sequence[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[st
 
 
 def test_the_dev_env_installs_the_requirements_before_the_source_and_the_packages_after() -> None:
-    env = devenv.dev_env(PYTHON, HELM, SOURCE)
+    env = devenv.dev_env(PINS, SOURCE)
     assert only(env, "from") == {"address": PYTHON.reference}
     assert execs(env) == [
         commands.apt_install(devenv.SYSTEM_TOOLS),
@@ -53,8 +58,14 @@ def test_the_dev_env_installs_the_requirements_before_the_source_and_the_package
     order = fields(env)
     source_at = next(i for i, call in enumerate(chain(env)) if call.args.get("source") == SOURCE)
     assert order.index("withExec") < source_at < len(order) - order[::-1].index("withExec") - 1
-    helm = next(args for args in args_of(env, "withFile") if args["path"] == devenv.HELM_PATH)
-    assert only(helm["source"], "from") == {"address": HELM.reference}
+    # helm, cosign and the registry are the pinned images' own binaries, where the tests look for them
+    wanted = {path for _, _, path in devenv.BINARIES}
+    files = [args for args in args_of(env, "withFile") if args["path"] in wanted]
+    assert {args["path"]: only(args["source"], "from")["address"] for args in files} == {
+        "/usr/local/bin/helm": PINS["helm"].reference,
+        "/usr/local/bin/cosign": PINS["cosign"].reference,
+        "/usr/local/bin/docker-registry": PINS["registry"].reference,
+    }
     cache = only(env, "withMountedCache")
     assert only(cache["cache"], "cacheVolume") == {"key": toolchain.PIP_CACHE_VOLUME}
     variables = {args["name"]: args["value"] for args in args_of(env, "withEnvVariable")}

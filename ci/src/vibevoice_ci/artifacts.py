@@ -105,10 +105,10 @@ async def tool_image(source: dagger.Directory, tool: str) -> tool_images.ImagePi
     return tool_images.parse_pin(tool, await source.file(tool_images.pin_path(tool)).contents())
 
 
-def pip_cache(container: dagger.Container, seed: dagger.Directory | None = None) -> dagger.Container:
-    """`container` with the pipeline's pip cache volume mounted (seeded from `seed` when it is new)."""
+def pip_cache(container: dagger.Container) -> dagger.Container:
+    """`container` with the pipeline's pip cache volume mounted (see caches.py for its round trip)."""
     return container.with_mounted_cache(
-        toolchain.PIP_CACHE_PATH, dag.cache_volume(toolchain.PIP_CACHE_VOLUME), source=seed
+        toolchain.PIP_CACHE_PATH, dag.cache_volume(toolchain.PIP_CACHE_VOLUME)
     )
 
 

@@ -36,11 +36,7 @@ class Chart:
     @check
     async def tests(self) -> None:
         """The chart's test suite (tests/chart: schema, templates, toggles, security) with the pinned helm."""
-        env = devenv.dev_env(
-            await artifacts.tool_image(self.source, "python"),
-            await artifacts.tool_image(self.source, "helm"),
-            self.source,
-        )
+        env = await devenv.for_source(self.source)
         await env.with_exec(commands.pytest(paths=commands.CHART_TESTS)).sync()
 
     @function

@@ -1,13 +1,16 @@
 """The repository's dev environment as a container: what `make test` needs, for the suites that run
 outside the service images (pyright, the pipeline's own tests, the chart tests).
 
-The pinned Python, the system tools the tests run for real (espeak-ng, jq, git), helm from the pinned
-helm image, a venv at .venv where both pyright configurations look for it, the runtime and dev
+The pinned Python, the system tools the tests run for real (espeak-ng, jq, git, skopeo, htpasswd), helm,
+cosign and the registry from their pinned images (the versions the pipeline runs), a venv at .venv
+where both pyright configurations look for it, the runtime and dev
 requirements (installed before the source is added, so a code change keeps that layer), then the
 product and the pipeline package installed editable, as `make venv` does.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import dagger
 from dagger import dag
@@ -15,8 +18,13 @@ from dagger import dag
 from vibevoice_ci import artifacts, cluster, commands, toolchain
 from vibevoice_ci.images import ImagePin
 
-SYSTEM_TOOLS = ("espeak-ng", "jq", "git")
-HELM_PATH = "/usr/local/bin/helm"
+SYSTEM_TOOLS = ("espeak-ng", "jq", "git", "skopeo", "apache2-utils")
+# Binaries from the pinned tool images: tool image, path in it, path in the dev env (the tests' names).
+BINARIES = (
+    ("helm", cluster.HELM_IN_IMAGE, "/usr/local/bin/helm"),
+    ("cosign", "/ko-app/cosign", "/usr/local/bin/cosign"),
+    ("registry", "/bin/registry", "/usr/local/bin/docker-registry"),
+)
 REQUIREMENTS = "/requirements"
 VENV = f"{toolchain.WORKDIR}/.venv"
 # Under CI=true a test whose tool is missing fails instead of skipping (tests/support/tools.py).
@@ -24,18 +32,24 @@ ENV = {"CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
 SEARCH_PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def dev_env(
-    python: ImagePin, helm: ImagePin, source: dagger.Directory, pip_seed: dagger.Directory | None = None
-) -> dagger.Container:
+async def for_source(source: dagger.Directory) -> dagger.Container:
+    """The dev environment of `source`, its tool images as ci/images pins them."""
+    pins = {tool: await artifacts.tool_image(source, tool) for tool in ("python", *(b[0] for b in BINARIES))}
+    return dev_env(pins, source)
+
+
+def dev_env(pins: Mapping[str, ImagePin], source: dagger.Directory) -> dagger.Container:
     """The dev environment with the source at toolchain.WORKDIR, ready for pytest and pyright."""
     requirements = [
         "--requirement", f"{REQUIREMENTS}/runtime.txt", "--requirement", f"{REQUIREMENTS}/extra-dev.txt",
     ]  # fmt: skip
+    env = artifacts.pip_cache(dag.container().from_(pins["python"].reference)).with_exec(
+        commands.apt_install(SYSTEM_TOOLS)
+    )
+    for tool, inside, path in BINARIES:
+        env = env.with_file(path, dag.container().from_(pins[tool].reference).file(inside))
     env = (
-        artifacts.pip_cache(dag.container().from_(python.reference), pip_seed)
-        .with_exec(commands.apt_install(SYSTEM_TOOLS))
-        .with_file(HELM_PATH, dag.container().from_(helm.reference).file(cluster.HELM_IN_IMAGE))
-        .with_exec(commands.venv(VENV))
+        env.with_exec(commands.venv(VENV))
         .with_env_variable("PATH", SEARCH_PATH)
         .with_file(f"{REQUIREMENTS}/pyproject.toml", source.file("pyproject.toml"))
         .with_file(f"{REQUIREMENTS}/generate.py", source.file(commands.REQUIREMENTS_SCRIPT))

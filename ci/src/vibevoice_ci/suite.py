@@ -26,12 +26,8 @@ class Suite:
 
     @function
     async def env(self) -> dagger.Container:
-        """The dev environment (Python, dev extra, helm, espeak-ng, the source at /src) where they run."""
-        return devenv.dev_env(
-            await artifacts.tool_image(self.source, "python"),
-            await artifacts.tool_image(self.source, "helm"),
-            self.source,
-        )
+        """The dev environment: Python, the dev extra, helm, cosign, espeak-ng, the source at /src."""
+        return await devenv.for_source(self.source)
 
     @function
     @check
