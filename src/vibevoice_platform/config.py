@@ -47,14 +47,21 @@ def build_parser(settings_cls: type[BaseSettings], prog: str, description: str) 
 def parse_settings(
     settings_cls: type[SettingsT], argv: Sequence[str] | None, prog: str, description: str
 ) -> SettingsT:
-    """Parse flags over the environment; a bad value exits with status 2 and names the flag."""
+    """Parse flags over the environment; a bad value exits with status 2 (usage, no traceback) naming
+    the flag, its environment variable, and which of the two the bad value came from."""
     parser = build_parser(settings_cls, prog, description)
     flags = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
     try:
         return settings_cls(**flags)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"--{'.'.join(str(p) for p in err['loc']).replace('_', '-')}: {err['msg']}"
-            for err in exc.errors()
-        )
-        parser.error(problems)
+        prefix = str(settings_cls.model_config.get("env_prefix", ""))
+        parser.error("; ".join(_problem(err["loc"], err["msg"], flags, prefix) for err in exc.errors()))
+
+
+def _problem(loc: tuple[int | str, ...], message: str, flags: dict[str, Any], prefix: str) -> str:
+    if not loc:  # a check across settings: its message names what to set
+        return message.removeprefix("Value error, ")
+    name = str(loc[0])
+    flag, env = "--" + name.replace("_", "-"), f"{prefix}{name}".upper()
+    source = f"{flag} (env {env})" if name in flags else f"{env} in the environment (flag {flag})"
+    return f"{source}: {message}"

@@ -198,7 +198,8 @@ def test_openai_backend_errors_and_timeouts_end_the_turn_cleanly(
 ) -> None:
     fake, url = fake_llm
     flags = ("--llm", "openai", "--openai-base-url", f"{url}/v1", "--llm-timeout-s", "0.5")
-    with start_agent(sine_tts.url, *flags) as agent:
+    env = {"VIBEVOICE_AGENT_OPENAI_API_KEY": "sk-test-not-a-real-key"}
+    with start_agent(sine_tts.url, *flags, env=env) as agent:
         fake.fail_status = 500
         events = turn_events(agent, {"text": "hi"})
         error = next(e.json() for e in events if e.event == "error")

@@ -15,9 +15,11 @@ from typing import Any
 import anyio
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
-from vibevoice_platform.tts.engines.vibevoice import AudioSink, ModelBinding, VibeVoiceEngine
+from vibevoice_platform.tts.engines.vibevoice import VibeVoiceEngine
 from vibevoice_platform.tts.engines.vibevoice_bindings import AutoBinding, binding_for
+from vibevoice_platform.tts.engines.vibevoice_interface import AudioSink, ModelBinding
 from vibevoice_platform.tts.engines.vibevoice_longform import LongformBinding
 from vibevoice_platform.tts.engines.vibevoice_realtime import RealtimeBinding
 from vibevoice_platform.tts.engines.vibevoice_tiny import TinyRandomBinding
@@ -282,6 +284,6 @@ def test_the_binding_follows_the_model_and_family(flags: dict[str, str], expecte
         ({"model": "tiny-random", "model_family": "realtime"}, "long-form model code"),
     ],
 )
-def test_impossible_model_settings_are_clear_errors(flags: dict[str, str], message: str) -> None:
-    with pytest.raises(EngineError, match=message):
-        binding_for(TTSSettings.model_validate({"engine": "vibevoice", **flags}))
+def test_impossible_model_settings_are_refused_with_the_settings(flags: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        TTSSettings.model_validate({"engine": "vibevoice", **flags})

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TINY_RANDOM = "tiny-random"  # the --model that builds a tiny random long-form model in memory
 
 
 class TTSSettings(BaseSettings):
@@ -62,3 +64,18 @@ class TTSSettings(BaseSettings):
     )
     cfg_scale: float = Field(default=1.5, gt=0, description="vibevoice classifier-free guidance scale")
     diffusion_steps: int = Field(default=5, ge=1, description="vibevoice diffusion steps per frame")
+
+    @model_validator(mode="after")
+    def _model_settings_can_work(self) -> TTSSettings:
+        """Refuse at start-up, naming flags and variables, what the vibevoice engine could not load."""
+        if self.engine == "vibevoice" and not self.model:
+            raise ValueError(
+                "--engine vibevoice needs --model (env VIBEVOICE_TTS_MODEL): a local path, a model id, "
+                "or tiny-random (a tiny random model, no weights)"
+            )
+        if self.model == TINY_RANDOM and self.model_family == "realtime":
+            raise ValueError(
+                "--model tiny-random is built with the long-form model code: --model-family "
+                "(env VIBEVOICE_TTS_MODEL_FAMILY) must be auto or longform, not realtime"
+            )
+        return self

@@ -41,6 +41,7 @@ class OpenAIChatLLM(LLM):
     def __init__(self, *, base_url: str, model: str, api_key: SecretStr | None, timeout_s: float) -> None:
         headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key else {}
         self._model = model
+        self._has_key = api_key is not None and bool(api_key.get_secret_value())
         self._base_url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(
             base_url=self._base_url,
@@ -49,6 +50,11 @@ class OpenAIChatLLM(LLM):
         )
 
     async def check(self) -> tuple[bool, str]:
+        if not self._has_key:  # every turn would fail with a 401: say so before traffic arrives
+            return False, (
+                f"no API key for {self._base_url}: set VIBEVOICE_AGENT_OPENAI_API_KEY "
+                "(any value for a server that needs none)"
+            )
         return True, f"{self._model} at {self._base_url}"
 
     async def stream(self, messages: list[Message]) -> AsyncGenerator[str, None]:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from vibevoice_platform.tts.engines.vibevoice import AudioSink, ModelBinding
+from vibevoice_platform.tts.engines.vibevoice_interface import AudioSink, ModelBinding
 from vibevoice_platform.tts.engines.vibevoice_longform import LongformBinding
 from vibevoice_platform.tts.engines.vibevoice_realtime import MODEL_MODULE as REALTIME_MODULE
 from vibevoice_platform.tts.engines.vibevoice_realtime import RealtimeBinding
@@ -82,16 +82,8 @@ class AutoBinding(ModelBinding):
 
 
 def binding_for(settings: TTSSettings) -> ModelBinding:
-    """The binding `settings` ask for; a clear EngineError for a combination that cannot work."""
-    if not settings.model:
-        raise EngineError(
-            "the vibevoice engine needs --model: a local path, a model id, or tiny-random (no weights)"
-        )
+    """The binding `settings` ask for (TTSSettings has refused the combinations that cannot work)."""
     if settings.model == TINY_RANDOM:
-        if settings.model_family == "realtime":
-            raise EngineError(
-                "tiny-random is built with the long-form model code; use --model-family auto or longform"
-            )
         return TinyRandomBinding(
             device=settings.device,
             dtype=settings.dtype,

@@ -25,15 +25,15 @@ from typing import Any
 import numpy as np
 
 from vibevoice_platform.audio import SAMPLE_RATE
-from vibevoice_platform.tts.engines.vibevoice import model_text
+from vibevoice_platform.tts.engines.vibevoice_interface import model_text
 from vibevoice_platform.tts.engines.vibevoice_longform import (
     MODEL_MODULE,
     PROCESSOR_MODULE,
     LongformBinding,
 )
 from vibevoice_platform.tts.engines.vibevoice_runtime import import_attr, import_module
+from vibevoice_platform.tts.settings import TINY_RANDOM
 
-TINY_RANDOM = "tiny-random"
 SEED = 0
 HIDDEN = 64
 LATENT = 16
