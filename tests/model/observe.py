@@ -13,7 +13,8 @@ import numpy as np
 
 from tests.support.processes import Service
 from vibevoice_platform.audio import rms_dbfs
-from vibevoice_platform.tts.engines.vibevoice import WORKER_NAME, model_text
+from vibevoice_platform.tts.engines.vibevoice import WORKER_NAME
+from vibevoice_platform.tts.engines.vibevoice_interface import model_text
 from vibevoice_platform.tts.engines.vibevoice_tiny import CHARS_PER_FRAME, FRAME_SAMPLES
 
 FRAME_BYTES = FRAME_SAMPLES * 2  # one model step: 3,200 PCM16 samples

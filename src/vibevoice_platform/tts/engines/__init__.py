@@ -24,6 +24,7 @@ def build_engine(settings: TTSSettings) -> Engine:
 
             return EspeakEngine(binary=settings.espeak_binary)
         case "vibevoice":
-            from vibevoice_platform.tts.engines.vibevoice import VibeVoiceEngine, load_binding
+            from vibevoice_platform.tts.engines.vibevoice import VibeVoiceEngine
+            from vibevoice_platform.tts.engines.vibevoice_bindings import binding_for
 
-            return VibeVoiceEngine(load_binding(settings))
+            return VibeVoiceEngine(binding_for(settings))

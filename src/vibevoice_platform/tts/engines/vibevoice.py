@@ -26,9 +26,8 @@ import logging
 import sys
 import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
 
 import anyio
 import anyio.from_thread
@@ -38,47 +37,13 @@ from anyio.abc import ObjectSendStream
 
 from vibevoice_platform.audio import float_to_pcm16
 from vibevoice_platform.tts.engines.base import OPENAI_VOICES, Engine
+from vibevoice_platform.tts.engines.vibevoice_interface import ModelBinding
 from vibevoice_platform.tts.errors import EngineError, NotReadyError
-
-if TYPE_CHECKING:
-    from vibevoice_platform.tts.settings import TTSSettings
 
 logger = logging.getLogger(__name__)
 BUFFERED_CHUNKS = 4
 WORKER_NAME = "vibevoice-gen"  # at most 15 bytes: the kernel's limit for a thread name
 _PR_SET_NAME = 15
-
-
-class AudioSink(Protocol):
-    """What a binding's `generate` writes to: the subset of VibeVoice's `AudioStreamer` it uses."""
-
-    def put(self, audio_chunks: Any, sample_indices: Any) -> None: ...
-
-    def end(self, sample_indices: Any = None) -> None: ...
-
-
-class ModelBinding(ABC):
-    """One model package behind the adapter; every method but the properties blocks (worker thread)."""
-
-    model_id: str
-
-    @property
-    @abstractmethod
-    def voices(self) -> Sequence[str]:
-        """Voice presets available once loaded."""
-
-    @abstractmethod
-    def load(self) -> None:
-        """Load weights and voice presets (slow; runs in a worker thread)."""
-
-    @abstractmethod
-    def generate(self, text: str, voice: str, streamer: AudioSink, should_stop: Callable[[], bool]) -> None:
-        """Run generation to completion or until `should_stop()`, streaming into `streamer`."""
-
-
-def model_text(text: str) -> str:
-    """Text as the VibeVoice processors take it: one line, typographic apostrophes made plain."""
-    return " ".join(text.replace("\u2019", "'").split())
 
 
 def _to_float_array(chunk: Any) -> np.ndarray:
@@ -241,10 +206,3 @@ class VibeVoiceEngine(Engine):
                 "generation_ms": round((ended - started) * 1000, 2),
             },
         )
-
-
-def load_binding(settings: TTSSettings) -> ModelBinding:
-    """The binding for the configured model; nothing heavy is imported until it loads."""
-    from vibevoice_platform.tts.engines.vibevoice_bindings import binding_for
-
-    return binding_for(settings)

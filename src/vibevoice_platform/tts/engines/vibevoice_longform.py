@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from vibevoice_platform.audio import SAMPLE_RATE
-from vibevoice_platform.tts.engines.vibevoice import AudioSink, model_text
+from vibevoice_platform.tts.engines.vibevoice_interface import AudioSink, model_text
 from vibevoice_platform.tts.engines.vibevoice_runtime import TorchModelBinding, import_attr, import_module
 
 MODEL_MODULE = "vibevoice.modular.modeling_vibevoice_inference"

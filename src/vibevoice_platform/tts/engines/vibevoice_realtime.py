@@ -13,7 +13,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from vibevoice_platform.tts.engines.vibevoice import AudioSink, model_text
+from vibevoice_platform.tts.engines.vibevoice_interface import AudioSink, model_text
 from vibevoice_platform.tts.engines.vibevoice_runtime import TorchModelBinding, import_attr
 
 MODEL_MODULE = "vibevoice.modular.modeling_vibevoice_streaming_inference"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from vibevoice_platform.tts.engines.vibevoice import AudioSink, ModelBinding
+from vibevoice_platform.tts.engines.vibevoice_interface import AudioSink, ModelBinding
 from vibevoice_platform.tts.errors import EngineError
 
 logger = logging.getLogger(__name__)
