@@ -56,7 +56,7 @@ def test_notes_describe_the_variant(helm: str, notes_chart: Path) -> None:
     assert "VibeVoice engine (microsoft/VibeVoice-Realtime-0.5B) on 1 nvidia.com/gpu per pod" in gpu
     assert "the rollout allows 1500 s for it" in gpu
     assert "@0123456789abcdef0123456789abcdef01234567" in gpu
-    assert "WARNING" not in gpu
+    assert "WARNING" not in gpu  # a pinned revision, a ReadWriteMany claim
     assert "API keys are required" in gpu
     assert "X-Session-ID" in gpu
     assert "https://voice.example.com" in gpu
@@ -73,3 +73,19 @@ def test_notes_describe_the_variant(helm: str, notes_chart: Path) -> None:
     assert "Ingress (upstream-hash-by)" not in airgap
     assert 'Authorization: Bearer $VIBEVOICE_API_KEY" \\\n    -d' in airgap
     assert "Authorization" not in defaults
+    assert "pods on other nodes cannot" not in defaults  # one TTS pod
+
+
+def test_notes_warn_of_a_single_node_claim_shared_by_several_pods(helm: str, notes_chart: Path) -> None:
+    args = [
+        "template",
+        RELEASE,
+        str(notes_chart),
+        "--namespace",
+        NAMESPACE,
+        "--show-only",
+        "templates/notes.yaml",
+    ]
+    rendered = run_helm(helm, args, {"tts": {"replicaCount": 2}})
+    text = Rendered.parse(rendered).manifests[0]["data"]["notes"]
+    assert "WARNING: several TTS pods share a ReadWriteOnce claim" in text
