@@ -1,12 +1,13 @@
 """The run-to-run spread against real services: nights on a runner whose speed moves, then the gate.
 
-The sine engine stands in for the machine: at pace p its 100 ms chunks take 100 / p ms, so pace 4 is
-a fast night (first audio after about 25 ms), pace 2.7 the same build on a machine some 40 % slower
-(37 ms; the overheads both share make the measured shift a little smaller) and pace 1 a real 4x
-regression (100 ms). Six nights alternate between the speeds, each compared with the night before as
-the nightly workflow does, building history.json from the runs that passed. The policy gates the
-medians only: a p95 of 60 requests on this shared 2-core machine moves with the neighbours' load more
-than with the simulated speed; test_history.py covers every default check with synthetic samples.
+The sine engine stands in for the machine: at pace p its 100 ms chunks take 100 / p ms, so pace 1 is
+a fast night (first audio after about 100 ms), pace 0.714 the same build on a machine 40 % slower
+(140 ms) and pace 0.25 a real 4x regression (400 ms). Six nights drift between the speeds in steps of
+at most 14 %, each compared with the night before as the nightly workflow does, building history.json
+from the runs that passed. Delays of this size keep the test about the mechanism: the milliseconds a
+busy neighbour adds on a shared 2-core machine stay inside the 30 % the gate allows a night. The
+policy gates the medians only: a p95 of a few dozen requests moves with the neighbours' load more than
+with the simulated speed; test_history.py covers every default check with synthetic samples.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from vibevoice_platform.bench.history import load_history
 
 pytestmark = pytest.mark.integration
 
-FAST, MEDIUM, SLOWER, REGRESSED = 4.0, 3.2, 2.7, 1.0  # sine paces: first audio after 25, 31, 37, 100 ms
-NIGHTS = (FAST, MEDIUM, SLOWER, FAST, MEDIUM, SLOWER)
+# sine paces: first audio after 100, 114, 128, 140 and 400 ms
+FAST, MILD, MEDIUM, SLOWER, REGRESSED = 1.0, 0.877, 0.781, 0.714, 0.25
+NIGHTS = (FAST, MILD, MEDIUM, SLOWER, MEDIUM, MILD)
 TEXTS = ("Hi.", "Ok.", "Yes.", "Sure!")  # two or three 100 ms chunks each
 POLICY = """
 [[checks]]
@@ -45,7 +47,7 @@ def machines() -> Iterator[dict[float, Service]]:
     """One sine TTS per machine speed."""
     with ExitStack() as stack:
         services: dict[float, Service] = {}
-        for pace in (FAST, MEDIUM, SLOWER, REGRESSED):
+        for pace in (FAST, MILD, MEDIUM, SLOWER, REGRESSED):
             port = free_port()
             command = ["vibevoice-tts", "--engine", "sine", "--sine-pace", f"{pace:g}", "--port", str(port)]
             services[pace] = stack.enter_context(running([*command, "--max-concurrency", "16"], port=port))
@@ -66,7 +68,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def measure(service: Service, corpus: Path, out: Path, requests: int = 60) -> Path:
+def measure(service: Service, corpus: Path, out: Path, requests: int = 45) -> Path:
     """One run of the scenario; returns its results.json."""
     argv = ["run", "--target", "tts", "--url", service.url, "--requests", str(requests), "--concurrency", "3"]
     assert main([*argv, "--corpus-file", str(corpus), "--out", str(out)]) == EXIT_OK
@@ -106,11 +108,13 @@ def test_a_slower_machine_passes_with_history_and_a_4x_slower_ttfa_still_fails(
     code, judged = gate(slower, tmp_path / "judged", baseline=fast, history=history, policy=policy)
     assert code == EXIT_OK, [c.reason for c in judged.checks]
     ttfa = next(c for c in judged.checks if (c.metric, c.statistic) == ("ttfa_ms", "p50"))
+    assert ttfa.verdict is not Verdict.FAIL
     assert ttfa.relative is not None
-    assert 0.0 < ttfa.relative < 1.0  # slower, by less than the 4x regression below
+    assert ttfa.relative < 1.0  # well short of the 4x regression below
     assert ttfa.history is not None
     assert ttfa.history.within
-    assert "machine noise" in ttfa.reason
+    if ttfa.relative > 0.30:  # past the fail threshold on its own: the history is why it passed
+        assert "machine noise" in ttfa.reason
     assert "run-to-run spread of 6 past runs" in (tmp_path / "judged" / "summary.md").read_text()
 
     # A 4x slower time to first audio is beyond any spread the nights showed.

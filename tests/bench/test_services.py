@@ -1,7 +1,9 @@
 """`vibevoice-bench` against the real services: the TTS (sine and espeak-ng engines) and the agent.
 
 The sine engine makes timing a setting: its first 100 ms chunk comes after 100 ms / pace, so a server
-at pace 4 answers in about 25 ms and one at pace 1 in about 100 ms, a 4x slower time to first audio.
+at pace 1 answers in about 100 ms and one at pace 0.25 in about 400 ms, a 4x slower time to first
+audio. Delays of that size keep the verdicts about the mechanism: the milliseconds a busy neighbour adds
+on a shared 2-core machine stay well inside the gate's thresholds.
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ def _sine(pace: float, *extra: str) -> Iterator[Service]:
 
 @pytest.fixture(scope="module")
 def sine_fast() -> Iterator[Service]:
-    """TTFA about 25 ms."""
-    yield from _sine(4, "--max-concurrency", "8")
+    """TTFA about 100 ms."""
+    yield from _sine(1, "--max-concurrency", "8")
 
 
 @pytest.fixture(scope="module")
 def sine_slow() -> Iterator[Service]:
-    """TTFA about 100 ms: the same service 4x slower to first audio."""
-    yield from _sine(1, "--max-concurrency", "8")
+    """TTFA about 400 ms: the same service 4x slower to first audio."""
+    yield from _sine(0.25, "--max-concurrency", "8")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def _compare(baseline: Path, current: Path, out: Path) -> tuple[int, Comparison]
 def test_two_runs_of_one_build_pass_and_a_4x_slower_ttfa_fails(
     sine_fast: Service, sine_slow: Service, corpus: Path, tmp_path: Path
 ) -> None:
-    flags = ["--target", "tts", "--requests", "40", "--concurrency", "2", "--corpus-file", str(corpus)]
+    flags = ["--target", "tts", "--requests", "30", "--concurrency", "2", "--corpus-file", str(corpus)]
     first = _run(sine_fast.url, tmp_path / "first", *flags)
     assert first.error_rate == 0.0
     assert first.run.engine == "sine"
@@ -101,7 +103,7 @@ def test_http_and_websocket_audio_matches_the_text(sine_fast: Service, corpus: P
             assert record.audio_seconds == pytest.approx(max(0.1, record.chars * 0.05), abs=1e-3)
             assert record.ttfa_ms is not None
             assert record.e2e_latency_ms is not None
-            assert 15.0 < record.ttfa_ms <= record.e2e_latency_ms
+            assert 100.0 * 0.95 <= record.ttfa_ms <= record.e2e_latency_ms  # the first chunk's 100 ms
         if protocol == "ws":
             assert results.metrics["setup_ms"].count == 10
         else:
