@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from vibevoice_platform.bench.corpus import CorpusChoice, CorpusError, Utterance
 from vibevoice_platform.bench.drivers import Protocol, Target, UnsupportedScenario, driver_for, open_session
 from vibevoice_platform.bench.github import API_URL, GitHub, GitHubError
 from vibevoice_platform.bench.history import appended, entry_for, load_history
-from vibevoice_platform.bench.loadgen import Plan, execute
+from vibevoice_platform.bench.loadgen import Outcome, Plan, execute
 from vibevoice_platform.bench.policy import PolicyError, load_policy
 from vibevoice_platform.bench.progress import Progress
 from vibevoice_platform.bench.records import RequestRecord
@@ -36,6 +37,7 @@ from vibevoice_platform.bench.testbed import describe_machine, describe_service,
 EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C; the results are written
 DEFAULT_REQUESTS = 100
 READY_TIMEOUT_S = 5.0
 
@@ -131,8 +133,14 @@ async def _measure(
         with anyio.move_on_after(READY_TIMEOUT_S):
             service = await describe_service(session.http, url)
         progress = Progress(sys.stderr, total=plan.requests, duration_s=plan.duration_s)
-        outcome = await execute(session, driver, utterances, plan, progress.update)
+        stop = anyio.Event()
+        outcomes: list[Outcome] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_signal, stop)
+            outcomes.append(await execute(session, driver, utterances, plan, progress.update, stop=stop))
+            tg.cancel_scope.cancel()
         progress.close()
+    outcome = outcomes[0]
     info = RunInfo(
         target=args.target,
         protocol=args.protocol,
@@ -150,13 +158,32 @@ async def _measure(
         started_at=outcome.started_at,
         wall_s=round(outcome.wall_s, 6),
         service=service,
+        complete=outcome.complete,
     )
     return build_results(outcome.records, info, describe_machine()), outcome.records
+
+
+async def _stop_on_signal(stop: anyio.Event) -> None:
+    """Ctrl-C or SIGTERM: stop the run and keep what it measured; a second one quits at once."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if stop.is_set():
+                print("\nvibevoice-bench: stopped without saving", file=sys.stderr, flush=True)
+                os._exit(EXIT_INTERRUPTED)
+            print(
+                "\nvibevoice-bench: interrupted; saving the requests finished so far "
+                "(again to quit without saving)",
+                file=sys.stderr,
+                flush=True,
+            )
+            stop.set()
 
 
 def _one_line(results: Results) -> str:
     run = results.run
     parts = [f"{run.target}/{run.protocol}: {results.requests} requests, {results.failed} failed"]
+    if not run.complete:
+        parts[0] = "INCOMPLETE (interrupted) " + parts[0]
     for name in ("ttfa_ms", "e2e_latency_ms"):
         m = results.metrics[name]
         if m.count:
@@ -190,7 +217,7 @@ def run_command(args: argparse.Namespace, stderr: TextIO) -> int:
         code = f" {error.code}" if error.code else ""
         print(f"  {error.count} x {error.type}{code}: {error.message}", file=stderr)
     print(f"wrote {out / 'results.json'} and {out / 'requests.jsonl'}", file=stderr)
-    return EXIT_OK
+    return EXIT_OK if results.run.complete else EXIT_INTERRUPTED
 
 
 def _write(path: Path, text: str) -> None:
@@ -231,7 +258,9 @@ def compare_command(args: argparse.Namespace, stderr: TextIO) -> int:
     _write(out / "comparison.json", comparison.model_dump_json(indent=2) + "\n")
     _write(out / CHART, _chart(comparison, baseline, current))
     _write(out / "summary.md", summary_markdown(comparison, current, CHART))
-    if comparison.verdict is not Verdict.FAIL:
+    if not current.run.complete:
+        print("note: the current run was interrupted: never written as baseline or history", file=stderr)
+    elif comparison.verdict is not Verdict.FAIL:
         _write(out / "baseline.json", current.model_dump_json(indent=2) + "\n")
         if history is not None:
             entry = entry_for(current, (check.statistic for check in policy.checks))

@@ -3,7 +3,8 @@
 `concurrency` workers share a request counter; each takes the next index, speaks utterance
 `index % len(corpus)` and records what happened. Warm-up requests go first, at the same concurrency,
 and are not recorded. A run is bounded by a number of requests or by a duration; when the duration is
-up no new request starts, and those in flight finish and count.
+up no new request starts, and those in flight finish and count. A run can also be stopped (Ctrl-C):
+requests in flight are then abandoned, and the outcome holds what had finished, marked incomplete.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Outcome:
     records: list[RequestRecord]
     started_at: datetime
     wall_s: float
+    complete: bool = True  # False when stopped before its requests or duration were done
 
 
 async def one_request(
@@ -130,24 +132,39 @@ async def execute(
     utterances: Sequence[Utterance],
     plan: Plan,
     on_record: Callable[[RequestRecord], None],
+    *,
+    stop: anyio.Event | None = None,
 ) -> Outcome:
-    """Warm up, then run the measured phase; `on_record` sees each measured record as it finishes."""
+    """Warm up, then run the measured phase; `on_record` sees each measured record as it finishes.
+    Setting `stop` ends the run at once with what has been measured."""
     if not utterances:
         raise ValueError("the corpus is empty")
-    if plan.warmup:
-        await _phase(
-            session, driver, utterances, count=plan.warmup, deadline_s=None,
-            concurrency=plan.concurrency, on_record=lambda _: None,
-        )  # fmt: skip
+    stop = stop or anyio.Event()
     records: list[RequestRecord] = []
     started_at = datetime.now(UTC)
+    started = time.perf_counter()
 
     def keep(record: RequestRecord) -> None:
         records.append(record)
         on_record(record)
 
-    wall = await _phase(
-        session, driver, utterances, count=plan.requests, deadline_s=plan.duration_s,
-        concurrency=plan.concurrency, on_record=keep,
-    )  # fmt: skip
-    return Outcome(sorted(records, key=lambda r: r.index), started_at, wall)
+    async with anyio.create_task_group() as tg:
+
+        async def stop_when_asked() -> None:
+            await stop.wait()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(stop_when_asked)
+        if plan.warmup:
+            await _phase(
+                session, driver, utterances, count=plan.warmup, deadline_s=None,
+                concurrency=plan.concurrency, on_record=lambda _: None,
+            )  # fmt: skip
+        started_at, started = datetime.now(UTC), time.perf_counter()
+        await _phase(
+            session, driver, utterances, count=plan.requests, deadline_s=plan.duration_s,
+            concurrency=plan.concurrency, on_record=keep,
+        )  # fmt: skip
+        tg.cancel_scope.cancel()
+    wall = time.perf_counter() - started
+    return Outcome(sorted(records, key=lambda r: r.index), started_at, wall, complete=not stop.is_set())

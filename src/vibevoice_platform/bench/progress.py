@@ -67,9 +67,9 @@ class Progress:
         elapsed = now - self._started
         rate = self.done / elapsed if elapsed > 0 else 0.0
         if self._total:
-            count = f"{self.done}/{self._total}"
+            count = f"{self.done}/{self._total} requests"
         else:
-            count = f"{self.done} in {elapsed:.0f}/{self._duration:g} s"
+            count = f"{self.done} requests in {elapsed:.0f}/{self._duration:g} s"
         filled = round(self._fraction(now) * _BAR)
         bar = f"[{'#' * filled}{'.' * (_BAR - filled)}] " if self._tty else ""
-        return f"{bar}{count} requests, {self.failed} failed, {rate:.1f} req/s"
+        return f"{bar}{count}, {self.failed} failed, {rate:.1f} req/s"

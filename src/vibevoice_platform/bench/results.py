@@ -66,6 +66,7 @@ class RunInfo(BaseModel):
     started_at: datetime
     wall_s: float
     service: dict[str, Any] | None  # the service's /ready body
+    complete: bool = True  # False: interrupted, the figures are of the requests finished by then
 
 
 class Results(BaseModel):
