@@ -81,8 +81,8 @@ $(COSIGN): scripts/install-cosign.sh ci/images/cosign/Dockerfile
 	scripts/install-cosign.sh
 	touch $@
 
-$(HELM): scripts/fetch_helm.py
-	$(PYTHON) scripts/fetch_helm.py --dest $@
+$(HELM): scripts/fetch-helm.py
+	$(PYTHON) scripts/fetch-helm.py --dest $@
 
 helm-lint: $(HELM) ## helm lint --strict on the chart with its defaults and each ci/*-values.yaml
 	$(HELM) lint --strict $(CHART)

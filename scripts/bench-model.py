@@ -11,8 +11,8 @@
 2. `install`: size and time of the `gpu` extra (CPU torch first, then the extra, then PyPI vibevoice
    without its dependencies) in a fresh virtual environment that already has the project.
 
-    scripts/bench_model.py speed [--runs 30] [--json bench-out/model.json]
-    scripts/bench_model.py install [--json bench-out/model-install.json]
+    scripts/bench-model.py speed [--runs 30] [--json bench-out/model.json]
+    scripts/bench-model.py install [--json bench-out/model-install.json]
 
 Needs `make model-deps`. Figures depend on the machine and its load; the output states the CPU.
 """

