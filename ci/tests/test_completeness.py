@@ -97,13 +97,29 @@ def test_the_requirement_files_command_writes_each_group(tmp_path: Path) -> None
     assert {"runtime.txt", "extra-dev.txt", "extra-gpu.txt"} <= {path.name for path in tmp_path.iterdir()}
 
 
-def test_the_commit_time_command_gives_what_created_takes() -> None:
-    require_tool("git", "apt-get install git")
-    if not (ROOT / ".git").exists():
-        pytest.fail("the repository's .git is needed to read a commit time")
-    result = run(commands.git_commit_time())
+def test_the_commit_time_command_gives_what_created_takes(tmp_path: Path) -> None:
+    git = require_tool("git", "apt-get install git")
+    when = "2024-05-01T12:00:00+02:00"
+    env = {**os.environ, "GIT_COMMITTER_DATE": when, "GIT_AUTHOR_DATE": when}
+    for argv in (
+        ["init", "--quiet"],
+        [
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            "c",
+        ],
+    ):
+        subprocess.run([git, *argv], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=60)
+    result = run(commands.git_commit_time(), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert commit_time(result.stdout.strip()).endswith("Z")
+    assert result.stdout.strip() == when
+    assert commit_time(result.stdout.strip()) == "2024-05-01T10:00:00Z"
 
 
 def test_the_model_tests_run_in_the_tts_test_model_stage_on_the_engines_platform() -> None:
