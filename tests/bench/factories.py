@@ -31,6 +31,7 @@ def make_results(
     concurrency: int = 4,
     cpu_model: str = "Test CPU",
     cpu_probe_ms: float | None = None,
+    cpu_probe_spread: float | None = None,
     git_sha: str = "0123456789abcdef",
 ) -> Results:
     """A run whose successful requests have these TTFA (and latency) samples, plus failed ones."""
@@ -68,7 +69,8 @@ def make_results(
         timeout_s=60.0, corpus="mixed", voice=None, started_at=datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
         wall_s=10.0, service={"status": "ready", "engine": "sine"},
     )  # fmt: skip
-    machine = MACHINE.model_copy(update={"cpu_model": cpu_model, "cpu_probe_ms": cpu_probe_ms})
+    probe = {"cpu_probe_ms": cpu_probe_ms, "cpu_probe_spread": cpu_probe_spread}
+    machine = MACHINE.model_copy(update={"cpu_model": cpu_model, **probe})
     return build_results(records, run, machine)
 
 

@@ -130,3 +130,15 @@ def test_a_slower_machine_is_pointed_out() -> None:
     ]
     assert compare(baseline, make_results(same, cpu_probe_ms=10.9), Policy()).notes == []
     assert "20% faster" in compare(baseline, make_results(same, cpu_probe_ms=8.0), Policy()).notes[0]
+
+
+def test_a_probe_difference_within_the_probes_own_spread_is_not_pointed_out() -> None:
+    same = noisy(40, 100, 1)
+    noisy_baseline = make_results(same, cpu_probe_ms=10.0, cpu_probe_spread=0.45)
+    faster = make_results(same, cpu_probe_ms=7.2, cpu_probe_spread=0.1)  # 28 % faster: within 45 %
+    assert compare(noisy_baseline, faster, Policy()).notes == []
+    steady_baseline = make_results(same, cpu_probe_ms=10.0, cpu_probe_spread=0.05)
+    assert compare(steady_baseline, faster, Policy()).notes == [
+        "this machine ran the CPU probe 28% faster than the baseline's (7.2 ms vs 10.0 ms; the probe's "
+        "own spread: 10% here, 5% in the baseline's run): CPU-bound latencies move with it"
+    ]

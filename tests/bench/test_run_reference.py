@@ -75,6 +75,7 @@ def test_results_and_records_follow_the_contract(reference: ReferenceFactory, tm
     )
     assert document["testbed"]["cpu_count"] >= 1
     assert document["testbed"]["cpu_probe_ms"] > 0
+    assert document["testbed"]["cpu_probe_spread"] >= 0
     assert document["testbed"]["tools"]["httpx"]
     records = _records(tmp_path)
     assert [r.index for r in records] == list(range(12))

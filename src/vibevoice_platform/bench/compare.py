@@ -246,11 +246,19 @@ def machine_notes(baseline: Results, current: Results) -> list[str]:
     ]
     if old.cpu_probe_ms and new.cpu_probe_ms:
         ratio = new.cpu_probe_ms / old.cpu_probe_ms
-        if abs(ratio - 1) > PROBE_TOLERANCE:
+        # A difference within the probe's own noise (its spread in either run) says nothing.
+        spreads = [s for s in (old.cpu_probe_spread, new.cpu_probe_spread) if s is not None]
+        if abs(ratio - 1) > max([PROBE_TOLERANCE, *spreads]):
             pace = f"{ratio - 1:.0%} slower" if ratio > 1 else f"{1 - ratio:.0%} faster"
+            noise = (
+                f"; the probe's own spread: {new.cpu_probe_spread:.0%} here, {old.cpu_probe_spread:.0%} "
+                "in the baseline's run"
+                if new.cpu_probe_spread is not None and old.cpu_probe_spread is not None
+                else ""
+            )
             notes.append(
                 f"this machine ran the CPU probe {pace} than the baseline's ({new.cpu_probe_ms:.1f} ms vs "
-                f"{old.cpu_probe_ms:.1f} ms): CPU-bound latencies move with it"
+                f"{old.cpu_probe_ms:.1f} ms{noise}): CPU-bound latencies move with it"
             )
     return notes
 

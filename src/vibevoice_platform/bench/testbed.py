@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import time
 from importlib import metadata
@@ -30,23 +31,27 @@ class Machine(BaseModel):
     os: str
     python: str
     tools: dict[str, str | None]
-    cpu_probe_ms: float | None = None  # a fixed pure-Python workload, best of 5: the machine's speed
+    cpu_probe_ms: float | None = None  # a fixed pure-Python workload, median of its rounds
+    cpu_probe_spread: float | None = None  # interquartile range of the rounds / median: its own noise
 
 
-def cpu_probe_ms(rounds: int = 5) -> float:
-    """Milliseconds a fixed pure-Python workload takes here (the best of `rounds`).
+def cpu_probe(rounds: int = 15) -> tuple[float, float]:
+    """(median ms, relative spread) of a fixed pure-Python workload run `rounds` times here.
 
     Runners differ in speed from one night to the next; this says by how much, so a comparison can
-    tell a slower machine from slower code.
+    tell a slower machine from slower code. On a shared machine the probe is noisy itself (best-of-5
+    figures 20 s apart differed by 39 %, rounds of one probe by a quarter): the median is steadier
+    than the best, and the spread (interquartile range over median) says how far to trust it.
     """
-    best = float("inf")
+    times: list[float] = []
     for _ in range(rounds):
         started = time.perf_counter()
         total = 0
         for i in range(200_000):
             total += i * i % 7
-        best = min(best, time.perf_counter() - started)
-    return round(best * 1000, 3)
+        times.append((time.perf_counter() - started) * 1000)
+    q1, median, q3 = statistics.quantiles(times, n=4)
+    return round(median, 3), round((q3 - q1) / median, 4)
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
@@ -89,6 +94,7 @@ def _version(distribution: str) -> str | None:
 
 def describe_machine() -> Machine:
     """Describe this machine."""
+    probe_ms, probe_spread = cpu_probe()
     return Machine(
         cpu_model=cpu_model(),
         cpu_count=os.cpu_count(),
@@ -96,7 +102,8 @@ def describe_machine() -> Machine:
         os=platform.platform(),
         python=platform.python_version(),
         tools={name: _version(name) for name in TOOLS},
-        cpu_probe_ms=cpu_probe_ms(),
+        cpu_probe_ms=probe_ms,
+        cpu_probe_spread=probe_spread,
     )
 
 
