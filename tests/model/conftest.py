@@ -1,7 +1,10 @@
 """Model tests: the VibeVoice model code itself, on a CPU (the `gpu` extra with the CPU torch).
 
-They need torch and the PyPI `vibevoice` package (`make model-deps`); where those are not importable
-they skip locally and fail under CI=true. The tiny random model is loaded once per module.
+Every test here needs torch and transformers (the gpu extra). The realtime binding's tests need no
+more: they run against a stand-in for Microsoft's package (fake_realtime.py), wherever that package is
+installed or not. The tests of the long-form binding and of `--model tiny-random` need the long-form
+model code of PyPI's `vibevoice` (`make model-deps`); their modules ask for it with `longform_code`.
+What is missing skips locally and fails under CI=true. The tiny random model is loaded once per module.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import pytest
 
 from tests.support.processes import Service, free_port, running, wait_until_ok
 from tests.support.tools import unavailable
+from vibevoice_platform.tts.engines.vibevoice_longform import MODEL_MODULE as LONGFORM_MODULE
 
-# What `--model tiny-random` imports: the CPU torch and the PyPI package's long-form model code.
-MODEL_MODULES = ("torch", "vibevoice.modular.modeling_vibevoice_inference")
+MODEL_PACKAGES = ("torch", "transformers")
 LOAD_TIMEOUT_S = 120.0  # importing torch and building the model, on a busy 2-core machine
 
 
@@ -29,17 +32,23 @@ def _importable(name: str) -> bool:
         return False
 
 
-def require_model_packages() -> None:
-    """Skip (fail under CI) unless torch and the vibevoice model code can be imported."""
-    missing = [name for name in MODEL_MODULES if not _importable(name)]
+def require_modules(names: tuple[str, ...], hint: str) -> None:
+    """Skip (fail under CI) unless each of `names` can be imported."""
+    missing = [name for name in names if not _importable(name)]
     if missing:
-        unavailable(f"{', '.join(missing)} not importable: `make model-deps` installs the gpu extra")
+        unavailable(f"{', '.join(missing)} not importable: {hint}")
 
 
 @pytest.fixture(autouse=True, scope="session")
 def model_packages() -> None:
-    """Every test here needs the model packages."""
-    require_model_packages()
+    """Every test here needs torch and transformers."""
+    require_modules(MODEL_PACKAGES, "`make model-deps` installs the gpu extra")
+
+
+@pytest.fixture(scope="module")
+def longform_code() -> None:
+    """The long-form model code (PyPI's vibevoice), which the cuda image does not have."""
+    require_modules((LONGFORM_MODULE,), "`make model-deps` installs PyPI's vibevoice (long-form)")
 
 
 @dataclass

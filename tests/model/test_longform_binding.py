@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ import pytest
 from vibevoice_platform.tts.engines import build_engine
 from vibevoice_platform.tts.engines.vibevoice import VibeVoiceEngine
 from vibevoice_platform.tts.engines.vibevoice_longform import LongformBinding, read_voice_sample
+from vibevoice_platform.tts.engines.vibevoice_realtime import MODEL_MODULE as REALTIME_MODULE
 from vibevoice_platform.tts.engines.vibevoice_tiny import FRAME_SAMPLES, SPEECH_BIAS, TinyRandomBinding
 from vibevoice_platform.tts.settings import TTSSettings
 
 pytestmark = [
     pytest.mark.model,
+    pytest.mark.usefixtures("longform_code"),
     pytest.mark.anyio,
     # The package's DPM solver calls np.array() on a torch tensor: numpy 2 warns (the model code's, not ours).
     pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy:DeprecationWarning"),
@@ -92,7 +95,10 @@ async def test_the_longform_binding_loads_a_saved_checkpoint_and_streams_frames(
     assert np.abs(np.frombuffer(b"".join(chunks), "<i2")).max() > 0
 
 
-async def test_auto_loads_the_longform_classes_where_the_realtime_ones_are_absent(checkpoint: Path) -> None:
+async def test_auto_loads_the_longform_classes_where_the_realtime_ones_are_absent(
+    checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, REALTIME_MODULE, None)  # not importable, as without the cuda image
     engine = build_engine(TTSSettings(engine="vibevoice", model=str(checkpoint), device="cpu"))
     await engine.load()
     assert engine.model == str(checkpoint)

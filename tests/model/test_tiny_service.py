@@ -27,7 +27,7 @@ from tests.model.observe import (
 from tests.support.processes import Service, free_port, running
 from vibevoice_platform.audio import WAV_HEADER_SIZE, duration_seconds, parse_wav_header
 
-pytestmark = [pytest.mark.model, pytest.mark.integration]
+pytestmark = [pytest.mark.model, pytest.mark.integration, pytest.mark.usefixtures("longform_code")]
 SPEECH = "The tiny model speaks noise, one frame of audio for every two characters of text. " * 4
 LONG = "This sentence is spoken again and again to make a long stream of speech. " * 50
 

@@ -6,10 +6,12 @@ The fake's `generate` blocks like a model does, polls `should_stop` between step
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -22,6 +24,7 @@ from vibevoice_platform.tts.engines.vibevoice_bindings import AutoBinding, bindi
 from vibevoice_platform.tts.engines.vibevoice_interface import AudioSink, ModelBinding
 from vibevoice_platform.tts.engines.vibevoice_longform import LongformBinding
 from vibevoice_platform.tts.engines.vibevoice_realtime import RealtimeBinding
+from vibevoice_platform.tts.engines.vibevoice_runtime import resolve_attention
 from vibevoice_platform.tts.engines.vibevoice_tiny import TinyRandomBinding
 from vibevoice_platform.tts.errors import EngineError, NotReadyError
 from vibevoice_platform.tts.settings import TTSSettings
@@ -287,3 +290,37 @@ def test_the_binding_follows_the_model_and_family(flags: dict[str, str], expecte
 def test_impossible_model_settings_are_refused_with_the_settings(flags: dict[str, str], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         TTSSettings.model_validate({"engine": "vibevoice", **flags})
+
+
+@pytest.fixture
+def flash_attn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An importable `flash_attn` package (the real one needs a CUDA build to install)."""
+    (tmp_path / "flash_attn").mkdir()
+    (tmp_path / "flash_attn" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+@pytest.mark.usefixtures("flash_attn")
+@pytest.mark.parametrize(
+    ("requested", "device", "expected"),
+    [("auto", "cuda", "flash_attention_2"), ("auto", "cpu", "sdpa"), ("sdpa", "cuda", "sdpa")],
+)
+def test_attention_is_flash_attention_on_cuda_when_flash_attn_imports(
+    requested: str, device: str, expected: str
+) -> None:
+    assert resolve_attention(requested, device) == expected
+
+
+def test_without_flash_attn_cuda_gets_sdpa_and_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    assert importlib.util.find_spec("flash_attn") is None
+    with caplog.at_level(logging.WARNING, logger="vibevoice_platform.tts.engines.vibevoice_runtime"):
+        assert resolve_attention("auto", "cuda:0") == "sdpa"
+    assert "SDPA attention, which may lower audio quality" in caplog.text
+    with pytest.raises(EngineError, match="flash_attn package is missing"):
+        resolve_attention("flash_attention_2", "cuda")
+
+
+@pytest.mark.usefixtures("flash_attn")
+def test_flash_attention_on_a_cpu_is_refused() -> None:
+    with pytest.raises(EngineError, match="flash_attention_2 needs a CUDA device, not 'cpu'"):
+        resolve_attention("flash_attention_2", "cpu")

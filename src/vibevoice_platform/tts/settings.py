@@ -64,6 +64,16 @@ class TTSSettings(BaseSettings):
     )
     cfg_scale: float = Field(default=1.5, gt=0, description="vibevoice classifier-free guidance scale")
     diffusion_steps: int = Field(default=5, ge=1, description="vibevoice diffusion steps per frame")
+    attention: Literal["auto", "flash_attention_2", "sdpa"] = Field(
+        default="auto",
+        description="vibevoice attention kernels (auto: flash_attention_2 on cuda when flash_attn is "
+        "installed, else sdpa)",
+    )
+    tokenizer: str | None = Field(
+        default=None,
+        description="vibevoice processor's text tokenizer: local folder or model id (default: the one the "
+        "model's preprocessor_config.json names, a Qwen tokenizer)",
+    )
 
     @model_validator(mode="after")
     def _model_settings_can_work(self) -> TTSSettings:

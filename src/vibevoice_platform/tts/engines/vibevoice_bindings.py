@@ -50,6 +50,8 @@ def family_binding(settings: TTSSettings, family: str) -> ModelBinding:
         "cfg_scale": settings.cfg_scale,
         "diffusion_steps": settings.diffusion_steps,
         "threads": settings.torch_threads,
+        "attention": settings.attention,
+        "tokenizer": settings.tokenizer,
     }
     if family == "realtime":
         return RealtimeBinding(**common)

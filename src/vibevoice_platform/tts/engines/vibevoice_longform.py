@@ -57,15 +57,6 @@ class LongformBinding(TorchModelBinding):
     def load_voices(self) -> dict[str, Any]:
         return {path.stem: read_voice_sample(path) for path in sorted(self.voices_dir.glob("*.wav"))}
 
-    def generation_config(self) -> dict[str, Any]:
-        """`generate`'s generation_config: greedy, as Microsoft's demos run the model."""
-        return {"do_sample": False}
-
-    def max_new_tokens(self, text: str) -> int | None:
-        """Most steps for `text`; None lets the model end by itself (capped by the package)."""
-        del text
-        return None
-
     def run_generate(
         self, text: str, preset: Any, streamer: AudioSink, should_stop: Callable[[], bool]
     ) -> None:

@@ -2,13 +2,21 @@
 
 The model code is not on PyPI: the cuda image installs it from Microsoft's repository, pinned to a
 commit. It is called the way Microsoft's streaming demo server calls it: a voice is a prefilled
-prompt cache (`*.pt`), the processor turns text into inputs shaped by that cache, `generate` gets a
-deep copy of the cache, the streamer and `stop_check_fn` (polled once per text window), and the noise
-scheduler is the SDE DPM-Solver++ with a cosine schedule.
+prompt cache (`*.pt`: for each of `lm`, `tts_lm`, `neg_lm`, `neg_tts_lm`, a `BaseModelOutputWithPast`
+holding a `DynamicCache`), the processor turns text into inputs shaped by that cache, `generate` gets
+a deep copy of the cache (it extends the caches it is given), the streamer and `stop_check_fn`, and
+the noise scheduler is the SDE DPM-Solver++ with a cosine schedule.
+
+Stopping: the model's loop polls `stop_check_fn` once per text window, that is once per 6 speech
+frames (0.8 s of audio). To stop within one step, the streamer it is given checks the stop flag after
+each frame it passes on and, once the flag is set, ends the stream and raises `GenerationStopped`,
+which unwinds `generate` there (it holds no resource that needs releasing: its caches are the copy).
+So at most the frame in flight when the stop came is made after it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +26,27 @@ from vibevoice_platform.tts.engines.vibevoice_runtime import TorchModelBinding, 
 
 MODEL_MODULE = "vibevoice.modular.modeling_vibevoice_streaming_inference"
 PROCESSOR_MODULE = "vibevoice.processor.vibevoice_streaming_processor"
+
+
+class GenerationStopped(Exception):
+    """Raised by `StopEveryStep` to leave the model's `generate` at the frame the stop was seen."""
+
+
+class StopEveryStep:
+    """An `AudioSink` in front of the adapter's, checking `should_stop` after every frame it passes on."""
+
+    def __init__(self, sink: AudioSink, should_stop: Callable[[], bool]) -> None:
+        self._sink = sink
+        self._should_stop = should_stop
+
+    def put(self, audio_chunks: Any, sample_indices: Any) -> None:
+        self._sink.put(audio_chunks, sample_indices)
+        if self._should_stop():
+            self._sink.end()
+            raise GenerationStopped
+
+    def end(self, sample_indices: Any = None) -> None:
+        self._sink.end(sample_indices)
 
 
 class RealtimeBinding(TorchModelBinding):
@@ -55,16 +84,17 @@ class RealtimeBinding(TorchModelBinding):
             return_attention_mask=True,
         )
         inputs = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in inputs.items()}
-        self.model.generate(
-            **inputs,
-            max_new_tokens=None,
-            cfg_scale=self.cfg_scale,
-            tokenizer=self.processor.tokenizer,
-            generation_config={"do_sample": False},
-            audio_streamer=streamer,
-            stop_check_fn=should_stop,
-            verbose=False,
-            show_progress_bar=False,
-            refresh_negative=True,
-            all_prefilled_outputs=copy.deepcopy(preset),
-        )
+        with contextlib.suppress(GenerationStopped):
+            self.model.generate(
+                **inputs,
+                max_new_tokens=self.max_new_tokens(text),
+                cfg_scale=self.cfg_scale,
+                tokenizer=self.processor.tokenizer,
+                generation_config=self.generation_config(),
+                audio_streamer=StopEveryStep(streamer, should_stop),
+                stop_check_fn=should_stop,
+                verbose=False,
+                show_progress_bar=False,
+                refresh_negative=True,
+                all_prefilled_outputs=copy.deepcopy(preset),
+            )
