@@ -16,7 +16,7 @@ import dagger
 import pytest
 from dagger import dag
 from dagger_query import args_of, chain, execs, fields, only
-from vibevoice_ci import artifacts, commands, toolchain
+from vibevoice_ci import artifacts, commands, services, toolchain
 from vibevoice_ci.main import Vibevoice
 from vibevoice_ci.metadata import BuildInfo
 
@@ -197,6 +197,22 @@ def test_variants_cover_every_service_and_platform_once() -> None:
         assert {build["target"] for build in builds} == {"agent" if name == "agent" else "cpu"}
         for image in images:
             assert labels_and_annotations(image)[1]["org.opencontainers.image.version"] == "9.9.9"
+
+
+def test_the_cuda_image_is_built_for_amd64_only_under_its_own_key() -> None:
+    table = artifacts.variants(
+        SOURCE, ["linux/amd64", "linux/arm64"], BuildInfo(), services.release_images(cuda=True)
+    )
+    assert [key for key in table if key[0] == "tts-cuda"] == [("tts-cuda", "linux/amd64")]
+    [cuda] = artifacts.of_service(table, "tts-cuda")
+    build = only(cuda, "dockerBuild")
+    assert (build["dockerfile"], build["target"], build["platform"]) == (
+        "Dockerfile.tts",
+        "cuda",
+        "linux/amd64",
+    )
+    arm_only = artifacts.variants(SOURCE, ["linux/arm64"], BuildInfo(), services.release_images(cuda=True))
+    assert "tts-cuda" not in {key for key, _ in arm_only}
 
 
 def test_the_registry_password_travels_as_a_secret() -> None:

@@ -53,8 +53,32 @@ def test_every_signature_carries_the_commit_the_run_and_the_build_matrix() -> No
     prefix = cosign.ANNOTATION_PREFIX
     assert annotations[prefix + "git-sha"] == SHA
     assert annotations[prefix + "workflow-run-id"] == "42"
-    assert annotations[prefix + "platforms"] == "linux/amd64,linux/arm64"
-    assert '"services":["tts","agent"]' in annotations[prefix + "build-matrix"]
+    assert annotations[prefix + "platforms"] == "linux/amd64;linux/arm64"
+    assert annotations[prefix + "services"] == "tts;agent"
+    assert annotations[prefix + "build-matrix"] == (
+        "tts:cpu:linux/amd64;tts:cpu:linux/arm64;agent:agent:linux/amd64;agent:agent:linux/arm64"
+    )
+
+
+@pytest.mark.parametrize(
+    ("identity", "cuda"),
+    [
+        ({}, False),  # a push to main: the shipped images
+        ({"cuda": True}, True),  # asked for
+        ({"ref": "refs/tags/v1.2.3"}, True),  # every release has it
+        ({"ref": "refs/tags/v1.3.0-rc.1"}, True),
+    ],
+)
+def test_a_release_tag_or_the_flag_adds_the_cuda_image_for_amd64_only(
+    identity: dict[str, object], cuda: bool
+) -> None:
+    made = release(**identity)
+    keys = [image.key for image in made._images()]
+    assert keys == (["tts", "agent", "tts-cuda"] if cuda else ["tts", "agent"])
+    matrix = [(e.service, e.target, e.platform) for e in made._matrix()]
+    assert (("tts", "cuda", "linux/amd64") in matrix) is cuda
+    assert ("tts", "cuda", "linux/arm64") not in matrix
+    assert ("cuda" in made._annotations()[cosign.ANNOTATION_PREFIX + "targets"]) is cuda
 
 
 @pytest.mark.parametrize(

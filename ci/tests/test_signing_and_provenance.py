@@ -23,11 +23,13 @@ from tests.support.tools import ROOT
 DIGEST = "sha256:" + "ab" * 32
 TTS = f"ghcr.io/owner/project/vibevoice-tts:sha-0123456@{DIGEST}"
 SHA = "0123456789abcdef0123456789abcdef01234567"
-MATRIX = {
-    "services": ["tts", "agent"],
-    "platforms": ["linux/amd64", "linux/arm64"],
-    "targets": ["cpu", "agent"],
-}
+MATRIX = [
+    ("tts", "cpu", "linux/amd64"),
+    ("tts", "cpu", "linux/arm64"),
+    ("agent", "agent", "linux/amd64"),
+    ("agent", "agent", "linux/arm64"),
+    ("tts", "cuda", "linux/amd64"),
+]
 
 
 # -- references by digest --------------------------------------------------------------------------
@@ -74,13 +76,25 @@ def test_signatures_carry_the_commit_the_run_and_the_build_matrix() -> None:
         "dev.vibevoice.workflow-run-id": "123456",
         "dev.vibevoice.workflow-run-attempt": "2",
         "dev.vibevoice.workflow-ref": "owner/project/.github/workflows/images.yml@refs/heads/main",
-        "dev.vibevoice.platforms": "linux/amd64,linux/arm64",
+        "dev.vibevoice.services": "tts;agent",
+        "dev.vibevoice.targets": "cpu;agent;cuda",
+        "dev.vibevoice.platforms": "linux/amd64;linux/arm64",
         "dev.vibevoice.build-matrix": (
-            '{"platforms":["linux/amd64","linux/arm64"],"services":["tts","agent"],"targets":["cpu","agent"]}'
+            "tts:cpu:linux/amd64;tts:cpu:linux/arm64;agent:agent:linux/amd64;agent:agent:linux/arm64;"
+            "tts:cuda:linux/amd64"
         ),
     }
     with pytest.raises(ValueError, match="needs git-sha"):
-        cosign.signature_annotations(sha=" ", run_id="", run_attempt="", workflow_ref="", matrix={})
+        cosign.signature_annotations(sha=" ", run_id="", run_attempt="", workflow_ref="", matrix=[])
+
+
+@pytest.mark.parametrize("unsafe", ["a,b", 'say "hi"', "k=v"])
+def test_values_cosign_cannot_carry_are_refused_before_signing(unsafe: str) -> None:
+    # cosign's -a reads CSV and splits on the first '=': such a value would fail mid-release.
+    with pytest.raises(ValueError, match="workflow-ref"):
+        cosign.signature_annotations(
+            sha=SHA, run_id="1", run_attempt="1", workflow_ref=unsafe, matrix=[("tts", "cpu", "linux/amd64")]
+        )
 
 
 def test_keyless_signing_is_by_digest_recursive_and_has_no_secret_in_its_arguments() -> None:
@@ -309,10 +323,31 @@ def test_what_is_attested_per_service_image() -> None:
     ]
 
 
+def test_the_cuda_image_is_attested_for_the_one_platform_it_is_built_for() -> None:
+    cuda = provenance.MatrixEntry("tts", "Dockerfile.tts", "cuda", "linux/amd64")
+    with_cuda = build(matrix=[*build().matrix, cuda])
+    assert [(item.type, item.path) for item in provenance.attestations(with_cuda, "/e", "tts-cuda")] == [
+        ("slsaprovenance1", "/e/provenance.predicate.json"),
+        ("cyclonedx", "/e/linux-amd64/sbom.cdx.json"),
+        ("vuln", "/e/linux-amd64/trivy.cosign-vuln.json"),
+    ]
+    assert len(provenance.attestations(with_cuda, "/e", "tts")) == 5  # the CPU build: both platforms
+
+
 def test_the_base_images_are_the_dockerfiles_base_image_defaults(repo_dockerfiles: list[str]) -> None:
     # a pin by digest may follow the tag; the shipped stages start from the Python image
     assert [image.split("@")[0] for image in provenance.base_images(repo_dockerfiles)] == ["python:3.12-slim"]
+    with_cuda = provenance.base_images(
+        repo_dockerfiles, (*provenance.BASE_IMAGE_ARGS, provenance.CUDA_IMAGE_ARG)
+    )
+    assert [image.split("@")[0].split(":")[0] for image in with_cuda] == ["python", "nvidia/cuda"]
+
+
+def test_the_evidence_folder_is_the_release_image_named_by_repository_and_tag() -> None:
     assert provenance.folder_of(TTS) == "tts"
+    assert provenance.folder_of(TTS.replace(":sha-0123456@", ":1.2.3-cuda@")) == "tts-cuda"
+    assert provenance.folder_of(TTS.replace(":sha-0123456@", "@")) == "tts"  # no tag: the shipped one
+    assert provenance.folder_of(TTS.replace("vibevoice-tts:", "vibevoice-agent:")) == "agent"
 
 
 @pytest.fixture

@@ -82,6 +82,9 @@ def test_bad_registry_or_repository_is_rejected(registry: str, repository: str, 
 
 
 def test_references_combine_repository_and_tags() -> None:
+    assert image_references("ghcr.io", "Owner/Project", "tts", "refs/tags/v2.0.1", SHA, suffix="-cuda") == [
+        f"ghcr.io/owner/project/vibevoice-tts:{tag}-cuda" for tag in ("sha-0123456", "2.0.1", "2.0", "2")
+    ]
     assert image_references("ghcr.io", "Owner/Project", "agent", "refs/tags/v2.0.1", SHA) == [
         "ghcr.io/owner/project/vibevoice-agent:sha-0123456",
         "ghcr.io/owner/project/vibevoice-agent:2.0.1",

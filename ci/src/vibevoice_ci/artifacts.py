@@ -56,20 +56,23 @@ def shipped(source: dagger.Directory, platform: str, info: BuildInfo) -> dict[st
 
 
 def variants(
-    source: dagger.Directory, platforms: Sequence[str], info: BuildInfo
+    source: dagger.Directory,
+    platforms: Sequence[str],
+    info: BuildInfo,
+    images: Sequence[services.ReleaseImage] = services.SHIPPED_IMAGES,
 ) -> dict[tuple[str, str], dagger.Container]:
-    """Each service's shipped image for every platform, keyed (service, platform), services first."""
-    wanted = services.platforms(platforms)
+    """Each release image for each of `platforms` it is built for, keyed (image key, platform): the
+    shipped images (keyed by their service's name) first, in dependency order."""
     return {
-        (name, platform): image(source, spec, platform, spec.shipped_target, info)
-        for name, spec in SERVICES.items()
-        for platform in wanted
+        (release.key, platform): image(source, release.service, platform, release.target, info)
+        for release in images
+        for platform in release.platforms(platforms)
     }
 
 
-def of_service(table: Mapping[tuple[str, str], dagger.Container], name: str) -> list[dagger.Container]:
-    """One service's images from a variants table, in platform order."""
-    return [built for (service, _), built in table.items() if service == name]
+def of_service(table: Mapping[tuple[str, str], dagger.Container], key: str) -> list[dagger.Container]:
+    """One release image's platform variants from a variants table, in platform order."""
+    return [built for (image_key, _), built in table.items() if image_key == key]
 
 
 def bound_services(images: Mapping[str, dagger.Container]) -> dict[str, dagger.Service]:

@@ -33,8 +33,9 @@ VERIFIED_PREDICATES = (SBOM_TYPE, VULN_TYPE, PROVENANCE_TYPE)
 
 _DIGEST_REFERENCE = re.compile(
     r"(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+)"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@(?P<digest>sha256:[0-9a-f]{64})"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?@(?P<digest>sha256:[0-9a-f]{64})"
 )
+_UNSAFE_ANNOTATION = re.compile(r'[,"=]')
 _GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+")
 
 
@@ -60,6 +61,25 @@ def digest_of(reference: str) -> str:
     return by_digest(reference).rsplit("@", 1)[1]
 
 
+def tag_of(reference: str) -> str:
+    """The tag of a reference by digest, or "" when it names none."""
+    match = _DIGEST_REFERENCE.fullmatch(reference.strip())
+    if match is None:
+        by_digest(reference)  # raises the error that names the expected shape
+    return (match["tag"] or "") if match else ""
+
+
+def first_by_digest(references: Sequence[str]) -> list[str]:
+    """Each image once, as the first of `references` that names it: its tag says which build it is."""
+    first: dict[str, str] = {}
+    for reference in references:
+        first.setdefault(by_digest(reference), reference.strip())
+    if not first:
+        msg = "no image references given"
+        raise ValueError(msg)
+    return list(first.values())
+
+
 def repository_of(reference: str) -> str:
     """The repository name of a reference by digest (no tag, no digest)."""
     return by_digest(reference).rsplit("@", 1)[0]
@@ -79,22 +99,34 @@ def unique_by_digest(references: Sequence[str]) -> list[str]:
 
 
 def signature_annotations(
-    *, sha: str, run_id: str, run_attempt: str, workflow_ref: str, matrix: Mapping[str, Sequence[str]]
+    *, sha: str, run_id: str, run_attempt: str, workflow_ref: str, matrix: Sequence[tuple[str, str, str]]
 ) -> dict[str, str]:
-    """What every signature carries: the commit, the workflow run and ref, and the build matrix."""
+    """What every signature carries: the commit, the workflow run and ref, and the build matrix.
+
+    `matrix` is every variant built, as (service, target, platform). cosign's `-a KEY=VALUE` reads its
+    values as CSV and splits on the first `=`, so lists are joined with `;` and a value holding a
+    comma, a quote or an `=` is refused here rather than by cosign in the middle of a release.
+    """
+
+    def joined(items: Sequence[str]) -> str:
+        return ";".join(dict.fromkeys(items))
+
     values = {
         "git-sha": sha.strip().lower(),
         "workflow-run-id": run_id.strip(),
         "workflow-run-attempt": run_attempt.strip(),
         "workflow-ref": workflow_ref.strip(),
-        "platforms": ",".join(matrix.get("platforms", ())),
-        "build-matrix": json.dumps(
-            {key: list(values) for key, values in sorted(matrix.items())}, separators=(",", ":")
-        ),
+        "services": joined([service for service, _, _ in matrix]),
+        "targets": joined([target for _, target, _ in matrix]),
+        "platforms": joined([platform for _, _, platform in matrix]),
+        "build-matrix": joined([f"{service}:{target}:{platform}" for service, target, platform in matrix]),
     }
-    missing = [key for key in ("git-sha",) if not values[key]]
-    if missing:
-        msg = f"a signature needs {', '.join(missing)}"
+    if not values["git-sha"]:
+        msg = "a signature needs git-sha"
+        raise ValueError(msg)
+    unsafe = [key for key, value in values.items() if _UNSAFE_ANNOTATION.search(value)]
+    if unsafe:
+        msg = f"cosign cannot carry these annotation values (a comma, a quote or '='): {', '.join(unsafe)}"
         raise ValueError(msg)
     return {ANNOTATION_PREFIX + key: value for key, value in values.items() if value}
 

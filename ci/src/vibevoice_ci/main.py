@@ -33,6 +33,9 @@ from vibevoice_ci.suite import Suite
 from vibevoice_ci.tags import image_references
 
 ServiceArg = Annotated[str, Doc("tts or agent")]
+CudaArg = Annotated[
+    bool, Doc("also the TTS CUDA image (linux/amd64, tags suffixed -cuda; a release tag always has it)")
+]
 PlatformArg = Annotated[str, Doc("os/arch, e.g. linux/arm64; empty: the engine's own (native)")]
 
 
@@ -137,9 +140,12 @@ class Vibevoice:
         return artifacts.image(self.source, services.service_spec(service), platform, target, info)
 
     @function
-    async def images(self, platforms: PlatformsArg = DEFAULT_PLATFORMS) -> list[dagger.Container]:
-        """Every shipped image for every platform, built concurrently."""
-        built = list(artifacts.variants(self.source, platforms, BuildInfo()).values())
+    async def images(
+        self, platforms: PlatformsArg = DEFAULT_PLATFORMS, cuda: CudaArg = False
+    ) -> list[dagger.Container]:
+        """Every shipped image for every platform (and the CUDA one on request), built concurrently."""
+        wanted = services.release_images(cuda=cuda)
+        built = list(artifacts.variants(self.source, platforms, BuildInfo(), wanted).values())
         async with anyio.create_task_group() as group:
             for image in built:
                 group.start_soon(image.sync)
@@ -165,15 +171,22 @@ class Vibevoice:
         created: release_args.CreatedArg = "",
         source_url: Annotated[str, Doc("the repository's URL, e.g. https://github.com/owner/project")] = "",
         platforms: PlatformsArg = DEFAULT_PLATFORMS,
+        cuda: CudaArg = False,
     ) -> list[str]:
-        """Smoke the release images, then push each service as one multi-platform image per tag.
+        """Smoke the release images, then push each one as one multi-platform image per tag.
 
         Returns the published references with their digests. Nothing is pushed if the smoke fails.
         """
-        references = {name: image_references(registry, repository, name, ref, sha) for name in SERVICES}
+        wanted = services.release_images(cuda=cuda)
+        references = {
+            image.key: image_references(
+                registry, repository, image.service.name, ref, sha, suffix=image.tag_suffix
+            )
+            for image in wanted
+        }
         created = created or await artifacts.commit_time(self.source, git)
         info = release_build_info(ref=ref, sha=sha, created=created, source=source_url)
-        table = artifacts.variants(self.source, platforms, info)
+        table = artifacts.variants(self.source, platforms, info, wanted)
         await artifacts.smoke_native(table)
         return await artifacts.push(references, table, artifacts.registry_auth(registry, username, password))
 
@@ -198,6 +211,7 @@ class Vibevoice:
         id_token: release_args.IdTokenArg = None,
         oidc_request_token: release_args.OidcRequestTokenArg = None,
         oidc_request_url: release_args.OidcRequestUrlArg = None,
+        cuda: CudaArg = False,
     ) -> Release:
         """The release on one registry, its identity given once: `run` (scan, smoke, publish, sign, attest,
         verify), or one step: `sign`, `attest`, `verify`."""
@@ -206,7 +220,7 @@ class Vibevoice:
             github_repository=github_repository, ref=ref, sha=sha, run_id=run_id, run_attempt=run_attempt,
             workflow_ref=workflow_ref, platforms=services.platforms(platforms), severity=severity,
             db_repository=db_repository, key=key, key_password=key_password, id_token=id_token,
-            oidc_request_token=oidc_request_token, oidc_request_url=oidc_request_url,
+            oidc_request_token=oidc_request_token, oidc_request_url=oidc_request_url, cuda=cuda,
         )  # fmt: skip
 
     @function(cache="never")

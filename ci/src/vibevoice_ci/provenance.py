@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vibevoice_ci import cosign, trivy
+from vibevoice_ci import cosign, services, trivy
 from vibevoice_ci.cosign import by_digest
 from vibevoice_ci.images import ImagePin
 from vibevoice_ci.jsondata import array, obj
@@ -29,6 +29,7 @@ GITHUB = "https://github.com"
 PROVENANCE_PREDICATE = "provenance.predicate.json"
 # The base image build arguments the shipped stages start from (the Dockerfiles' `FROM ${BASE_IMAGE}`).
 BASE_IMAGE_ARGS = ("BASE_IMAGE",)
+CUDA_IMAGE_ARG = "CUDA_IMAGE"  # the CUDA image's base, when a release builds it
 _ARG = re.compile(r"^\s*ARG\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\S+)\s*$", re.MULTILINE)
 
 
@@ -203,17 +204,21 @@ def now() -> str:
 
 
 def folder_of(reference: str) -> str:
-    """The evidence folder of an image: its service name (`.../vibevoice-tts@...` -> `tts`)."""
-    return cosign.repository_of(reference).rsplit("/", 1)[-1].removeprefix(IMAGE_PREFIX)
+    """The evidence folder of an image: its release image's key, from its repository and its tag
+    (`.../vibevoice-tts:1.2.3@...` -> `tts`, `.../vibevoice-tts:1.2.3-cuda@...` -> `tts-cuda`)."""
+    service = cosign.repository_of(reference).rsplit("/", 1)[-1].removeprefix(IMAGE_PREFIX)
+    return services.release_image_of(service, cosign.tag_of(reference)).key
 
 
-def attestations(build: Build, root: str) -> list[cosign.Predicate]:
-    """What is attested to one service's image, from its evidence folder at `root`: the provenance,
-    and per platform the CycloneDX SBOM and Trivy's vulnerability report (cosign's vuln predicate)."""
+def attestations(build: Build, root: str, folder: str = "") -> list[cosign.Predicate]:
+    """What is attested to one image, from its evidence folder at `root`: the provenance, and for each
+    platform it was built for (the matrix entries of release image `folder`; "": every platform) the
+    CycloneDX SBOM and Trivy's vulnerability report (cosign's vuln predicate)."""
     sbom = next(conversion for conversion in trivy.SBOM_FORMATS if conversion.format == "cyclonedx")
     vuln = next(conversion for conversion in trivy.CONVERSIONS if conversion.format == "cosign-vuln")
     predicates = [cosign.Predicate(cosign.PROVENANCE_TYPE, f"{root}/{PROVENANCE_PREDICATE}")]
-    for platform in sorted({entry.platform for entry in build.matrix}):
+    entries = [e for e in build.matrix if not folder or services.release_key(e.service, e.target) == folder]
+    for platform in sorted({entry.platform for entry in entries}):
         folder = f"{root}/{platform.replace('/', '-')}"
         predicates.append(cosign.Predicate(cosign.SBOM_TYPE, f"{folder}/{sbom.filename}"))
         predicates.append(cosign.Predicate(cosign.VULN_TYPE, f"{folder}/{vuln.filename}"))

@@ -19,8 +19,8 @@ from dagger import DefaultPath, Doc, dag, object_type
 from vibevoice_ci import artifacts, cosign, provenance, scanning, services, supply_chain
 from vibevoice_ci.decorators import function
 from vibevoice_ci.metadata import release_build_info
-from vibevoice_ci.services import SERVICES
-from vibevoice_ci.tags import image_references
+from vibevoice_ci.services import ReleaseImage
+from vibevoice_ci.tags import image_references, release_version
 
 RefsArg = Annotated[Sequence[str], Doc("image references by digest (name[:tag]@sha256:...)")]
 PublicKeyArg = Annotated[dagger.File | None, Doc("cosign.pub, when signed with a key")]
@@ -74,6 +74,7 @@ class Release:
     id_token: dagger.Secret | None = None
     oidc_request_token: dagger.Secret | None = None
     oidc_request_url: dagger.Secret | None = None
+    cuda: bool = False
 
     @function(cache="never")
     async def run(
@@ -86,14 +87,19 @@ class Release:
     ) -> dagger.Directory:
         """Build every variant, scan (gate), smoke, publish, sign, attest, verify; returns the evidence.
 
-        Nothing is pushed unless every image passed the scan gate and the smoke test.
+        Nothing is pushed unless every image passed the scan gate and the smoke test. A release tag (or
+        --cuda) adds the CUDA image, tagged `<tag>-cuda`; it is scanned, signed and attested like the
+        others, but not smoke-tested: that needs a GPU (`dagger call gpu smoke` on a GPU runner).
         """
         started = provenance.now()
         signer = self._signer()
         signer.check()
         password = self._password()
         references = {
-            name: image_references(self.registry, repository, name, self.ref, self.sha) for name in SERVICES
+            image.key: image_references(
+                self.registry, repository, image.service.name, self.ref, self.sha, suffix=image.tag_suffix
+            )
+            for image in self._images()
         }
         info = release_build_info(
             ref=self.ref,
@@ -101,7 +107,7 @@ class Release:
             created=created or await artifacts.commit_time(self.source, git),
             source=f"{provenance.GITHUB}/{self.github_repository}",
         )
-        table = artifacts.variants(self.source, self.platforms, info)
+        table = artifacts.variants(self.source, self.platforms, info, self._images())
         scanner = await scanning.scanner(
             self.source, severity=self.severity, db_repository=self.db_repository
         )
@@ -112,7 +118,7 @@ class Release:
         evidence = dag.directory()
         for (name, platform), image in table.items():
             evidence = evidence.with_directory(name, scanner.evidence({platform: image}))
-        await artifacts.smoke_native(table)
+        await artifacts.smoke_native(table)  # the shipped images; the CUDA one needs a GPU
         published = await artifacts.push(
             references, table, artifacts.registry_auth(self.registry, self.username, password)
         )
@@ -146,11 +152,13 @@ class Release:
         env = await self._cosign(signer)
         scanner = await scanning.scanner(self.source, db_repository=self.db_repository)
         evidence = dag.directory()
-        for reference in cosign.unique_by_digest(refs):
+        for reference in cosign.first_by_digest(refs):
+            folder = provenance.folder_of(reference)
             pulled = {
-                p: dag.container(platform=dagger.Platform(p)).from_(reference) for p in self._platforms()
+                p: dag.container(platform=dagger.Platform(p)).from_(cosign.by_digest(reference))
+                for p in self._image(folder).platforms(self.platforms)
             }
-            evidence = evidence.with_directory(provenance.folder_of(reference), scanner.evidence(pulled))
+            evidence = evidence.with_directory(folder, scanner.evidence(pulled))
         return await self._attest(env, refs, evidence, await self._build(started), keyed=signer.keyed)
 
     @function(cache="never")
@@ -162,8 +170,20 @@ class Release:
 
     # -- wiring (plain methods: not part of the module's API) -------------------------------------
 
-    def _platforms(self) -> list[str]:
-        return services.platforms(self.platforms)
+    def _images(self) -> tuple[ReleaseImage, ...]:
+        """The shipped images, and the CUDA one on a release tag or when asked for."""
+        return services.release_images(cuda=self.cuda or release_version(self.ref) is not None)
+
+    def _image(self, key: str) -> ReleaseImage:
+        return next(image for image in (*services.SHIPPED_IMAGES, services.CUDA_IMAGE) if image.key == key)
+
+    def _matrix(self) -> list[provenance.MatrixEntry]:
+        """Every variant this release builds: service, Dockerfile, target, platform."""
+        return [
+            provenance.MatrixEntry(image.service.name, image.service.dockerfile, image.target, platform)
+            for image in self._images()
+            for platform in image.platforms(self.platforms)
+        ]
 
     def _signer(self) -> supply_chain.Signer:
         return supply_chain.Signer(
@@ -186,17 +206,12 @@ class Release:
         )
 
     def _annotations(self) -> dict[str, str]:
-        matrix = {
-            "services": list(SERVICES),
-            "platforms": self._platforms(),
-            "targets": [spec.shipped_target for spec in SERVICES.values()],
-        }
         return cosign.signature_annotations(
             sha=self.sha,
             run_id=self.run_id,
             run_attempt=self.run_attempt,
             workflow_ref=self.workflow_ref,
-            matrix=matrix,
+            matrix=[(entry.service, entry.target, entry.platform) for entry in self._matrix()],
         )
 
     async def _sign(self, env: dagger.Container, refs: Sequence[str], *, keyed: bool) -> str:
@@ -210,14 +225,14 @@ class Release:
         tools = [
             await artifacts.tool_image(self.source, tool) for tool in ("python", "uv", "trivy", "cosign")
         ]
-        matrix = [
-            provenance.MatrixEntry(spec.name, spec.dockerfile, spec.shipped_target, platform)
-            for spec in SERVICES.values()
-            for platform in self._platforms()
-        ]
+        matrix = self._matrix()
+        dockerfiles = dict.fromkeys(entry.dockerfile for entry in matrix)
+        arguments = provenance.BASE_IMAGE_ARGS + (
+            (provenance.CUDA_IMAGE_ARG,) if any(entry.target == "cuda" for entry in matrix) else ()
+        )
         bases: dict[str, str] = {}
         for declared in provenance.base_images(
-            [await self.source.file(spec.dockerfile).contents() for spec in SERVICES.values()]
+            [await self.source.file(dockerfile).contents() for dockerfile in dockerfiles], arguments
         ):
             bases[declared] = await dag.container().from_(declared).image_ref()  # resolved to a digest now
         return provenance.Build(
@@ -247,7 +262,7 @@ class Release:
         keyed: bool,
     ) -> dagger.Directory:
         """Per service: its provenance statement, and every platform's SBOM and scan, attested by digest."""
-        for reference in cosign.unique_by_digest(published):
+        for reference in cosign.first_by_digest(published):
             folder = provenance.folder_of(reference)
             statement = provenance.statement([reference], build)
             evidence = evidence.with_new_file(
@@ -256,7 +271,7 @@ class Release:
             attesting = env.with_directory("/evidence", evidence.directory(folder)).with_new_file(
                 "/evidence/provenance.predicate.json", json.dumps(statement["predicate"])
             )
-            for predicate in provenance.attestations(build, root="/evidence"):
+            for predicate in provenance.attestations(build, root="/evidence", folder=folder):
                 await attesting.with_exec(cosign.attest(reference, predicate, keyed=keyed)).sync()
         return evidence
 

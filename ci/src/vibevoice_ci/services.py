@@ -65,6 +65,57 @@ AGENT = ServiceSpec(
 SERVICES: Mapping[str, ServiceSpec] = {spec.name: spec for spec in (TTS, AGENT)}
 
 
+@dataclass(frozen=True)
+class ReleaseImage:
+    """One image a release publishes: a service's target, on the platforms it is built for.
+
+    Its tags carry `tag_suffix`, so the CUDA build (`0.1.0-cuda`, `sha-abc1234-cuda`) can never be
+    pulled by a reference meant for the CPU one; `key` names it in tables, evidence and provenance.
+    """
+
+    key: str
+    service: ServiceSpec
+    target: str
+    only_platforms: tuple[str, ...] = ()  # empty: every platform the release builds
+    tag_suffix: str = ""
+
+    def platforms(self, requested: Iterable[str]) -> list[str]:
+        """The requested platforms this image is built for (possibly none)."""
+        wanted = platforms(requested)
+        return [p for p in wanted if not self.only_platforms or p in self.only_platforms]
+
+
+# The shipped images (every push to main and every release) and the CUDA build (every release, and
+# on request: it is large and slow to build, and no hosted runner has a GPU to smoke-test it on).
+SHIPPED_IMAGES = tuple(ReleaseImage(spec.name, spec, spec.shipped_target) for spec in SERVICES.values())
+CUDA_IMAGE = ReleaseImage("tts-cuda", TTS, "cuda", only_platforms=("linux/amd64",), tag_suffix="-cuda")
+
+
+def release_images(*, cuda: bool) -> tuple[ReleaseImage, ...]:
+    """What a release builds, scans, publishes and signs: the shipped images, and the CUDA one."""
+    return (*SHIPPED_IMAGES, CUDA_IMAGE) if cuda else SHIPPED_IMAGES
+
+
+def release_key(service: str, target: str) -> str:
+    """The key of the release image built from `service`'s `target` (the service's name if none)."""
+    for image in (*SHIPPED_IMAGES, CUDA_IMAGE):
+        if (image.service.name, image.target) == (service, target):
+            return image.key
+    return service
+
+
+def release_image_of(service: str, tag: str) -> ReleaseImage:
+    """Which release image a published `service` image is, from its tag's suffix."""
+    candidates = [i for i in (*SHIPPED_IMAGES, CUDA_IMAGE) if i.service.name == service]
+    suffixed = [i for i in candidates if i.tag_suffix and tag.endswith(i.tag_suffix)]
+    plain = [i for i in candidates if not i.tag_suffix]
+    found = suffixed or plain
+    if not found:
+        msg = f"no release image of service {service!r}"
+        raise ValueError(msg)
+    return found[0]
+
+
 def service_spec(name: str) -> ServiceSpec:
     """The service called `name`, or a clear error listing the choices."""
     try:

@@ -87,7 +87,15 @@ def image_repository(registry: str, repository: str, service: str) -> str:
     return f"{host}/{path}/{IMAGE_PREFIX}{service}"
 
 
-def image_references(registry: str, repository: str, service: str, ref: str, sha: str) -> list[str]:
-    """Every `<repository>:<tag>` reference one service's image is published under."""
+def image_references(
+    registry: str, repository: str, service: str, ref: str, sha: str, *, suffix: str = ""
+) -> list[str]:
+    """Every `<repository>:<tag><suffix>` reference one service's image is published under (a suffix
+    such as `-cuda` keeps a variant's tags apart from the shipped image's in the same repository)."""
     name = image_repository(registry, repository, service)
-    return [f"{name}:{tag}" for tag in image_tags(ref, sha)]
+    tagged = [f"{tag}{suffix}" for tag in image_tags(ref, sha)]
+    for tag in tagged:
+        if not _DOCKER_TAG.fullmatch(tag):
+            msg = f"{tag!r} is not a valid image tag"
+            raise ValueError(msg)
+    return [f"{name}:{tag}" for tag in tagged]
