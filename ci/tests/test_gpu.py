@@ -9,15 +9,17 @@ code on a CPU (it needs the model packages, like the `model` tests).
 from __future__ import annotations
 
 import subprocess
+from functools import partial
 
+import anyio
 import dagger
 import pytest
 from dagger import dag
 from dagger_query import args_of, execs, fields, only
-from vibevoice_ci import gpu
+from vibevoice_ci import bench, gpu
 from vibevoice_ci.main import Vibevoice
 
-from tests.model.conftest import require_model_packages
+from tests.model.conftest import LONGFORM_MODULE, MODEL_PACKAGES, require_modules
 from tests.support.processes import SCRIPTS, free_port, running
 
 SOURCE = dag.directory().with_new_file("marker", "the repository")
@@ -77,7 +79,7 @@ def test_gpu_smoke_binds_the_cuda_image_with_every_gpu_and_runs_the_smoke_agains
 @pytest.mark.model
 @pytest.mark.integration
 def test_the_smoke_command_line_passes_against_the_vibevoice_engine_on_a_cpu() -> None:
-    require_model_packages()
+    require_modules((*MODEL_PACKAGES, LONGFORM_MODULE), "`make model-deps` (tiny-random is long-form code)")
     port = free_port()
     command = ["vibevoice-tts", "--engine", "vibevoice", "--model", "tiny-random", "--port", str(port)]
     with running(command, port=port, ready_path="/health", timeout=120) as tts:
@@ -87,3 +89,23 @@ def test_the_smoke_command_line_passes_against_the_vibevoice_engine_on_a_cpu() -
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok   tts speech" in result.stdout
     assert result.stdout.strip().endswith("smoke test passed")
+
+
+def test_gpu_bench_waits_for_the_model_then_measures_the_cuda_image_behind_the_agent() -> None:
+    out = anyio.run(partial(Vibevoice(source=SOURCE).gpu().bench, requests=120, wait=600, enforce=False))
+    runs = execs(out)
+    # First the wait for the model (the service is up long before it can answer), then each scenario.
+    assert runs[0] == gpu.smoke("http://tts:8000", 600)
+    load = bench.Load(requests=120)
+    scenarios = bench.scenarios(bench.SCENARIO_NAMES)
+    assert [argv for argv in runs[1::2]] == [
+        bench.run(s, load, url=bench.SERVICE_URLS[s.service], out_root=bench.OUT_DIR, sha="")
+        for s in scenarios
+    ]
+    bindings = {args["alias"]: args["service"] for args in args_of(out, "withServiceBinding")}
+    tts, agent = bindings["tts"], bindings["agent"]
+    assert only(tts, "dockerBuild")["target"] == "cuda"
+    assert "experimentalWithAllGPUs" in fields(tts)
+    # The agent is the shipped one, bound to the GPU's TTS, not to a CPU one.
+    assert only(agent, "dockerBuild")["target"] == "agent"
+    assert "experimentalWithAllGPUs" in fields(only(agent, "withServiceBinding")["service"])

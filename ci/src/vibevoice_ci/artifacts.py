@@ -75,10 +75,15 @@ def of_service(table: Mapping[tuple[str, str], dagger.Container], key: str) -> l
     return [built for (image_key, _), built in table.items() if image_key == key]
 
 
-def bound_services(images: Mapping[str, dagger.Container]) -> dict[str, dagger.Service]:
-    """The images as services, each bound to the services it depends on under their names."""
-    started: dict[str, dagger.Service] = {}
+def bound_services(
+    images: Mapping[str, dagger.Container], given: Mapping[str, dagger.Service] | None = None
+) -> dict[str, dagger.Service]:
+    """The images as services, each bound to the services it depends on under their names; a service
+    in `given` (the TTS on a GPU, say) is used as it is instead of one built from an image."""
+    started: dict[str, dagger.Service] = dict(given or {})
     for name, spec in SERVICES.items():  # the table lists dependencies first
+        if name in started:
+            continue
         running = images[name]
         for dependency in spec.depends_on:
             running = running.with_service_binding(dependency, started[dependency])

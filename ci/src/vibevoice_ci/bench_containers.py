@@ -25,16 +25,20 @@ def bench_client(
     policy: dagger.File | None,
     sha: str,
     run_id: str,
+    ready: Sequence[str] = (),
 ) -> dagger.Container:
     """`image` (it carries vibevoice-bench) bound to the services, running then gating each scenario.
 
     The scenarios run one after another, never at once, so one does not load the machine under
     another. A regression does not stop the chain (`compare` exits 1, expected): its comparison is
-    the result; a run that cannot start at all (exit 2) fails the call.
+    the result; a run that cannot start at all (exit 2) fails the call. `ready`, if given, runs first:
+    a command that waits for services that are up long before they can answer (a model loading).
     """
     client = image
     for alias, service in services.items():
         client = client.with_service_binding(alias, service)
+    if ready:
+        client = client.with_env_variable(bench.RUN_ID_VARIABLE, run_id).with_exec(list(ready))
     client = client.with_directory(bench.LAST_DIR, last if last is not None else dag.directory())
     if policy is not None:
         client = client.with_file(bench.POLICY_FILE, policy)
