@@ -24,6 +24,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from vibevoice_platform.logs import configure_logging
+from vibevoice_platform.transport import (
+    Limits,
+    TransportGuard,
+    Utf8WebSocketProtocol,
+    header_timeout_protocol,
+)
 
 SettingsT = TypeVar("SettingsT", bound="ServiceSettings")
 logger = logging.getLogger(__name__)
@@ -39,6 +45,7 @@ class DrainingServer(uvicorn.Server):
         self._timer: threading.Timer | None = None
         self._signalled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.exit_status = 0
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
@@ -64,6 +71,11 @@ class DrainingServer(uvicorn.Server):
     def _stop(self) -> None:
         self.should_exit = True
 
+    def stop_serving(self, exit_status: int) -> None:
+        """Stop as after a signal, then exit with `exit_status` (the app cannot work: a failed load)."""
+        self.exit_status = exit_status
+        self.should_exit = True
+
     def _cut_connections(self) -> None:
         connections = list(self.server_state.connections)
         logger.warning("second signal: stopping now, %d connection(s) cut", len(connections))
@@ -73,7 +85,7 @@ class DrainingServer(uvicorn.Server):
                 transport.abort()
 
 
-class ServiceSettings(Protocol):
+class ServiceSettings(Limits, Protocol):
     """What both services' settings have in common (read-only, so Literal-typed fields fit)."""
 
     @property
@@ -100,12 +112,19 @@ def run_service(settings: SettingsT, create_app: Callable[[SettingsT], FastAPI])
     app = create_app(settings)
     service: Drainable = app.state.service
     config = uvicorn.Config(
-        app,
+        TransportGuard(app, settings),
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=settings.grace_s,
         lifespan="on",
+        http=header_timeout_protocol(settings.header_timeout_s),
+        ws=Utf8WebSocketProtocol,
+        ws_max_size=settings.ws_max_message_bytes,
     )
-    DrainingServer(config, service.start_draining, settings.drain_s).run()
+    server = DrainingServer(config, service.start_draining, settings.drain_s)
+    app.state.stop_serving = server.stop_serving
+    server.run()
+    if server.exit_status:
+        raise SystemExit(server.exit_status)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from vibevoice_platform.transport import TransportLimits
 
 
-class AgentSettings(BaseSettings):
-    """Everything `vibevoice-agent` can be told (the API key only through the environment)."""
+class AgentSettings(TransportLimits):
+    """Everything `vibevoice-agent` can be told (the API key only through the environment; the
+    transport limits, see transport.py)."""
 
     model_config = SettingsConfigDict(env_prefix="VIBEVOICE_AGENT_", extra="ignore")
 
@@ -32,6 +35,11 @@ class AgentSettings(BaseSettings):
     tts_timeout_s: float = Field(default=30.0, gt=0, description="longest wait for the TTS service")
     max_turns: int = Field(default=64, ge=1, description="turns in progress at once before 429")
     max_sessions: int = Field(default=1000, ge=1, description="conversation histories kept in memory")
+    ws_idle_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="WebSocket sessions with no message and no response this long are closed",
+    )
     history_messages: int = Field(default=20, ge=0, description="past messages sent to the LLM per turn")
     drain_s: float = Field(
         default=0.0, ge=0, description="after SIGTERM, seconds /ready answers 503 before stopping"

@@ -5,7 +5,7 @@ progress), `{"type": "interrupt"}` stops the response now, `{"type": "session.up
 "system_prompt"?}` changes the session. Server → client: `response.text.delta`, binary PCM16 frames,
 `response.interrupted` then `response.done {"interrupted": true, "metrics": null}` after an interrupt,
 `response.done {metrics}` after a whole response, `error {code, message}`; a close frame carries a
-reason.
+reason. A session with no message for `--ws-idle-s` while no response is in progress is closed (1008).
 
 An interrupt cancels the turn's task scope: the LLM stream and the TTS request close at once, and
 `response.interrupted` is sent only after the turn has stopped, so no audio of it follows.
@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 import anyio
 from anyio.abc import TaskGroup
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from vibevoice_platform.agent.events import to_ws
@@ -69,6 +70,7 @@ class Conversation:
     def __init__(self, websocket: WebSocket, service: AgentService) -> None:
         self._ws = websocket
         self._service = service
+        self._idle_s = service.settings.ws_idle_s
         self._session_id = new_request_id()
         self._voice: str | None = None
         self._system_prompt: str | None = None
@@ -87,7 +89,7 @@ class Conversation:
 
     async def _read(self, tg: TaskGroup) -> None:
         while True:
-            raw = await self._ws.receive()
+            raw = await self._receive()
             if raw["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(raw.get("code", 1000))
             if raw.get("bytes") is not None:
@@ -105,6 +107,18 @@ class Conversation:
                 )
                 continue
             await self._handle(message, tg)
+
+    async def _receive(self) -> Message:
+        """The next ASGI message; closes the session (1008) after `ws_idle_s` with no message while
+        no response is in progress (a silent client is only idle when it is not being answered)."""
+        while True:
+            with anyio.move_on_after(self._idle_s):
+                return await self._ws.receive()
+            if self._response is None or self._response.finished.is_set():
+                message = f"no message for {self._idle_s:g} s"
+                await self._send({"type": "error", "code": "idle_timeout", "message": message})
+                await close_websocket(self._ws, 1008, message)
+                raise WebSocketDisconnect(1008)
 
     async def _handle(self, message: ClientMessage, tg: TaskGroup) -> None:
         match message:

@@ -60,10 +60,21 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
     )
     service = SynthesisService(engine, admission, metrics)
 
+    async def load() -> None:
+        await service.load()
+        stop_serving = getattr(app.state, "stop_serving", None)  # set by run_service
+        if service.status is Status.FAILED and not settings.stay_up_unready and stop_serving is not None:
+            logger.error(
+                "exiting with status 1, the engine cannot serve: %s (--stay-up-unready keeps the process "
+                "up, not ready)",
+                service.detail,
+            )
+            stop_serving(1)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(service.load)
+            tg.start_soon(load)
             yield
             tg.cancel_scope.cancel()
         await engine.aclose()

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from vibevoice_platform.transport import TransportLimits
 
 TINY_RANDOM = "tiny-random"  # the --model that builds a tiny random long-form model in memory
 
 
-class TTSSettings(BaseSettings):
-    """Everything `vibevoice-tts` can be told."""
+class TTSSettings(TransportLimits):
+    """Everything `vibevoice-tts` can be told (the transport limits too, see transport.py)."""
 
     model_config = SettingsConfigDict(env_prefix="VIBEVOICE_TTS_", extra="ignore")
 
@@ -32,6 +34,11 @@ class TTSSettings(BaseSettings):
         default=30, ge=0, description="after SIGTERM, seconds in-flight streams get to finish"
     )
     ws_idle_s: float = Field(default=60.0, gt=0, description="WebSocket sessions idle this long are closed")
+    stay_up_unready: bool = Field(
+        default=False,
+        description="when the engine fails to load, keep serving /health and /ready (503, with the reason) "
+        "instead of exiting with status 1",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="log level")
     api_keys: SecretStr | None = Field(
         default=None,

@@ -1,0 +1,181 @@
+"""Clients that misbehave on purpose, against the real services: each gets a 4xx with OpenAI's error
+body or a WebSocket close code with a reason, and the services go on serving well-behaved clients.
+
+Counts are small here (a few connections each); `scripts/soak.py hostile` runs the full ones.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import anyio
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import Close
+
+from tests.integration.conftest import StartTTS
+from tests.support.processes import Service, child_pids
+
+pytestmark = [pytest.mark.integration]
+StartAgent = Callable[..., AbstractContextManager[Service]]
+JSON = {"Content-Type": "application/json"}
+SPEECH = {"model": "tts-1", "input": "Hello there.", "response_format": "pcm"}
+
+
+def _raw_response(sock: socket.socket, timeout: float = 10.0) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    sock.settimeout(timeout)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def _error_of(raw: bytes) -> tuple[int, dict[str, str]]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)["error"]
+
+
+def test_slow_or_missing_headers_get_408_while_others_are_served(start_tts: StartTTS) -> None:
+    with start_tts("--engine", "sine", "--header-timeout-s", "1") as tts:
+        silent = socket.create_connection(("127.0.0.1", tts.port))
+        dribblers = [socket.create_connection(("127.0.0.1", tts.port)) for _ in range(5)]
+        request = b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        for sock in dribblers:
+            sock.sendall(request[:10])
+        for byte in request[10:20]:  # a byte every 50 ms: the headers never finish in time
+            for sock in dribblers:
+                sock.sendall(bytes([byte]))
+            time.sleep(0.05)
+        assert httpx.post(f"{tts.url}/v1/audio/speech", json=SPEECH).status_code == 200
+        for sock in [silent, *dribblers]:
+            status, error = _error_of(_raw_response(sock))
+            assert status == 408
+            assert error["code"] == "request_timeout"
+            sock.close()
+        # A keep-alive connection that starts a second request and dribbles it is cut too.
+        with socket.create_connection(("127.0.0.1", tts.port)) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            sock.sendall(b"GET /health HTTP/1.1\r\n")
+            status, error = _error_of(_raw_response(sock))
+        assert (status, error["code"]) == (408, "request_timeout")
+
+
+def test_large_bodies_long_input_and_invalid_utf8_are_4xx(start_tts: StartTTS) -> None:
+    with start_tts("--engine", "sine", "--max-body-bytes", "65536") as tts:
+        url = f"{tts.url}/v1/audio/speech"
+        with socket.create_connection(("127.0.0.1", tts.port)) as sock:  # 10 MB announced
+            sock.sendall(
+                b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 10485760\r\n\r\n" + b"{" * 65536
+            )
+            status, error = _error_of(_raw_response(sock))
+        assert (status, error["code"]) == (413, "request_too_large")
+        assert "--max-body-bytes" in error["message"]
+        with socket.create_connection(("127.0.0.1", tts.port)) as sock:  # chunked: no length announced
+            chunk = b"x" * 16384
+            sock.sendall(
+                b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n" + (b"4000\r\n" + chunk + b"\r\n") * 5
+            )
+            status, error = _error_of(_raw_response(sock))
+        assert (status, error["code"]) == (413, "request_too_large")
+        long_input = httpx.post(url, json={**SPEECH, "input": "a" * 60_000})
+        assert long_input.status_code == 422
+        assert long_input.json()["error"]["param"] == "input"
+        invalid = httpx.post(url, content=b'{"model": "tts-1", "input": "\xff\xfe"}', headers=JSON)
+        assert invalid.status_code == 400
+        assert invalid.json()["error"]["type"] == "invalid_request_error"
+        assert httpx.post(url, json=SPEECH).status_code == 200
+
+
+async def _closed_with(ws: ClientConnection) -> Close:
+    with anyio.fail_after(15):
+        await ws.wait_closed()
+    close = ws.protocol.close_rcvd
+    assert close is not None
+    return close
+
+
+@pytest.mark.anyio
+async def test_websocket_sessions_message_size_rate_and_encoding_are_limited(start_tts: StartTTS) -> None:
+    flags = ("--ws-max-sessions", "2", "--ws-max-messages-per-s", "20", "--ws-max-message-bytes", "4096")
+    with start_tts("--engine", "sine", *flags) as tts:
+        url = tts.url.replace("http://", "ws://") + "/v1/audio/stream"
+        async with connect(url) as first, connect(url) as second:
+            async with connect(url) as third:
+                close = await _closed_with(third)
+            assert close.code == 1013
+            assert "--ws-max-sessions" in close.reason
+            await first.send(json.dumps({"type": "start"}))
+            assert json.loads(await first.recv())["type"] == "started"
+            for _ in range(100):  # a flood of text messages
+                await first.send(json.dumps({"type": "text", "text": "and "}))
+            close = await _closed_with(first)
+            assert close.code == 1008
+            assert "--ws-max-messages-per-s" in close.reason
+            await second.send(json.dumps({"type": "text", "text": "x" * 8192}))
+            close = await _closed_with(second)
+            assert close.code == 1009
+        async with connect(url) as ws:
+            await ws.send(b'{"type": "start", "voice": "\xff"}', text=True)
+            close = await _closed_with(ws)
+        assert close.code == 1007
+        assert close.reason
+        async with connect(url) as ws:  # and a well-behaved session still works
+            await ws.send(json.dumps({"type": "start"}))
+            await ws.send(json.dumps({"type": "text", "text": "Still here."}))
+            await ws.send(json.dumps({"type": "end"}))
+            close = await _closed_with(ws)
+        assert close.code == 1000
+
+
+@pytest.mark.anyio
+async def test_agent_closes_idle_sockets_and_refuses_sessions_beyond_the_limit(
+    sine_tts: Service, start_agent: StartAgent
+) -> None:
+    flags = ("--llm", "scripted", "--ws-idle-s", "1", "--ws-max-sessions", "1", "--max-body-bytes", "4096")
+    with start_agent(sine_tts.url, *flags) as agent:
+        url = agent.url.replace("http://", "ws://") + "/v1/agent/ws"
+        async with connect(url) as idle:
+            async with connect(url) as extra:
+                close = await _closed_with(extra)
+            assert close.code == 1013
+            error = json.loads(await idle.recv())
+            assert error["code"] == "idle_timeout"
+            close = await _closed_with(idle)
+        assert (close.code, close.reason) == (1008, "no message for 1 s")
+        async with httpx.AsyncClient() as client:
+            big = await client.post(f"{agent.url}/v1/agent/turn", json={"text": "x" * 8000})
+        assert big.status_code == 413
+        assert big.json()["error"]["code"] == "request_too_large"
+
+
+def test_a_client_that_stops_reading_loses_its_slot(start_tts: StartTTS) -> None:
+    flags = ("--max-concurrency", "1", "--max-queue", "0", "--send-timeout-s", "1")
+    with start_tts("--engine", "espeak", *flags) as tts:
+        text = "This sentence is spoken again and again to make a long stream of speech. " * 50
+        body = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.25, "input": text})
+        sock = socket.create_connection(("127.0.0.1", tts.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(
+            b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
+        )
+        assert sock.recv(1024).startswith(b"HTTP/1.1 200")  # then never reads again
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if httpx.post(f"{tts.url}/v1/audio/speech", json=SPEECH).status_code == 200:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the stalled client kept its slot")
+        assert not [n for n in child_pids(tts.process.pid).values() if n.startswith("espeak")]
+        assert "took no data for 1 s" in tts.output()
+        sock.close()
