@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from test_workflows import WORKFLOWS, load
 from vibevoice_ci.benchmark import Benchmark
+from vibevoice_ci.gpu_smoke import Gpu
 from vibevoice_ci.main import Vibevoice
 
 from tests.support.tools import require_tool
@@ -259,3 +260,25 @@ def test_the_report_script_hands_the_whole_results_to_the_module(
         ]
     ]  # fmt: skip
     assert all(token not in word for call in made for word in call)
+
+
+def test_the_gpu_job_is_opt_in_on_a_gpu_runner_with_a_baseline_of_its_own() -> None:
+    job = workflow()["jobs"]["gpu-bench"]
+    assert job["if"] == "${{ vars.VIBEVOICE_GPU_BENCH == 'true' }}"  # off unless the repository opts in
+    assert "gpu" in job["runs-on"]
+    assert "self-hosted" in job["runs-on"]
+    assert job["env"]["_EXPERIMENTAL_DAGGER_GPU_SUPPORT"] == "1"
+    benchmark = step("gpu-bench", "Benchmark")
+    flags = call_flags(benchmark["run"], "gpu bench")
+    assert {f.removeprefix("--").split("=")[0] for f in flags} <= parameters(Gpu.bench)
+    assert "--enforce=false" in flags
+    (restore,) = uses("gpu-bench", "actions/cache/restore")
+    (save,) = uses("gpu-bench", "actions/cache/save")
+    cpu_prefix = uses("bench", "actions/cache/restore")[0]["with"]["restore-keys"]
+    # Neither baseline is ever restored for the other: the GPU's keys do not start with the CPU's prefix.
+    assert not restore["with"]["restore-keys"].startswith(cpu_prefix)
+    assert not cpu_prefix.startswith(restore["with"]["restore-keys"])
+    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
+    assert save["if"] == "github.ref == 'refs/heads/main'"
+    gate = step("gpu-bench", "Gate")
+    assert gate["env"]["LAST"] == restore["with"]["path"] == save["with"]["path"]
