@@ -37,21 +37,25 @@ $(STAMP): pyproject.toml ci/pyproject.toml
 
 venv: $(STAMP) ## Create .venv with the project and its dev tools
 
-# The VibeVoice model tests (marker `model`) need the gpu extra and the model code: the CPU torch first,
-# pinned (its wheel is on the machine's disk; another spec pulls a multi-GB CUDA build), then the extra,
-# then the PyPI `vibevoice` long-form code without its dependencies (they are its demos').
+# The VibeVoice model tests (marker `model`) need the gpu extra and the model code: torch first, pinned,
+# then the extra, then the PyPI `vibevoice` long-form code without its dependencies (they are its demos').
+# From PyPI, Linux x86_64 torch is the CUDA build (it runs on a CPU all the same): about 4 GB installed,
+# torch 1.2 GB and nvidia-* wheels 2.7 GB, 75 s here. Where PyTorch's CPU index is reachable (GitHub's
+# runners, most laptops; not this project's own machines), TORCH_INDEX takes the CPU build, without the
+# nvidia-* wheels:  make model-deps TORCH_INDEX=https://download.pytorch.org/whl/cpu
 .PHONY: model-deps
 TORCH_VERSION := 2.13.0
+TORCH_INDEX ?=
 VIBEVOICE_PYPI_VERSION := 0.0.1
 MODEL_STAMP := $(VENV)/.installed-model
 
 $(MODEL_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/pip install --quiet torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e '.[dev,gpu]'
 	$(BIN)/pip install --quiet --no-deps vibevoice==$(VIBEVOICE_PYPI_VERSION)
 	touch $@
 
-model-deps: $(MODEL_STAMP) ## Add the gpu extra (CPU torch) and PyPI vibevoice to .venv, for the model tests
+model-deps: $(MODEL_STAMP) ## Add torch, the gpu extra and PyPI vibevoice to .venv (~4 GB; TORCH_INDEX= for CPU torch)
 
 test: lint typecheck pytest ## The whole suite: lint, types, tests
 
@@ -111,7 +115,7 @@ image-figures: $(STAMP) base-image ## Image sizes, build and rebuild times, time
 	scripts/image-figures.sh
 
 .PHONY: bench
-BENCH_REQUESTS ?= 100
+BENCH_REQUESTS ?= 200
 BENCH_CONCURRENCY ?= 4
 bench: $(STAMP) ## Benchmark local processes (TTS espeak HTTP+WS, agent), gate against bench-out/*/baseline.json
 	$(BIN)/python scripts/bench-local.py --requests $(BENCH_REQUESTS) --concurrency $(BENCH_CONCURRENCY) --out bench-out

@@ -4,7 +4,8 @@
 #   scripts/compose.sh up      start it and wait until every service is healthy
 #   scripts/compose.sh down    stop and remove it
 #   scripts/compose.sh smoke   up, vibevoice-smoke against it, and down again however that went;
-#                              exits with vibevoice-smoke's status (or 1 if the stack never got healthy)
+#                              exits with vibevoice-smoke's status (or 1 if the stack never got healthy).
+#                              A stack already up (`make up`) is smoke-tested and left running.
 #
 # Uses `docker compose` (v2) when it exists, else `docker-compose` (1.29). Environment:
 #   COMPOSE_PROJECT_NAME (default vibevoice), VIBEVOICE_TTS_PUBLISH / VIBEVOICE_AGENT_PUBLISH (host ports,
@@ -66,8 +67,13 @@ down() {
 
 smoke() {
   local status=0
-  trap down EXIT
-  up || return 1
+  if [[ -n $(compose ps --quiet 2>/dev/null) ]]; then
+    log "the stack is up already: smoke-testing it and leaving it up (make down stops it)"
+    wait_healthy || return 1
+  else
+    trap down EXIT
+    up || return 1
+  fi
   ${SMOKE:-vibevoice-smoke} \
     --tts-url "http://127.0.0.1:${VIBEVOICE_TTS_PUBLISH:-8000}" \
     --agent-url "http://127.0.0.1:${VIBEVOICE_AGENT_PUBLISH:-8080}" || status=$?

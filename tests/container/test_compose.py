@@ -25,11 +25,11 @@ pytestmark = pytest.mark.container
 SMOKE = Path(sys.executable).parent / "vibevoice-smoke"
 
 
-def compose_smoke(tts_image: str, agent_image: str) -> tuple[str, subprocess.CompletedProcess[str]]:
-    """Run the smoke script in a fresh project; returns (project name, completed process)."""
+def compose_env(tts_image: str, agent_image: str) -> tuple[str, dict[str, str]]:
+    """A fresh project name and the environment that points compose.sh at it."""
     require_tool("docker-compose", "apt-get install docker-compose")
     project = f"vvtest{uuid.uuid4().hex[:8]}"
-    env = {
+    return project, {
         **os.environ,
         "COMPOSE_PROJECT_NAME": project,
         "VIBEVOICE_TTS_IMAGE": tts_image,
@@ -39,8 +39,12 @@ def compose_smoke(tts_image: str, agent_image: str) -> tuple[str, subprocess.Com
         "HEALTHY_TIMEOUT_S": "90",
         "SMOKE": str(SMOKE),
     }
-    result = subprocess.run(
-        [str(ROOT / "scripts" / "compose.sh"), "smoke"],
+
+
+def compose_sh(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`scripts/compose.sh COMMAND` (up, down, smoke) in the project `env` names."""
+    return subprocess.run(
+        [str(ROOT / "scripts" / "compose.sh"), command],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -48,7 +52,12 @@ def compose_smoke(tts_image: str, agent_image: str) -> tuple[str, subprocess.Com
         timeout=300,
         check=False,
     )
-    return project, result
+
+
+def compose_smoke(tts_image: str, agent_image: str) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """Run the smoke script in a fresh project; returns (project name, completed process)."""
+    project, env = compose_env(tts_image, agent_image)
+    return project, compose_sh("smoke", env)
 
 
 def leftovers(docker: Docker, project: str) -> str:
@@ -101,4 +110,18 @@ def test_compose_smoke_fails_on_a_broken_stack_and_still_takes_it_down(
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "agent is exited" in output
+    assert leftovers(docker, project) == ""
+
+
+def test_compose_smoke_leaves_a_stack_that_was_up_running(docker: Docker, images: Images) -> None:
+    project, env = compose_env(images.tts, images.agent)
+    try:
+        assert compose_sh("up", env).returncode == 0
+        result = compose_sh("smoke", env)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        assert "the stack is up already" in output
+        assert leftovers(docker, project) != ""  # `make up`'s stack is still there
+    finally:
+        compose_sh("down", env)
     assert leftovers(docker, project) == ""

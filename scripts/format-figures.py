@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Streaming figures of each response format against wav: time to first byte, time to the whole body,
+and bytes per second of audio (a benchmark, not a test).
+
+Starts `vibevoice-tts --engine espeak` on a free loopback port (or uses --url), then for each format
+sends the same texts one at a time, `--rounds` times, and prints a Markdown table of medians. The audio
+length comes from decoding each body with FFmpeg (PyAV, the dev extra), so the rate is per second of
+what a client hears.
+
+    .venv/bin/python scripts/format-figures.py [--rounds 20] [--url http://127.0.0.1:8000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import httpx
+
+FORMATS = ("wav", "pcm", "mp3", "opus", "aac", "flac")
+TEXTS = (
+    "Hello there. How can I help you today?",
+    "The quick brown fox jumps over the lazy dog, and then it runs into the forest to find its friends.",
+    "Streaming speech starts playing before the whole sentence has been synthesised, which is the point.",
+)
+SAMPLE_RATE = 24_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_tts() -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    binary = Path(sys.executable).parent / "vibevoice-tts"
+    process = subprocess.Popen(
+        [str(binary), "--engine", "espeak", "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit("vibevoice-tts did not become ready")
+
+
+def _audio_seconds(body: bytes, response_format: str) -> float:
+    if response_format == "pcm":
+        return len(body) / (2 * SAMPLE_RATE)
+    samples = 0
+    with av.open(io.BytesIO(body), mode="r") as container:
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        samples = sum(frame.samples for frame in container.decode(stream))
+    return samples / rate
+
+
+def measure(
+    client: httpx.Client, url: str, response_format: str, text: str
+) -> tuple[float, float, int, float]:
+    """(ms to the first byte, ms to the whole body, body bytes, seconds of audio) of one request."""
+    body = {"model": "tts-1", "input": text, "voice": "alloy", "response_format": response_format}
+    started = time.perf_counter()
+    first: float | None = None
+    chunks: list[bytes] = []
+    with client.stream("POST", f"{url}/v1/audio/speech", json=body) as response:
+        response.raise_for_status()
+        for chunk in response.iter_raw():
+            first = first or time.perf_counter()
+            chunks.append(chunk)
+    done = time.perf_counter()
+    audio = b"".join(chunks)
+    assert first is not None, "no audio"
+    return (
+        (first - started) * 1000,
+        (done - started) * 1000,
+        len(audio),
+        _audio_seconds(audio, response_format),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Streaming figures of each response format against wav")
+    parser.add_argument("--rounds", type=int, default=20, help="requests per format and text [20]")
+    parser.add_argument("--url", help="a running TTS service (default: start one with espeak)")
+    args = parser.parse_args()
+    process, url = (None, args.url) if args.url else _start_tts()
+    try:
+        rows: dict[str, tuple[float, float, float]] = {}
+        with httpx.Client(timeout=60) as client:
+            for response_format in FORMATS:
+                measure(client, url, response_format, TEXTS[0])  # warm-up
+            for response_format in FORMATS:
+                ttfb, total, rate = [], [], []
+                for _ in range(args.rounds):
+                    for text in TEXTS:
+                        first_ms, all_ms, size, seconds = measure(client, url, response_format, text)
+                        ttfb.append(first_ms)
+                        total.append(all_ms)
+                        rate.append(size / seconds)
+                rows[response_format] = (
+                    statistics.median(ttfb),
+                    statistics.median(total),
+                    statistics.median(rate),
+                )
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(10)
+    wav_ttfb, wav_total, wav_rate = rows["wav"]
+    print(f"{args.rounds * len(TEXTS)} requests per format, one at a time, espeak-ng, medians\n")
+    print("| format | first byte (ms) | vs wav | whole body (ms) | vs wav | bytes per s of audio | vs wav |")
+    print("|---|--:|--:|--:|--:|--:|--:|")
+    for response_format, (ttfb, total, rate) in rows.items():
+        print(
+            f"| {response_format} | {ttfb:.1f} | {ttfb - wav_ttfb:+.1f} | {total:.1f} "
+            f"| {total - wav_total:+.1f} | {rate:,.0f} | {rate / wav_rate:.1%} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
