@@ -40,20 +40,6 @@ def _fails_to_start(command: list[str], env: dict[str, str] | None = None) -> st
             "vibevoice-tts: error: --engine vibevoice needs --model (env VIBEVOICE_TTS_MODEL)",
         ),
         (
-            [
-                "vibevoice-tts",
-                "--engine",
-                "vibevoice",
-                "--model",
-                "tiny-random",
-                "--model-family",
-                "realtime",
-            ],
-            None,
-            "vibevoice-tts: error: --model tiny-random is built with the long-form model code: "
-            "--model-family (env VIBEVOICE_TTS_MODEL_FAMILY)",
-        ),
-        (
             ["vibevoice-tts"],
             {"VIBEVOICE_TTS_PORT": "eighty"},
             "vibevoice-tts: error: VIBEVOICE_TTS_PORT in the environment (flag --port): Input should be",

@@ -62,12 +62,13 @@ class TinyTTS:
 
 @pytest.fixture(scope="module")
 def tiny_tts() -> Iterator[TinyTTS]:
-    """The tiny model behind the real service; one slot and no queue, so a second request gets 429."""
+    """The tiny long-form model behind the real service; one slot and no queue: a second request gets 429."""
     port = free_port()
     command = [
         "vibevoice-tts",
         "--engine", "vibevoice",
         "--model", "tiny-random",
+        "--model-family", "longform",
         "--device", "cpu",
         "--max-concurrency", "1",
         "--max-queue", "0",

@@ -225,10 +225,10 @@ async def test_auto_picks_realtime_when_its_classes_import(
     assert engine.native_voices == ("en-Carter_man", "en-Emma_woman")
 
 
-async def test_tiny_random_without_the_long_form_code_fails_naming_it(
+async def test_the_long_form_tiny_model_without_the_long_form_code_fails_naming_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # As in the cuda image, which has Microsoft's realtime package and not PyPI's long-form one.
     monkeypatch.setitem(sys.modules, LONGFORM_MODULE, None)
     with pytest.raises(EngineError, match=f"{LONGFORM_MODULE} cannot be imported.*make model-deps"):
-        await loaded_engine(Path("tiny-random"), family="auto")
+        await loaded_engine(Path("tiny-random"), family="longform")

@@ -25,7 +25,7 @@ from vibevoice_platform.tts.engines.vibevoice_interface import AudioSink, ModelB
 from vibevoice_platform.tts.engines.vibevoice_longform import LongformBinding
 from vibevoice_platform.tts.engines.vibevoice_realtime import RealtimeBinding
 from vibevoice_platform.tts.engines.vibevoice_runtime import resolve_attention
-from vibevoice_platform.tts.engines.vibevoice_tiny import TinyRandomBinding
+from vibevoice_platform.tts.engines.vibevoice_tiny import TinyRandomBinding, TinyRealtimeBinding
 from vibevoice_platform.tts.errors import EngineError, NotReadyError
 from vibevoice_platform.tts.settings import TTSSettings
 
@@ -267,8 +267,9 @@ async def test_non_finite_samples_are_counted_before_pcm16_hides_them(
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
-        ({"model": "tiny-random"}, TinyRandomBinding),
+        ({"model": "tiny-random"}, AutoBinding),
         ({"model": "tiny-random", "model_family": "longform"}, TinyRandomBinding),
+        ({"model": "tiny-random", "model_family": "realtime"}, TinyRealtimeBinding),
         ({"model": "/models/VibeVoice-Realtime-0.5B", "model_family": "realtime"}, RealtimeBinding),
         ({"model": "/models/VibeVoice-1.5B", "model_family": "longform"}, LongformBinding),
         ({"model": "/models/any"}, AutoBinding),
@@ -284,7 +285,6 @@ def test_the_binding_follows_the_model_and_family(flags: dict[str, str], expecte
     ("flags", "message"),
     [
         ({}, "needs --model"),
-        ({"model": "tiny-random", "model_family": "realtime"}, "long-form model code"),
     ],
 )
 def test_impossible_model_settings_are_refused_with_the_settings(flags: dict[str, str], message: str) -> None:

@@ -9,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from vibevoice_platform.transport import TransportLimits
 
-TINY_RANDOM = "tiny-random"  # the --model that builds a tiny random long-form model in memory
+TINY_RANDOM = "tiny-random"  # the --model that builds a tiny random model in memory, either family
 
 
 class TTSSettings(TransportLimits):
@@ -89,10 +89,5 @@ class TTSSettings(TransportLimits):
             raise ValueError(
                 "--engine vibevoice needs --model (env VIBEVOICE_TTS_MODEL): a local path, a model id, "
                 "or tiny-random (a tiny random model, no weights)"
-            )
-        if self.model == TINY_RANDOM and self.model_family == "realtime":
-            raise ValueError(
-                "--model tiny-random is built with the long-form model code: --model-family "
-                "(env VIBEVOICE_TTS_MODEL_FAMILY) must be auto or longform, not realtime"
             )
         return self

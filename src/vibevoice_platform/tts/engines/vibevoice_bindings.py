@@ -6,7 +6,8 @@
 - `auto`: realtime when its classes import, else longform. Probing imports the model package, which
   pulls in torch (seconds), so it happens when the model loads, in the worker thread, while /health
   already answers.
-- `--model tiny-random` is the long-form code with a tiny randomly initialised model built in memory.
+- `--model tiny-random` is a tiny randomly initialised model built in memory, for the family chosen
+  the same way (realtime where Microsoft's classes import, as in the cuda image, else long-form).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from vibevoice_platform.tts.engines.vibevoice_longform import LongformBinding
 from vibevoice_platform.tts.engines.vibevoice_realtime import MODEL_MODULE as REALTIME_MODULE
 from vibevoice_platform.tts.engines.vibevoice_realtime import RealtimeBinding
 from vibevoice_platform.tts.engines.vibevoice_runtime import import_module
-from vibevoice_platform.tts.engines.vibevoice_tiny import TINY_RANDOM, TinyRandomBinding
+from vibevoice_platform.tts.engines.vibevoice_tiny import TINY_RANDOM, TinyRandomBinding, TinyRealtimeBinding
 from vibevoice_platform.tts.errors import EngineError
 
 if TYPE_CHECKING:
@@ -42,6 +43,15 @@ def realtime_importable() -> bool:
 def family_binding(settings: TTSSettings, family: str) -> ModelBinding:
     """The binding of one model family for the configured model."""
     assert settings.model is not None
+    if settings.model == TINY_RANDOM:
+        tiny = TinyRealtimeBinding if family == "realtime" else TinyRandomBinding
+        return tiny(
+            device=settings.device,
+            dtype=settings.dtype,
+            cfg_scale=settings.cfg_scale,
+            diffusion_steps=settings.diffusion_steps,
+            threads=settings.torch_threads,
+        )
     common = {
         "model_path": settings.model,
         "voices_dir": settings.voices_dir,
@@ -85,14 +95,6 @@ class AutoBinding(ModelBinding):
 
 def binding_for(settings: TTSSettings) -> ModelBinding:
     """The binding `settings` ask for (TTSSettings has refused the combinations that cannot work)."""
-    if settings.model == TINY_RANDOM:
-        return TinyRandomBinding(
-            device=settings.device,
-            dtype=settings.dtype,
-            cfg_scale=settings.cfg_scale,
-            diffusion_steps=settings.diffusion_steps,
-            threads=settings.torch_threads,
-        )
     if settings.model_family == "auto":
         return AutoBinding(settings)
     return family_binding(settings, settings.model_family)

@@ -55,16 +55,20 @@ class RealtimeBinding(TorchModelBinding):
     family = "realtime"
 
     def load_model(self, dtype: Any) -> tuple[Any, Any]:
-        model, processor = self.from_pretrained(
-            import_attr(MODEL_MODULE, "VibeVoiceStreamingForConditionalGenerationInference"),
-            import_attr(PROCESSOR_MODULE, "VibeVoiceStreamingProcessor"),
-            dtype,
-        )
+        model, processor = self.build_model(dtype)
         scheduler = model.model.noise_scheduler
         model.model.noise_scheduler = scheduler.from_config(
             scheduler.config, algorithm_type="sde-dpmsolver++", beta_schedule="squaredcos_cap_v2"
         )
         return model, processor
+
+    def build_model(self, dtype: Any) -> tuple[Any, Any]:
+        """The model and its processor, before the demo's noise scheduler replaces the model's own."""
+        return self.from_pretrained(
+            import_attr(MODEL_MODULE, "VibeVoiceStreamingForConditionalGenerationInference"),
+            import_attr(PROCESSOR_MODULE, "VibeVoiceStreamingProcessor"),
+            dtype,
+        )
 
     def load_voices(self) -> dict[str, Any]:
         # The presets are pickles (tensors and caches): load only files that come with the image.

@@ -1,0 +1,198 @@
+"""`--model tiny-random` on Microsoft's realtime package, behind a real `vibevoice-tts` process.
+
+Microsoft's package is installed in the cuda image (its `test-cuda` stage runs these tests there) and
+cannot be installed on the development machines (it is not on PyPI). So each test asserts what is true
+where it runs: with the package, the tiny realtime model streams over HTTP and WebSocket and stops
+within a step on a hang-up; without it, the service says at load which package is missing and
+refuses speech.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.model.conftest import LOAD_TIMEOUT_S
+from tests.model.observe import (
+    FRAME_BYTES,
+    generation_records,
+    generation_threads,
+    next_generation_record,
+    wait_for,
+)
+from tests.support.processes import Service, free_port, running, wait_until_ok
+from vibevoice_platform.audio import WAV_HEADER_SIZE, parse_wav_header
+from vibevoice_platform.tts.engines import build_engine
+from vibevoice_platform.tts.engines.vibevoice_realtime import MODEL_MODULE
+from vibevoice_platform.tts.settings import TTSSettings
+
+pytestmark = [pytest.mark.model, pytest.mark.integration]
+LONG = "This sentence is spoken again and again to make a long stream of speech. " * 50
+
+
+def realtime_package_installed() -> bool:
+    try:
+        return importlib.util.find_spec(MODEL_MODULE) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@dataclass
+class TinyRealtime:
+    service: Service
+    installed: bool
+
+    def load_failure(self) -> str:
+        """The service's error line for the load that could not succeed."""
+        lines = self.service.output().splitlines()
+        return next(json.loads(line)["msg"] for line in lines if "engine failed to load" in line)
+
+    def does_not_serve_without_the_package(self) -> bool:
+        """Where the package is missing, check that the service does not speak, and say so."""
+        if self.installed:
+            return False
+        assert MODEL_MODULE in self.load_failure()
+        if self.service.process.poll() is None:  # a service told to stay up unready
+            body = {"model": "tts-1", "input": "Hello."}
+            assert httpx.post(f"{self.service.url}/v1/audio/speech", json=body).status_code == 503
+        return True
+
+
+def failed(service: Service) -> bool:
+    try:
+        return httpx.get(f"{service.url}/ready").json()["status"] == "failed"
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def tiny_realtime() -> Iterator[TinyRealtime]:
+    port = free_port()
+    command = [
+        "vibevoice-tts",
+        "--engine", "vibevoice",
+        "--model", "tiny-random",
+        "--model-family", "realtime",
+        "--device", "cpu",
+        "--max-concurrency", "1",
+        "--max-queue", "0",
+        "--port", str(port),
+    ]  # fmt: skip
+    installed = realtime_package_installed()
+    with running(command, port=port, ready_path="/health", timeout=LOAD_TIMEOUT_S) as service:
+        if installed:
+            wait_until_ok(f"{service.url}/ready", service.process, service.log, LOAD_TIMEOUT_S)
+        else:  # the load fails: the service exits, or stays up unready if told to
+            assert wait_for(lambda: service.process.poll() is not None or failed(service), LOAD_TIMEOUT_S)
+        yield TinyRealtime(service, installed)
+
+
+def test_it_loads_the_realtime_classes_or_names_the_missing_package(tiny_realtime: TinyRealtime) -> None:
+    if not tiny_realtime.installed:
+        failure = tiny_realtime.load_failure()
+        assert f"{MODEL_MODULE} cannot be imported" in failure
+        assert "not on PyPI" in failure
+        return
+    ready = httpx.get(f"{tiny_realtime.service.url}/ready")
+    assert ready.status_code == 200
+    assert {"tiny-low", "tiny-high", "alloy"} <= set(ready.json()["voices"])
+    loaded = next(
+        json.loads(line) for line in tiny_realtime.service.output().splitlines() if '"model loaded"' in line
+    )
+    assert {k: loaded[k] for k in ("family", "device", "attention", "threads")} == {
+        "family": "realtime",
+        "device": "cpu",
+        "attention": "sdpa",
+        "threads": 1,
+    }
+
+
+def test_speech_streams_frames_while_the_model_generates(tiny_realtime: TinyRealtime) -> None:
+    if tiny_realtime.does_not_serve_without_the_package():
+        return
+    service = tiny_realtime.service
+    seen = len(generation_records(service))
+    body = {"model": "tiny-random", "input": "Hello there. " * 6, "voice": "alloy", "response_format": "wav"}
+    audio = bytearray()
+    threads_after_three_frames: list[str] | None = None
+    with httpx.stream(
+        "POST", f"{service.url}/v1/audio/speech", json=body, timeout=LOAD_TIMEOUT_S
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["transfer-encoding"] == "chunked"
+        for data in response.iter_raw():
+            audio += data
+            if threads_after_three_frames is None and len(audio) >= WAV_HEADER_SIZE + 3 * FRAME_BYTES:
+                threads_after_three_frames = generation_threads(service)
+    assert threads_after_three_frames == ["vibevoice-gen"]
+    assert parse_wav_header(bytes(audio[:WAV_HEADER_SIZE])) == (24_000, 1, 16)
+    record = next_generation_record(service, seen)
+    assert record["msg"] == "generation done"
+    assert record["nonfinite_samples"] == 0
+    assert len(audio) - WAV_HEADER_SIZE == record["chunks"] * FRAME_BYTES > 3 * FRAME_BYTES
+
+
+def test_the_websocket_speaks_each_sentence(tiny_realtime: TinyRealtime) -> None:
+    if tiny_realtime.does_not_serve_without_the_package():
+        return
+    service = tiny_realtime.service
+    seen = len(generation_records(service))
+
+    async def session() -> tuple[int, dict[str, Any]]:
+        async with connect(service.url.replace("http://", "ws://") + "/v1/audio/stream") as ws:
+            await ws.send(json.dumps({"type": "start", "voice": "tiny-high"}))
+            assert json.loads(await ws.recv())["voice"] == "tiny-high"
+            await ws.send(json.dumps({"type": "text", "text": "Hello there. How are you"}))
+            await ws.send(json.dumps({"type": "text", "text": " today?"}))
+            await ws.send(json.dumps({"type": "end"}))
+            audio = 0
+            with anyio.fail_after(LOAD_TIMEOUT_S):
+                while isinstance(message := await ws.recv(), bytes):
+                    audio += len(message)
+            return audio, json.loads(message)
+
+    audio, done = anyio.run(session)
+    assert (done["type"], done["cancelled"]) == ("done", False)
+    records = generation_records(service)[seen:]
+    assert [r["msg"] for r in records] == ["generation done", "generation done"]  # two sentences
+    assert audio == sum(r["chunks"] for r in records) * FRAME_BYTES
+
+
+def test_a_hang_up_stops_generation_within_a_step(tiny_realtime: TinyRealtime) -> None:
+    if tiny_realtime.does_not_serve_without_the_package():
+        return
+    service = tiny_realtime.service
+    seen = len(generation_records(service))
+    body = {"model": "tts-1", "input": LONG, "response_format": "pcm"}
+    with httpx.stream(
+        "POST", f"{service.url}/v1/audio/speech", json=body, timeout=LOAD_TIMEOUT_S
+    ) as response:
+        chunks = response.iter_raw()
+        received = 0
+        while received < 3 * FRAME_BYTES:
+            received += len(next(chunks))
+        assert generation_threads(service) == ["vibevoice-gen"]
+    assert wait_for(lambda: not generation_threads(service)), "generation outlived the client"
+    record = next_generation_record(service, seen)
+    assert record["msg"] == "generation stopped"
+    assert record["chunks_after_stop"] <= 1  # the step in flight, and no more
+    assert record["chunks"] < 100
+
+
+@pytest.mark.anyio
+async def test_auto_builds_the_tiny_model_for_the_package_installed(caplog: pytest.LogCaptureFixture) -> None:
+    engine = build_engine(TTSSettings(engine="vibevoice", model="tiny-random", device="cpu"))
+    with caplog.at_level(logging.INFO, "vibevoice_platform.tts.engines.vibevoice_runtime"):
+        await engine.load()
+    loaded = next(record for record in caplog.records if record.msg == "model loaded")
+    assert loaded.__dict__["family"] == ("realtime" if realtime_package_installed() else "longform")
+    assert engine.native_voices == ("tiny-low", "tiny-high")
