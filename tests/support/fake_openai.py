@@ -1,7 +1,8 @@
 """A small OpenAI-compatible chat completions server for tests (the real API cannot be reached).
 
 It streams `reply` word by word as `chat.completion.chunk` SSE events, records every request it got,
-and can be told to fail with a status or to stall before its first token.
+and can be told to fail with a status, to stall (before its first token, or after `stall_after_words`),
+or to send an unreadable chunk after its first word.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class FakeOpenAI:
     token_delay_s: float = 0.0
     fail_status: int | None = None
     stall_s: float = 0.0
+    stall_after_words: int = 0
+    garbage: bool = False
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
 
@@ -43,7 +46,8 @@ class FakeOpenAI:
         return StreamingResponse(self._chunks(body["model"]), media_type="text/event-stream")
 
     async def _chunks(self, model: str) -> AsyncIterator[bytes]:
-        await asyncio.sleep(self.stall_s)
+        if not self.stall_after_words:
+            await asyncio.sleep(self.stall_s)
 
         def chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
             payload = {
@@ -56,6 +60,10 @@ class FakeOpenAI:
 
         yield chunk({"role": "assistant", "content": ""})
         for index, word in enumerate(self.reply.split(" ")):
+            if index and index == self.stall_after_words:
+                await asyncio.sleep(self.stall_s)
+            if index and self.garbage:
+                yield b"data: {not json at all\n\n"
             await asyncio.sleep(self.token_delay_s)
             yield chunk({"content": word if index == 0 else " " + word})
         yield chunk({}, finish="stop")

@@ -1,0 +1,163 @@
+"""Faults in what the services depend on, with real processes on loopback.
+
+The LLM (a fake OpenAI-compatible server) answers 500, stalls in the middle of its stream, or sends
+garbage: each turn ends with an `error` event then `done`, its TTS request is closed, and the next
+turn works. The TTS dies in the middle of a turn: the turn ends with an error, and once the TTS is
+back the agent is ready again and serves turns, by itself. (A TTS that refuses connections when the
+agent starts is `test_agent.py::test_tts_down_gives_an_error_event_and_readiness_that_recovers`.)
+An engine that cannot load ends `vibevoice-tts` with status 1 and the reason, unless
+`--stay-up-unready` keeps it up, not ready.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import httpx
+import pytest
+from httpx_sse import EventSource, ServerSentEvent
+
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.processes import SCRIPTS, Service, free_port, running, wait_until_ok
+from tests.support.threaded_server import serve_in_thread
+
+pytestmark = pytest.mark.integration
+StartAgent = Callable[..., AbstractContextManager[Service]]
+LONG_SENTENCE = (
+    "This first sentence is long enough to keep the speech service busy for a few seconds of audio."
+)
+REPLY = f"{LONG_SENTENCE} And a second sentence follows it."
+OPENAI_KEY = {"VIBEVOICE_AGENT_OPENAI_API_KEY": "sk-test-not-a-real-key"}
+
+
+def _turn(agent: Service, text: str = "Hello?") -> list[ServerSentEvent]:
+    with httpx.stream("POST", f"{agent.url}/v1/agent/turn", json={"text": text}, timeout=30) as response:
+        assert response.status_code == 200
+        return list(EventSource(response).iter_sse())
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _tts_idle(tts: Service) -> bool:
+    return "vibevoice_tts_active_streams 0.0" in httpx.get(f"{tts.url}/metrics").text
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[tuple[FakeOpenAI, str]]:
+    fake = FakeOpenAI(reply=REPLY)
+    with serve_in_thread(fake.app()) as url:
+        yield fake, url
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [("answers 500", "llm_error"), ("stalls mid-stream", "llm_timeout"), ("sends garbage", "llm_error")],
+)
+def test_llm_faults_end_the_turn_close_the_tts_request_and_the_next_turn_works(
+    fault: str, code: str, start_tts: Callable[..., AbstractContextManager[Service]],
+    start_agent: StartAgent, fake_llm: tuple[FakeOpenAI, str],
+) -> None:  # fmt: skip
+    fake, url = fake_llm
+    flags = ("--llm", "openai", "--openai-base-url", f"{url}/v1", "--llm-timeout-s", "1")
+    with (
+        start_tts("--engine", "sine", "--sine-pace", "1") as tts,
+        start_agent(tts.url, *flags, env=OPENAI_KEY) as agent,
+    ):
+        if fault == "answers 500":
+            fake.fail_status = 500
+        elif fault == "stalls mid-stream":  # after the first sentence and a word: it is being spoken
+            fake.stall_after_words, fake.stall_s = len(LONG_SENTENCE.split()) + 1, 30.0
+        else:
+            fake.garbage = True
+        events = _turn(agent)
+        names = [e.event for e in events]
+        assert names[-3:] == ["error", "metrics", "done"]
+        assert events[-3].json()["code"] == code
+        assert _wait_for(lambda: _tts_idle(tts)), "the TTS request outlived the turn"
+        if fault == "stalls mid-stream":
+            assert "audio" in names  # the first sentence was being spoken when the LLM stalled...
+            metrics = httpx.get(f"{tts.url}/metrics").text
+            assert 'status="cancelled"' in metrics  # ...and its TTS request was closed, not finished
+        fake.fail_status, fake.stall_after_words, fake.stall_s, fake.garbage = None, 0, 0.0, False
+        names = [e.event for e in _turn(agent)]
+        assert "error" not in names
+        assert "audio" in names
+
+
+def test_tts_dying_mid_turn_is_an_error_and_the_agent_recovers_when_it_is_back(
+    start_agent: StartAgent,
+) -> None:
+    port = free_port()
+    tts_command = ["vibevoice-tts", "--engine", "sine", "--sine-pace", "1", "--port", str(port)]
+    with running(tts_command, port=port) as tts, start_agent(tts.url, "--llm", "scripted") as agent:
+        events: list[ServerSentEvent] = []
+        body = {"text": "Tell me a long story about the sea and the ships on it. " * 4}
+        with httpx.stream("POST", f"{agent.url}/v1/agent/turn", json=body, timeout=30) as response:
+            for event in EventSource(response).iter_sse():
+                events.append(event)
+                if event.event == "audio" and tts.process.poll() is None:
+                    tts.process.kill()  # the TTS dies in the middle of the turn
+        names = [e.event for e in events]
+        assert names[-3:] == ["error", "metrics", "done"]
+        assert events[-3].json()["code"] == "tts_unavailable"
+        assert httpx.get(f"{agent.url}/ready").status_code == 503
+        with running(tts_command, port=port):  # back on the same address
+            wait_until_ok(f"{agent.url}/ready", None, None, 10)
+            names = [e.event for e in _turn(agent)]
+            assert "error" not in names
+            assert "audio" in names
+
+
+def _exits(command: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPTS / command[0]), *command[1:], "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_an_engine_that_cannot_load_exits_1_with_the_reason(tmp_path: Path) -> None:
+    missing = _exits(["vibevoice-tts", "--engine", "espeak", "--espeak-binary", "/nonexistent/espeak-ng"])
+    assert missing.returncode == 1
+    assert (
+        "exiting with status 1, the engine cannot serve: /nonexistent/espeak-ng not found" in missing.stderr
+    )
+    broken = tmp_path / "torch"  # a torch that cannot be imported, ahead of the real one
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('this torch is broken')\n")
+    pythonpath = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    unimportable = _exits(
+        ["vibevoice-tts", "--engine", "vibevoice", "--model", "tiny-random"], {"PYTHONPATH": pythonpath}
+    )
+    assert unimportable.returncode == 1
+    assert "torch cannot be imported (this torch is broken)" in unimportable.stderr
+    assert "Traceback" not in unimportable.stderr
+
+
+def test_stay_up_unready_keeps_serving_not_ready_with_the_reason() -> None:
+    port = free_port()
+    command = ["vibevoice-tts", "--engine", "espeak", "--espeak-binary", "/nonexistent/espeak-ng"]
+    with running(
+        [*command, "--stay-up-unready", "--port", str(port)], port=port, ready_path="/v1/models"
+    ) as tts:
+        assert _wait_for(lambda: httpx.get(f"{tts.url}/health").status_code == 503)
+        ready = httpx.get(f"{tts.url}/ready")
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "failed"
+        assert "/nonexistent/espeak-ng not found" in ready.json()["detail"]
+        assert tts.process.poll() is None
