@@ -3,7 +3,7 @@
 and bytes per second of audio (a benchmark, not a test).
 
 Starts `vibevoice-tts --engine espeak` on a free loopback port (or uses --url), then for each format
-sends the same texts one at a time, `--rounds` times, and prints a Markdown table of medians. The audio
+sends the same texts one at a time, `--rounds` times (the formats interleaved), and prints a Markdown table of medians. The audio
 length comes from decoding each body with FFmpeg (PyAV, the dev extra), so the rate is per second of
 what a client hears.
 
@@ -106,18 +106,18 @@ def main() -> None:
         with httpx.Client(timeout=60) as client:
             for response_format in FORMATS:
                 measure(client, url, response_format, TEXTS[0])  # warm-up
-            for response_format in FORMATS:
-                ttfb, total, rate = [], [], []
-                for _ in range(args.rounds):
-                    for text in TEXTS:
+            samples: dict[str, list[tuple[float, float, float]]] = {f: [] for f in FORMATS}
+            for _ in range(args.rounds):  # formats interleaved, so a busy moment hits them all alike
+                for text in TEXTS:
+                    for response_format in FORMATS:
                         first_ms, all_ms, size, seconds = measure(client, url, response_format, text)
-                        ttfb.append(first_ms)
-                        total.append(all_ms)
-                        rate.append(size / seconds)
+                        samples[response_format].append((first_ms, all_ms, size / seconds))
+            for response_format, values in samples.items():
+                columns = list(zip(*values, strict=True))
                 rows[response_format] = (
-                    statistics.median(ttfb),
-                    statistics.median(total),
-                    statistics.median(rate),
+                    statistics.median(columns[0]),
+                    statistics.median(columns[1]),
+                    statistics.median(columns[2]),
                 )
     finally:
         if process is not None:

@@ -53,6 +53,10 @@ _SOUNDFILE_FORMATS: dict[str, tuple[str, str]] = {
 class StreamEncoder(Protocol):
     """Turns PCM16 chunks into a format's bytes; each call returns what the codec has ready."""
 
+    # A codec's work is worth a worker thread (the codecs release the GIL), so the event loop keeps
+    # serving the other streams; copying pcm or wav is not.
+    in_thread: bool
+
     def encode(self, pcm: bytes) -> bytes: ...
 
     def finish(self) -> bytes: ...
@@ -95,6 +99,8 @@ class _AppendOnlySink:
 class _RawEncoder:
     """`pcm` as it is, or `wav` behind a header whose sizes say 'streaming'."""
 
+    in_thread = False
+
     def __init__(self, header: bytes) -> None:
         self._header = header
 
@@ -108,6 +114,8 @@ class _RawEncoder:
 
 class _SoundFileEncoder:
     """mp3, Ogg Opus and FLAC through libsndfile."""
+
+    in_thread = True
 
     def __init__(self, response_format: str) -> None:
         container, subtype = _SOUNDFILE_FORMATS[response_format]
@@ -139,6 +147,8 @@ class _SoundFileEncoder:
 
 class _AACEncoder:
     """AAC-LC in ADTS frames (self-delimiting, so a stream can be cut anywhere) through PyAV."""
+
+    in_thread = True
 
     def __init__(self) -> None:
         import av

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Literal
 
 import anyio
@@ -27,17 +27,23 @@ from vibevoice_platform.tts.service import Synthesis
 async def audio_body(synthesis: Synthesis, response_format: ResponseFormat) -> AsyncGenerator[bytes, None]:
     """The audio encoded as it is made, each chunk as soon as the encoder has bytes for it."""
     encoder = encoder_for(response_format)
+
+    async def run(step: Callable[..., bytes], *args: bytes) -> bytes:
+        # A thread that is not abandoned on cancellation: the codec is never used by two at once.
+        return await anyio.to_thread.run_sync(step, *args) if encoder.in_thread else step(*args)
+
     finished = False
     try:
         async for chunk in synthesis:
-            if encoded := encoder.encode(chunk):
+            if encoded := await run(encoder.encode, chunk):
                 yield encoded
         finished = True
-        if tail := encoder.finish():
+        if tail := await run(encoder.finish):
             yield tail
     finally:
         if not finished:
-            encoder.finish()  # frees the codec's resources; a cut-off stream's tail goes nowhere
+            with anyio.CancelScope(shield=True):
+                await run(encoder.finish)  # frees the codec; a cut-off stream's tail goes nowhere
 
 
 def _sse(payload: dict[str, object]) -> bytes:
