@@ -2,10 +2,10 @@
 """Streaming figures of each response format against wav: time to first byte, time to the whole body,
 and bytes per second of audio (a benchmark, not a test).
 
-Starts `vibevoice-tts --engine espeak` on a free loopback port (or uses --url), then for each format
-sends the same texts one at a time, `--rounds` times (the formats interleaved), and prints a Markdown table of medians. The audio
-length comes from decoding each body with FFmpeg (PyAV, the dev extra), so the rate is per second of
-what a client hears.
+Starts `vibevoice-tts --engine espeak` on a free loopback port (or uses --url), then sends the same
+texts one at a time, `--rounds` times, the formats interleaved, and prints a Markdown table of medians.
+The audio length comes from decoding each body with FFmpeg (PyAV, the dev extra), so the rate is per
+second of what a client hears.
 
     .venv/bin/python scripts/format-figures.py [--rounds 20] [--url http://127.0.0.1:8000]
 """
