@@ -195,6 +195,19 @@ def test_an_expired_entry_allows_nothing_and_fails_the_gate_by_itself() -> None:
     assert "allowlist entry expired: CVE-1" in gates.render_text(result)
 
 
+def test_an_entry_accepted_for_longer_than_the_term_allows_nothing_and_fails_the_gate() -> None:
+    # An accepted risk is judged again at least every 90 days: the last day that is allowed, and one more.
+    on_term = allowlist.Entry("CVE-1", "accepted", TODAY + allowlist.MAX_TERM)
+    assert evaluate([finding("CVE-1", Severity.CRITICAL)], [on_term], Severity.LOW).passed
+    overlong = allowlist.Entry("CVE-1", "accepted", TODAY + allowlist.MAX_TERM + timedelta(days=1))
+    result = evaluate([finding("CVE-1", Severity.CRITICAL)], [overlong], Severity.LOW)
+    assert result.verdicts[0].status is Status.FAILED
+    assert result.overlong == [overlong]
+    assert not result.passed
+    assert "expires more than 90 days ahead: CVE-1" in gates.render_text(result)
+    assert "more than 90 days ahead** (fails the gate)" in gates.render_markdown(result)
+
+
 def test_unused_entries_are_noted_not_failed() -> None:
     unused = allowlist.Entry("CVE-9", "old", TODAY + timedelta(days=1))
     result = evaluate([], [unused], Severity.LOW)

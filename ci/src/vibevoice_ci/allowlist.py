@@ -15,7 +15,9 @@ One TOML file in the repository (security/allowlist.toml), one table array per g
 
 An entry without a reason or an expiry date is an error, and so is an entry past its expiry: the
 gate fails on it even if the vulnerability is gone, so the file is cleaned up rather than left to
-rot. Entries that match nothing are reported, not failed.
+rot. So is an entry whose expiry lies more than MAX_TERM ahead: an accepted risk is judged again at
+least that often (the CUDA base image's unfixed CVEs, say, each time a fix may have appeared).
+Entries that match nothing are reported, not failed.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 GATES = ("pip-audit", "trivy")
+MAX_TERM = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,10 @@ class Entry:
     def expired(self, today: date) -> bool:
         """True after the expiry date (the entry still applies on that day)."""
         return today > self.expires
+
+    def overlong(self, today: date) -> bool:
+        """True when the expiry lies more than MAX_TERM after `today`."""
+        return self.expires - today > MAX_TERM
 
     def describe(self) -> str:
         """e.g. "GHSA-xxxx (jinja2) until 2026-03-31: reason"."""

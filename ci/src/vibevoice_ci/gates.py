@@ -14,7 +14,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from vibevoice_ci.allowlist import Entry
+from vibevoice_ci.allowlist import MAX_TERM, Entry
 from vibevoice_ci.jsondata import array, obj
 from vibevoice_ci.severity import Rating, Severity
 
@@ -71,6 +71,7 @@ class GateResult:
     verdicts: list[Verdict]
     expired: list[Entry] = field(default_factory=list[Entry])
     unused: list[Entry] = field(default_factory=list[Entry])
+    overlong: list[Entry] = field(default_factory=list[Entry])
 
     @property
     def failures(self) -> list[Verdict]:
@@ -79,8 +80,8 @@ class GateResult:
 
     @property
     def passed(self) -> bool:
-        """No failing finding and no expired allowlist entry."""
-        return not self.failures and not self.expired
+        """No failing finding, and no allowlist entry expired or expiring too far ahead."""
+        return not self.failures and not self.expired and not self.overlong
 
 
 # -- reading reports -----------------------------------------------------------------------------
@@ -183,7 +184,7 @@ def evaluate(
     today: date,
 ) -> GateResult:
     """Each finding's fate under `fails` and the live allowlist entries; expired entries are listed."""
-    live = [entry for entry in entries if not entry.expired(today)]
+    live = [entry for entry in entries if not entry.expired(today) and not entry.overlong(today)]
     used: set[Entry] = set()
     verdicts: list[Verdict] = []
     for finding in findings:
@@ -197,7 +198,8 @@ def evaluate(
             verdicts.append(Verdict(finding, Status.BELOW_THRESHOLD))
     expired = [entry for entry in entries if entry.expired(today)]
     unused = [entry for entry in live if entry not in used]
-    return GateResult(gate, policy, verdicts, expired, unused)
+    overlong = [entry for entry in entries if entry.overlong(today)]
+    return GateResult(gate, policy, verdicts, expired, unused, overlong)
 
 
 def at_least(threshold: Severity) -> Callable[[Severity], bool]:
@@ -221,6 +223,10 @@ def render_text(result: GateResult) -> str:
         lines.append(f"FAIL  {verdict.finding.describe()}")
     for entry in result.expired:
         lines.append(f"FAIL  allowlist entry expired: {entry.describe()}")
+    for entry in result.overlong:
+        lines.append(
+            f"FAIL  allowlist entry expires more than {MAX_TERM.days} days ahead: {entry.describe()}"
+        )
     for verdict in result.verdicts:
         if verdict.status is Status.ALLOWED and verdict.entry is not None:
             lines.append(f"ALLOW {verdict.finding.describe()} -- {verdict.entry.describe()}")
@@ -257,6 +263,11 @@ def render_markdown(result: GateResult) -> str:
         lines.append("")
     for entry in result.expired:
         lines.append(f"- **Expired allowlist entry** (fails the gate): {_cell(entry.describe())}")
+    for entry in result.overlong:
+        lines.append(
+            f"- **Allowlist entry expiring more than {MAX_TERM.days} days ahead** (fails the gate): "
+            f"{_cell(entry.describe())}"
+        )
     for entry in result.unused:
         lines.append(f"- Allowlist entry matching nothing: {_cell(entry.describe())}")
     return "\n".join(lines).rstrip() + "\n"
