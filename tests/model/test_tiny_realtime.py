@@ -3,8 +3,8 @@
 Microsoft's package is installed in the cuda image (its `test-cuda` stage runs these tests there) and
 cannot be installed on the development machines (it is not on PyPI). So each test asserts what is true
 where it runs: with the package, the tiny realtime model streams over HTTP and WebSocket and stops
-within a step on a hang-up; without it, the service says at load which package is missing and
-refuses speech.
+within a step on a hang-up or a WebSocket cancel; without it, the model fails to load, naming the
+missing package.
 """
 
 from __future__ import annotations
@@ -57,21 +57,12 @@ class TinyRealtime:
         return next(json.loads(line)["msg"] for line in lines if "engine failed to load" in line)
 
     def does_not_serve_without_the_package(self) -> bool:
-        """Where the package is missing, check that the service does not speak, and say so."""
+        """Where the package is missing, check that the model failed to load (the service does not speak
+        then: it exits, or stays up unready if told to), and say so."""
         if self.installed:
             return False
         assert MODEL_MODULE in self.load_failure()
-        if self.service.process.poll() is None:  # a service told to stay up unready
-            body = {"model": "tts-1", "input": "Hello."}
-            assert httpx.post(f"{self.service.url}/v1/audio/speech", json=body).status_code == 503
         return True
-
-
-def failed(service: Service) -> bool:
-    try:
-        return httpx.get(f"{service.url}/ready").json()["status"] == "failed"
-    except httpx.TransportError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +82,8 @@ def tiny_realtime() -> Iterator[TinyRealtime]:
     with running(command, port=port, ready_path="/health", timeout=LOAD_TIMEOUT_S) as service:
         if installed:
             wait_until_ok(f"{service.url}/ready", service.process, service.log, LOAD_TIMEOUT_S)
-        else:  # the load fails: the service exits, or stays up unready if told to
-            assert wait_for(lambda: service.process.poll() is not None or failed(service), LOAD_TIMEOUT_S)
+        else:
+            assert wait_for(lambda: "engine failed to load" in service.output(), LOAD_TIMEOUT_S)
         yield TinyRealtime(service, installed)
 
 
@@ -196,3 +187,32 @@ async def test_auto_builds_the_tiny_model_for_the_package_installed(caplog: pyte
     loaded = next(record for record in caplog.records if record.msg == "model loaded")
     assert loaded.__dict__["family"] == ("realtime" if realtime_package_installed() else "longform")
     assert engine.native_voices == ("tiny-low", "tiny-high")
+
+
+def test_a_websocket_cancel_stops_generation_within_a_step(tiny_realtime: TinyRealtime) -> None:
+    if tiny_realtime.does_not_serve_without_the_package():
+        return
+    service = tiny_realtime.service
+
+    async def cancel_mid_sentence() -> tuple[int, dict[str, Any]]:
+        async with connect(service.url.replace("http://", "ws://") + "/v1/audio/stream") as ws:
+            await ws.send(json.dumps({"type": "start", "voice": "tiny-low"}))
+            await ws.recv()  # started
+            await ws.send(json.dumps({"type": "text", "text": LONG}))  # 50 sentences
+            audio = 0
+            with anyio.fail_after(LOAD_TIMEOUT_S):
+                while audio < 3 * FRAME_BYTES:
+                    if isinstance(frame := await ws.recv(), bytes):
+                        audio += len(frame)
+                seen = len(generation_records(service))
+                await ws.send(json.dumps({"type": "cancel"}))
+                while not isinstance(message := await ws.recv(), str):
+                    pass  # frames already on their way
+            return seen, json.loads(message)
+
+    seen, done = anyio.run(cancel_mid_sentence)
+    assert (done["type"], done["cancelled"]) == ("done", True)
+    assert wait_for(lambda: not generation_threads(service)), "generation outlived the cancel"
+    record = next_generation_record(service, seen)
+    assert record["msg"] == "generation stopped"
+    assert record["chunks_after_stop"] <= 1

@@ -9,9 +9,10 @@ cancellation and PCM conversion:
   unchanged. Like VibeVoice's `AudioStreamer`, chunks put after `end` are dropped.
 - Each chunk is converted to PCM16 in the worker and handed to the event loop through a small bounded
   buffer: a slow client stalls generation instead of growing memory.
-- Closing the stream (hang-up, interrupt) sets the stop flag the model polls between steps
-  (`stop_check_fn`) and closes the buffer, so generation ends within one step; the slot is released
-  only after the thread has finished, so at most one generation runs per loaded model.
+- Closing the stream (hang-up, interrupt) sets the stop flag the binding checks at every step (the
+  long-form model's `stop_check_fn`; the realtime binding's streamer, as its model polls only once per
+  text window) and closes the buffer, so generation ends within one step; the slot is released only
+  after the thread has finished, so at most one generation runs per loaded model.
 - The worker is named `vibevoice-gen` for the operating system too (`ps -T`, `top -H`, /proc), and
   each generation ends with one log line: outcome, chunks, chunks the model made after the stop
   request (0 or 1 when it stops within a step), how long it took to stop, and how many samples were
