@@ -108,7 +108,7 @@ up: images ## Start the compose stack on 127.0.0.1:8000 (tts) and :8080 (agent);
 down: ## Stop and remove the compose stack
 	scripts/compose.sh down
 
-smoke: $(STAMP) images ## Compose stack up, vibevoice-smoke against it, always down; fails if the smoke fails
+smoke: $(STAMP) images ## Compose stack up, vibevoice-smoke against it, down (unless it was up); fails if it fails
 	scripts/compose.sh smoke
 
 image-figures: $(STAMP) base-image ## Image sizes, build and rebuild times, time to healthy (a benchmark, not a test)
