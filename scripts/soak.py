@@ -461,12 +461,19 @@ class ScenarioReport:
 
 
 class WellBehaved:
-    """One client, one request at a time: a TTS HTTP request, then an agent SSE turn, and so on."""
+    """One client, one request at a time: a TTS HTTP request, then an agent SSE turn, and so on.
+
+    It runs in a thread with its own event loop, so the hostile clients' loop does not delay it.
+    """
 
     def __init__(self, tts: str, agent: str) -> None:
         self._tts, self._agent = tts, agent
 
-    async def run(self, stop: asyncio.Event) -> list[Outcome]:
+    def run(self, stop: threading.Event) -> list[Outcome]:
+        """Requests until `stop` is set (call in a thread)."""
+        return asyncio.run(self._run(stop))
+
+    async def _run(self, stop: threading.Event) -> list[Outcome]:
         outcomes: list[Outcome] = []
         async with httpx.AsyncClient(timeout=30) as client:
             i = 0
@@ -505,6 +512,14 @@ def _rss_fds(figures: dict[str, int]) -> str:
     return f"{figures['rss_kib'] / 1024:.0f} / {figures['fds']}"
 
 
+async def _guarded(outcome: Awaitable[str]) -> str:
+    """What one hostile client got, or the error it ended with."""
+    try:
+        return await outcome
+    except (OSError, ConnectionClosed, TimeoutError, httpx.HTTPError) as exc:
+        return type(exc).__name__
+
+
 def _http_status(raw: bytes) -> str:
     parts = raw.split(b" ", 2)
     return parts[1].decode() if raw.startswith(b"HTTP/") and len(parts) > 1 else "no answer"
@@ -537,7 +552,7 @@ async def slowloris(tts: Proc, count: int, hold_s: float) -> Counter[str]:
         finally:
             writer.close()
 
-    return Counter(await asyncio.gather(*(one() for _ in range(count))))
+    return Counter(await asyncio.gather(*(_guarded(one()) for _ in range(count))))
 
 
 async def _close_code(ws: ClientConnection, wait_s: float) -> str:
@@ -550,18 +565,16 @@ async def _close_code(ws: ClientConnection, wait_s: float) -> str:
 
 
 async def idle_websockets(procs: tuple[Proc, Proc], count: int, hold_s: float) -> Counter[str]:
-    """`count` WebSockets (half TTS, half agent) that send nothing, held for `hold_s`."""
+    """`count` WebSockets to each service that send nothing, held for `hold_s`."""
     urls = [procs[0].url + "/v1/audio/stream", procs[1].url + "/v1/agent/ws"]
 
     async def one(i: int) -> str:
         url = urls[i % 2].replace("http://", "ws://")
-        try:
-            async with connect(url, open_timeout=30) as ws:
-                return await _close_code(ws, hold_s)
-        except (OSError, ConnectionClosed, TimeoutError) as exc:
-            return type(exc).__name__
+        async with connect(url, open_timeout=30) as ws:
+            return await _close_code(ws, hold_s)
 
-    return Counter(await asyncio.gather(*(one(i) for i in range(count))))
+    results = await asyncio.gather(*(_guarded(one(i)) for i in range(2 * count)))
+    return Counter(f"{('tts', 'agent')[i % 2]}: {result}" for i, result in enumerate(results))
 
 
 async def non_readers(tts: Proc, count: int, hold_s: float) -> Counter[str]:
@@ -597,6 +610,7 @@ async def big_bodies(procs: tuple[Proc, Proc], count: int) -> Counter[str]:
     async def one(i: int) -> str:
         port, path = paths[i % 2]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        answer = asyncio.create_task(_read_all(reader, 30))  # the answer may come before the body is sent
         size = 10 * 1024 * 1024
         writer.write(_request_head(path, size))
         try:
@@ -605,11 +619,11 @@ async def big_bodies(procs: tuple[Proc, Proc], count: int) -> Counter[str]:
                 await writer.drain()
         except ConnectionError:
             pass
-        raw = await _read_all(reader, 10)
+        raw = await answer
         writer.close()
-        return _http_status(raw)
+        return f"{('tts', 'agent')[i % 2]}: {_http_status(raw)}"
 
-    return Counter(await asyncio.gather(*(one(i) for i in range(count))))
+    return Counter(await asyncio.gather(*(_guarded(one(i)) for i in range(count))))
 
 
 async def long_inputs(procs: tuple[Proc, Proc], count: int) -> Counter[str]:
@@ -633,7 +647,7 @@ async def bad_frames(procs: tuple[Proc, Proc], count: int) -> Counter[str]:
 
     async def one(i: int) -> str:
         url = urls[i % 2].replace("http://", "ws://")
-        async with connect(url) as ws:
+        async with connect(url, open_timeout=30) as ws:
             kind = ("utf8", "binary", "json")[i % 3]
             if kind == "utf8":
                 await ws.send(b'{"type": "\xff\xfe"}', text=True)
@@ -641,9 +655,24 @@ async def bad_frames(procs: tuple[Proc, Proc], count: int) -> Counter[str]:
                 await ws.send(b"\x00\x01\x02")
             else:
                 await ws.send("{not json")
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if reply["type"] == "error" and ws.close_code is None:
+                    await asyncio.sleep(
+                        0.5
+                    )  # an error message; the session goes on unless the service closes it
+                    if ws.close_code is None:
+                        return f"{kind}: error message, session goes on"
             return f"{kind}: {await _close_code(ws, 3)}"
 
-    return Counter(await asyncio.gather(*(one(i) for i in range(count))))
+    return Counter(await asyncio.gather(*(_guarded(one(i)) for i in range(count))))
+
+
+async def _drain(ws: ClientConnection) -> None:
+    try:
+        async for _ in ws:
+            pass
+    except ConnectionClosed:
+        pass
 
 
 async def floods(procs: tuple[Proc, Proc], count: int) -> Counter[str]:
@@ -654,7 +683,8 @@ async def floods(procs: tuple[Proc, Proc], count: int) -> Counter[str]:
         url = (procs[0].url + "/v1/audio/stream" if tts else procs[1].url + "/v1/agent/ws").replace(
             "http://", "ws://"
         )
-        async with connect(url) as ws:
+        async with connect(url, open_timeout=30) as ws:
+            drain = asyncio.create_task(_drain(ws))  # reads what the service sends, so it sees the close
             if tts:
                 await ws.send(json.dumps({"type": "start"}))
             message = json.dumps(
@@ -665,11 +695,15 @@ async def floods(procs: tuple[Proc, Proc], count: int) -> Counter[str]:
                 while sent < 100_000:
                     await ws.send(message)
                     sent += 1
+                    if sent % 50 == 0:
+                        await asyncio.sleep(0)  # let the other clients (and the measuring one) run
             except ConnectionClosed:
                 pass
-            return f"{'tts' if tts else 'agent'}: {await _close_code(ws, 5)}"
+            result = f"{'tts' if tts else 'agent'}: {await _close_code(ws, 5)}"
+            drain.cancel()
+            return result
 
-    return Counter(await asyncio.gather(*(one(i) for i in range(count))))
+    return Counter(await asyncio.gather(*(_guarded(one(i)) for i in range(count))))
 
 
 def scenarios(
@@ -695,13 +729,17 @@ def hostile(selected: list[str], quiet_s: float) -> list[ScenarioReport]:
 
         async def measured(name: str, scenario: Callable[[], Awaitable[Counter[str]]] | None) -> None:
             before = {p.name: sample(p.process.pid) for p in procs}
-            stop = asyncio.Event()
-            task = asyncio.create_task(client.run(stop))
+            stop = threading.Event()
+            task = asyncio.create_task(asyncio.to_thread(client.run, stop))
+            hostile_counts: Counter[str] = Counter()
+            began = time.monotonic()
             if scenario is None:
                 await asyncio.sleep(quiet_s)
-                hostile_counts: Counter[str] = Counter()
-            else:
-                hostile_counts = await scenario()
+            while scenario is not None and time.monotonic() - began < quiet_s:  # repeated to last quiet_s
+                try:
+                    hostile_counts += await scenario()
+                except Exception as exc:  # report the scenario's failure and go on to the next one
+                    hostile_counts[f"scenario failed: {exc!r:.100}"] += 1
             stop.set()
             outcomes = await task
             await asyncio.to_thread(settle, procs, before, 15)
@@ -714,7 +752,7 @@ def hostile(selected: list[str], quiet_s: float) -> list[ScenarioReport]:
             }
             served = Counter(o.status for o in outcomes)
             reports.append(
-                ScenarioReport(
+                report := ScenarioReport(
                     scenario=name,
                     hostile=dict(hostile_counts),
                     served=dict(served),
@@ -723,6 +761,7 @@ def hostile(selected: list[str], quiet_s: float) -> list[ScenarioReport]:
                     resources={p.name: {"before": before[p.name], "after": after[p.name]} for p in procs},
                 )
             )
+            print(hostile_row(report), file=sys.stderr, flush=True)  # progress, row by row
 
         async def main() -> None:
             await measured("quiet (no hostile client)", None)
@@ -736,21 +775,27 @@ def hostile(selected: list[str], quiet_s: float) -> list[ScenarioReport]:
     return reports
 
 
+def hostile_row(r: ScenarioReport) -> str:
+    """One scenario as a Markdown table row (see HOSTILE_HEADER)."""
+    got = ", ".join(f"{k}: {v}" for k, v in sorted(r.hostile.items())) or "-"
+    res = [f"{_rss_fds(s['before'])} → {_rss_fds(s['after'])}" for s in r.resources.values()]
+    return (
+        f"| {r.scenario} | {got} | {sum(r.served.values())} ({r.errors}) | {_ms(r.ttfa_p50_ms['tts-pcm'])} / "
+        f"{_ms(r.ttfa_p50_ms['agent-sse'])} | {res[0]} | {res[1]} |"
+    )
+
+
+HOSTILE_HEADER = (
+    "| scenario | what the hostile clients got | well-behaved served (errors) | TTFA p50 ms tts / agent "
+    "| TTS RSS MiB / fds before → after | agent RSS MiB / fds before → after |\n|---|---|---|---|---|---|"
+)
+
+
 def print_hostile(reports: list[ScenarioReport]) -> None:
     print(f"## Hostile clients (load average at the end {os.getloadavg()[0]:.2f})\n")
-    print(
-        "| scenario | what the hostile clients got | well-behaved served (errors) | TTFA p50 ms tts / agent "
-        "| TTS RSS MiB / fds before → after | agent RSS MiB / fds before → after |"
-    )
-    print("|---|---|---|---|---|---|")
-    for r in reports:
-        got = ", ".join(f"{k}: {v}" for k, v in sorted(r.hostile.items())) or "-"
-        res = [f"{_rss_fds(s['before'])} → {_rss_fds(s['after'])}" for s in r.resources.values()]
-        served = sum(r.served.values())
-        print(
-            f"| {r.scenario} | {got} | {served} ({r.errors}) | {_ms(r.ttfa_p50_ms['tts-pcm'])} / "
-            f"{_ms(r.ttfa_p50_ms['agent-sse'])} | {res[0]} | {res[1]} |"
-        )
+    print(HOSTILE_HEADER)
+    for report in reports:
+        print(hostile_row(report))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -134,6 +134,7 @@ async def test_websocket_sessions_message_size_rate_and_encoding_are_limited(sta
             await ws.send(json.dumps({"type": "end"}))
             close = await _closed_with(ws)
         assert close.code == 1000
+        assert "Traceback" not in tts.output()  # sessions that ended before `start` are no crash
 
 
 @pytest.mark.anyio

@@ -103,6 +103,8 @@ class AudioStreamSession:
         await self._ws.accept()
         try:
             start = await self._receive_start()
+        except WebSocketDisconnect:
+            return  # the client left (or a transport limit closed it) before starting
         except _ProtocolError as exc:
             await self._send_error(exc.code, exc.message)
             await close_websocket(self._ws, CLOSE_POLICY, exc.message)
