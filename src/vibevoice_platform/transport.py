@@ -218,13 +218,14 @@ class TransportGuard:
             pass  # logged when it happened; the app has stopped the stream as for a hang-up
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """413 at once. Not `Connection: close`: uvicorn then reads the rest of the body and drops it,
+        so the client, still sending, reads the 413 instead of a reset of its unread data."""
         limit = self._limits.max_body_bytes
         response = error_response(
             413,
             f"the request body is larger than {limit} bytes (--max-body-bytes)",
             error_type="invalid_request_error",
             code="request_too_large",
-            headers={"Connection": "close"},
         )
         await response(scope, receive, send)
 
