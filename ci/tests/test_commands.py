@@ -49,8 +49,11 @@ def junit_cases(report: Path) -> list[tuple[str, bool]]:
 
 
 def test_lint_covers_the_product_its_tests_and_the_pipeline() -> None:
-    assert commands.ruff_check() == ["ruff", "check", "--no-cache", "src", "tests", "ci"]
-    assert commands.ruff_format_check() == ["ruff", "format", "--check", "--no-cache", "src", "tests", "ci"]
+    assert commands.ruff_check() == [
+        "ruff", "check", "--no-cache", "src", "tests", "ci", "scripts", "infra/k8s/charts/vibevoice/files"
+    ]  # fmt: skip
+    assert commands.ruff_format_check()[:4] == ["ruff", "format", "--check", "--no-cache"]
+    assert commands.ruff_format_check()[4:] == list(commands.LINT_PATHS)
 
 
 def test_pip_install_is_quiet_about_root_and_needs_something_to_install() -> None:
@@ -125,7 +128,7 @@ def project(tmp_path: Path) -> Path:
     """A project laid out like this one, with its pyproject.toml, clean files in src/ tests/ ci/."""
     shutil.copy(PYPROJECT, tmp_path / "pyproject.toml")
     for folder in commands.LINT_PATHS:
-        (tmp_path / folder).mkdir()
+        (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "clean.py").write_text('"""A clean module."""\n\nVALUE = 1\n', encoding="utf-8")
     return tmp_path
 
@@ -250,3 +253,15 @@ def test_smoke_command_fails_when_the_agent_is_not_an_agent(tts: Service) -> Non
     result = run(commands.smoke(tts.url, tts.url), ROOT, smoke)
     assert result.returncode == 1
     assert "agent turn" in result.stdout + result.stderr
+
+
+def test_lint_checks_what_make_lint_checks() -> None:
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text(encoding="utf-8")
+    sources = next(line for line in makefile.splitlines() if line.startswith("PY_SOURCES := "))
+    chart = next(line for line in makefile.splitlines() if line.startswith("CHART := "))
+    paths = sources.removeprefix("PY_SOURCES := ").replace("$(CHART)", chart.removeprefix("CHART := "))
+    assert tuple(paths.split()) == commands.LINT_PATHS
+    assert f"shellcheck {commands.SHELL_SCRIPTS_DIR}/*.sh {commands.CI_ENTRY_POINT}" in makefile
+    assert commands.shellcheck(["scripts/a.sh", ".ci/run"]) == ["shellcheck", "scripts/a.sh", ".ci/run"]
+    with pytest.raises(ValueError, match="no shell scripts"):
+        commands.shellcheck([])

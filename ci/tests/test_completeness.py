@@ -130,12 +130,33 @@ def test_the_model_tests_run_in_the_tts_test_model_stage_on_the_engines_platform
     assert execs(run_) == [commands.pytest(markers="model")]
 
 
+def test_the_realtime_model_tests_run_in_the_cuda_images_test_stage_as_it_selects_them() -> None:
+    # What a release checks before it publishes the CUDA image: the stage's own entrypoint (it keeps
+    # the image's model settings out of the tests) and its own selection of tests.
+    run_ = Vibevoice(source=SOURCE).suite().cuda_model_tests()
+    build = only(run_, "dockerBuild")
+    assert (build["dockerfile"], build["target"], build["platform"]) == (
+        "Dockerfile.tts",
+        "test-cuda",
+        "linux/amd64",
+    )
+    assert only(run_, "withExec") == {"args": [], "useEntrypoint": True}
+    dockerfile = (ROOT / "Dockerfile.tts").read_text(encoding="utf-8")
+    assert "FROM cuda AS test-cuda" in dockerfile
+
+
+def test_the_repository_tests_run_in_the_dev_environment_not_in_the_images() -> None:
+    dockerignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert all(path in dockerignore for path in commands.REPOSITORY_TESTS)
+    assert commands.pytest(paths=commands.REPOSITORY_TESTS)[-1] == "tests/test_scripts.py"
+
+
 def test_the_ci_runs_every_suite_of_make_test() -> None:
     pipeline = Vibevoice(source=SOURCE)
     names = [name for name, _ in (*pipeline.suite().steps(), *pipeline.chart().steps())]
     names += [name for name, _ in pipeline.image_checks().steps()]
     assert names == [
-        "typecheck", "pipeline tests", "model tests", "chart lint", "chart tests",
+        "typecheck", "pipeline tests", "repository tests", "model tests", "chart lint", "chart tests",
         "non-root", "read-only root", "healthy", "no build leftovers",
     ]  # fmt: skip
 

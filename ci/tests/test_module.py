@@ -91,10 +91,17 @@ def test_the_module_api_is_exactly_these_functions(registered: dict[str, Any]) -
         "Release": {"run", "sign", "attest", "verify"},
         "Chart": {"lint", "tests", "template", "cluster_test"},
         "Benchmark": {"gate", "report"},
-        "Suite": {"env", "typecheck", "pipeline_tests", "model_tests"},
+        "Suite": {
+            "env",
+            "typecheck",
+            "pipeline_tests",
+            "repository_tests",
+            "model_tests",
+            "cuda_model_tests",
+        },
         "ImageChecks": {"non_root", "read_only_root", "healthy", "no_build_leftovers"},
         "PipCache": {"seed", "snapshot"},
-        "Gpu": {"smoke"},
+        "Gpu": {"smoke", "bench"},
     }
 
 
@@ -122,7 +129,7 @@ def test_the_checks_need_no_arguments(registered: dict[str, Any]) -> None:
         "lint", "test", "smoke",
         "SupplyChain:audit", "SupplyChain:scan_images",
         "Chart:lint", "Chart:tests",
-        "Suite:typecheck", "Suite:pipeline_tests", "Suite:model_tests",
+        "Suite:typecheck", "Suite:pipeline_tests", "Suite:repository_tests", "Suite:model_tests",
         "ImageChecks:non_root", "ImageChecks:read_only_root", "ImageChecks:healthy",
         "ImageChecks:no_build_leftovers",
     }  # fmt: skip
@@ -143,7 +150,7 @@ def test_side_effects_and_security_results_are_never_served_from_the_function_ca
         [
             "publish", "bench",
             "Release:run", "Release:sign", "Release:attest", "Release:verify",
-            "Chart:cluster_test", "Benchmark:report", "Gpu:smoke", "PipCache:snapshot",
+            "Chart:cluster_test", "Benchmark:report", "Gpu:smoke", "Gpu:bench", "PipCache:snapshot",
             "SupplyChain:audit", "SupplyChain:audit_report", "SupplyChain:scan", "SupplyChain:sbom",
             "SupplyChain:security_report", "SupplyChain:scan_images",
         ],

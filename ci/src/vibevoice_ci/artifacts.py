@@ -17,6 +17,7 @@ from dagger import dag
 from vibevoice_ci import commands, services, toolchain
 from vibevoice_ci import images as tool_images
 from vibevoice_ci.metadata import BuildInfo, build_args, oci_annotations
+from vibevoice_ci.mirrors import Redirects
 from vibevoice_ci.services import AGENT, SERVICES, TTS, ServiceSpec
 
 # The engine's own platform: an arm64 laptop builds and runs arm64 natively, GitHub's runners amd64.
@@ -36,23 +37,36 @@ def platform_of(platform: str) -> dagger.Platform | None:
 
 
 def image(
-    source: dagger.Directory, spec: ServiceSpec, platform: str, target: str, info: BuildInfo
+    source: dagger.Directory,
+    spec: ServiceSpec,
+    platform: str,
+    target: str,
+    info: BuildInfo,
+    *,
+    redirects: Sequence[str] = (),
 ) -> dagger.Container:
-    """`docker build` of the service's Dockerfile at `target`, labelled and annotated."""
+    """`docker build` of the service's Dockerfile at `target`, labelled and annotated; `redirects`
+    (air-gapped mode, mirrors.py) may move its base images to a mirror."""
+    arguments = build_args(info) | Redirects.decode(redirects).build_args()
     built = source.docker_build(
         dockerfile=spec.dockerfile,
         platform=platform_of(platform),
         target=spec.target(target),
-        build_args=[dagger.BuildArg(name=key, value=value) for key, value in build_args(info).items()],
+        build_args=[dagger.BuildArg(name=key, value=value) for key, value in arguments.items()],
     )
     for key, value in oci_annotations(spec.name, info).items():
         built = built.with_label(key, value).with_annotation(key, value)
     return built
 
 
-def shipped(source: dagger.Directory, platform: str, info: BuildInfo) -> dict[str, dagger.Container]:
+def shipped(
+    source: dagger.Directory, platform: str, info: BuildInfo, redirects: Sequence[str] = ()
+) -> dict[str, dagger.Container]:
     """Each service's shipped image for one platform."""
-    return {name: image(source, spec, platform, spec.shipped_target, info) for name, spec in SERVICES.items()}
+    return {
+        name: image(source, spec, platform, spec.shipped_target, info, redirects=redirects)
+        for name, spec in SERVICES.items()
+    }
 
 
 def variants(
@@ -60,11 +74,14 @@ def variants(
     platforms: Sequence[str],
     info: BuildInfo,
     images: Sequence[services.ReleaseImage] = services.SHIPPED_IMAGES,
+    redirects: Sequence[str] = (),
 ) -> dict[tuple[str, str], dagger.Container]:
     """Each release image for each of `platforms` it is built for, keyed (image key, platform): the
     shipped images (keyed by their service's name) first, in dependency order."""
     return {
-        (release.key, platform): image(source, release.service, platform, release.target, info)
+        (release.key, platform): image(
+            source, release.service, platform, release.target, info, redirects=redirects
+        )
         for release in images
         for platform in release.platforms(platforms)
     }
@@ -108,9 +125,12 @@ async def smoke_native(table: Mapping[tuple[str, str], dagger.Container]) -> Non
     await smoke_client({name: table[(name, native)] for name in SERVICES}).sync()
 
 
-async def tool_image(source: dagger.Directory, tool: str) -> tool_images.ImagePin:
-    """A tool image as ci/images/<tool>/Dockerfile pins it."""
-    return tool_images.parse_pin(tool, await source.file(tool_images.pin_path(tool)).contents())
+async def tool_image(
+    source: dagger.Directory, tool: str, redirects: Sequence[str] = ()
+) -> tool_images.ImagePin:
+    """A tool image as ci/images/<tool>/Dockerfile pins it, pulled from where `redirects` say."""
+    pin = tool_images.parse_pin(tool, await source.file(tool_images.pin_path(tool)).contents())
+    return Redirects.decode(redirects).pin(pin)
 
 
 def pip_cache(container: dagger.Container) -> dagger.Container:
@@ -120,9 +140,9 @@ def pip_cache(container: dagger.Container) -> dagger.Container:
     )
 
 
-async def commit_time(source: dagger.Directory, git: dagger.GitRef) -> str:
+async def commit_time(source: dagger.Directory, git: dagger.GitRef, redirects: Sequence[str] = ()) -> str:
     """The commit time of `git` (the repository's HEAD by default), read by git itself."""
-    python = await tool_image(source, "python")
+    python = await tool_image(source, "python", redirects)
     repository = git.tree(discard_git_dir=False)
     reader = dag.container().from_(python.reference).with_exec(commands.apt_install(["git"]))
     return (

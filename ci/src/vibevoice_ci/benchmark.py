@@ -41,6 +41,7 @@ class Benchmark:
 
     source: dagger.Directory
     platform: str = artifacts.NATIVE
+    redirects: Sequence[str] = ()  # air-gapped mode: main's --mirror and --image pairs (mirrors.py)
 
     @function
     async def gate(
@@ -91,7 +92,7 @@ class Benchmark:
         )
         argv(key=key)  # every argument checked before anything runs
         posted: list[str] = []
-        image = artifacts.shipped(self.source, self.platform, BuildInfo())[TTS.name]
+        image = artifacts.shipped(self.source, self.platform, BuildInfo(), self.redirects)[TTS.name]
         for entry in await results.entries():
             scenario = entry.rstrip("/")
             if bench.COMPARISON not in await results.directory(scenario).entries():
@@ -120,7 +121,7 @@ class Benchmark:
         sha: str,
     ) -> dagger.Directory:
         """Each scenario run, then compared with the last good run (a regression does not fail this)."""
-        images = artifacts.shipped(self.source, self.platform, BuildInfo())
+        images = artifacts.shipped(self.source, self.platform, BuildInfo(), self.redirects)
         client = bench_containers.bench_client(
             images[TTS.name],
             artifacts.bound_services(images),

@@ -7,6 +7,7 @@ contents for actions/cache to save. On a laptop the engine keeps the volume by i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import dagger
@@ -22,16 +23,21 @@ class PipCache:
     """The engine's pip cache volume, filled from and copied out to the CI system's cache."""
 
     source: dagger.Directory
+    redirects: Sequence[str] = ()  # air-gapped mode: main's --mirror and --image pairs (mirrors.py)
 
     @function
     async def seed(
         self, cache: Annotated[dagger.Directory, Doc("a pip cache restored by the CI system")]
     ) -> str:
         """Fill the engine's pip cache volume from a restored copy."""
-        await artifacts.pip_cache_seeded(await artifacts.tool_image(self.source, "python"), cache).sync()
+        await artifacts.pip_cache_seeded(
+            await artifacts.tool_image(self.source, "python", self.redirects), cache
+        ).sync()
         return "pip cache seeded"
 
     @function(cache="never")
     async def snapshot(self) -> dagger.Directory:
         """The engine's pip cache volume as it is now, for the CI system to keep until the next run."""
-        return artifacts.pip_cache_snapshot(await artifacts.tool_image(self.source, "python"), now())
+        return artifacts.pip_cache_snapshot(
+            await artifacts.tool_image(self.source, "python", self.redirects), now()
+        )

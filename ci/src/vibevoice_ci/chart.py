@@ -6,6 +6,7 @@ environment the chart tests run in, in devenv.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import dagger
@@ -22,6 +23,7 @@ class Chart:
     """The Helm chart: linted, rendered, tested, and installed into k3s inside the engine."""
 
     source: dagger.Directory
+    redirects: Sequence[str] = ()  # air-gapped mode: main's --mirror and --image pairs (mirrors.py)
 
     @function
     @check
@@ -29,14 +31,14 @@ class Chart:
         """helm lint --strict and helm template of the chart, with its defaults and each ci values file."""
         chart = self._chart()
         entries = await chart.entries(path=helm.CI_VALUES_DIR)
-        helm_image = await artifacts.tool_image(self.source, "helm")
+        helm_image = await artifacts.tool_image(self.source, "helm", self.redirects)
         await chart_containers.linted(helm_image, chart, entries, await self._kube_version()).sync()
 
     @function
     @check
     async def tests(self) -> None:
         """The chart's test suite (tests/chart: schema, templates, toggles, security) with the pinned helm."""
-        env = await devenv.for_source(self.source)
+        env = await devenv.for_source(self.source, self.redirects)
         await env.with_exec(commands.pytest(paths=commands.CHART_TESTS)).sync()
 
     @function
@@ -47,18 +49,18 @@ class Chart:
         ] = None,
     ) -> dagger.File:
         """The chart's manifests (its helm test pod included), rendered for the cluster test's Kubernetes."""
-        helm_image = await artifacts.tool_image(self.source, "helm")
+        helm_image = await artifacts.tool_image(self.source, "helm", self.redirects)
         return chart_containers.rendered(helm_image, self._chart(), await self._kube_version(), values)
 
     @function(cache="never")
     async def cluster_test(self) -> str:
         """The chart installed into k3s (in the engine) from this commit's images; helm test, then smoke."""
         return await chart_containers.cluster_test(
-            images=artifacts.shipped(self.source, artifacts.NATIVE, BuildInfo()),
+            images=artifacts.shipped(self.source, artifacts.NATIVE, BuildInfo(), self.redirects),
             chart=self._chart(),
-            k3s_image=await artifacts.tool_image(self.source, "k3s"),
-            helm_image=await artifacts.tool_image(self.source, "helm"),
-            registry_image=await artifacts.tool_image(self.source, "registry"),
+            k3s_image=await artifacts.tool_image(self.source, "k3s", self.redirects),
+            helm_image=await artifacts.tool_image(self.source, "helm", self.redirects),
+            registry_image=await artifacts.tool_image(self.source, "registry", self.redirects),
         )
 
     def _chart(self) -> dagger.Directory:
@@ -66,7 +68,7 @@ class Chart:
 
     async def _kube_version(self) -> str:
         """The pinned k3s's Kubernetes version: the chart is rendered for the cluster it is tested on."""
-        return cluster.kube_version((await artifacts.tool_image(self.source, "k3s")).tag)
+        return cluster.kube_version((await artifacts.tool_image(self.source, "k3s", self.redirects)).tag)
 
     def steps(self) -> list[Step]:
         """Its checks as `ci` runs them (the cluster test is helm.yml's, on main)."""

@@ -10,8 +10,11 @@ import re
 import tomllib
 from collections.abc import Sequence
 
-# What `lint` checks: the product, its tests and the pipeline itself.
-LINT_PATHS = ("src", "tests", "ci")
+# What `lint` checks (as `make lint`): the product, its tests, the pipeline, scripts/ and the chart's
+# helm test script; shellcheck over the shell scripts.
+LINT_PATHS = ("src", "tests", "ci", "scripts", "infra/k8s/charts/vibevoice/files")
+SHELL_SCRIPTS_DIR = "scripts"
+CI_ENTRY_POINT = ".ci/run"
 # Inside the pipeline, tests that need a container engine, minutes of emulation or the model's extra
 # are deselected: the pipeline itself builds and runs the containers.
 PIPELINE_TEST_MARKERS = "not container and not slow and not model"
@@ -19,6 +22,8 @@ PRODUCT_TESTS = ("tests",)
 # The suites that run outside the service images, in the repository's dev environment.
 PIPELINE_TESTS = ("ci/tests",)
 CHART_TESTS = ("tests/chart",)
+# Tests of the repository itself (its scripts/), which the service images do not carry.
+REPOSITORY_TESTS = ("tests/test_scripts.py",)
 MODEL_MARKER = "model"
 # pyright's two configurations: the product (pyproject.toml) and the pipeline, strict (ci/pyproject.toml).
 PYRIGHT_PROJECTS = (".", "ci")
@@ -30,6 +35,14 @@ JUNIT_REPORT = "/tmp/reports/junit.xml"  # noqa: S108 - a path inside the test c
 def ruff_check(paths: Sequence[str] = LINT_PATHS) -> list[str]:
     """ruff's linter over `paths` (configuration from the root pyproject.toml)."""
     return ["ruff", "check", "--no-cache", *paths]
+
+
+def shellcheck(scripts: Sequence[str]) -> list[str]:
+    """shellcheck over `scripts` (`make lint` checks the same files)."""
+    if not scripts:
+        msg = "no shell scripts to check"
+        raise ValueError(msg)
+    return ["shellcheck", *scripts]
 
 
 def ruff_format_check(paths: Sequence[str] = LINT_PATHS) -> list[str]:

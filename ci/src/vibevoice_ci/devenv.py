@@ -10,7 +10,7 @@ product and the pipeline package installed editable, as `make venv` does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import dagger
 from dagger import dag
@@ -32,9 +32,10 @@ ENV = {"CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
 SEARCH_PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-async def for_source(source: dagger.Directory) -> dagger.Container:
-    """The dev environment of `source`, its tool images as ci/images pins them."""
-    pins = {tool: await artifacts.tool_image(source, tool) for tool in ("python", *(b[0] for b in BINARIES))}
+async def for_source(source: dagger.Directory, redirects: Sequence[str] = ()) -> dagger.Container:
+    """The dev environment of `source`, its tool images as ci/images pins them (or `redirects` say)."""
+    tools = ("python", *(binary[0] for binary in BINARIES))
+    pins = {tool: await artifacts.tool_image(source, tool, redirects) for tool in tools}
     return dev_env(pins, source)
 
 

@@ -7,6 +7,7 @@ are in gpu; the containers in gpu_containers and bench_containers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -29,6 +30,7 @@ class Gpu:
     """The TTS cuda image with all the engine's GPUs (a self-hosted GPU runner)."""
 
     source: dagger.Directory
+    redirects: Sequence[str] = ()  # air-gapped mode: main's --mirror and --image pairs (mirrors.py)
 
     @function(cache="never")
     def smoke(
@@ -39,7 +41,9 @@ class Gpu:
         Needs an engine with NVIDIA GPU support (a self-hosted GPU runner); not part of `ci`. Run it as
         `dagger call gpu smoke stdout`: the smoke's report, and a failed call if the smoke fails.
         """
-        image = artifacts.image(self.source, TTS, gpu.PLATFORM, gpu.TARGET, BuildInfo())
+        image = artifacts.image(
+            self.source, TTS, gpu.PLATFORM, gpu.TARGET, BuildInfo(), redirects=self.redirects
+        )
         service = gpu_containers.gpu_service(image, model=model, port=TTS.port)
         return gpu_containers.smoke_client(
             image, service, alias=TTS.name, url=TTS.url, wait_s=wait, run_id=datetime.now(UTC).isoformat()
@@ -63,9 +67,11 @@ class Gpu:
         """The nightly scenarios against the TTS cuda image on the engine's GPUs (the agent in front of
         it), gated against the GPU's own last good run: the same output and verdict as `bench`."""
         load = bench.Load(requests=requests, concurrency=concurrency, corpus=corpus)
-        cuda = artifacts.image(self.source, TTS, gpu.PLATFORM, gpu.TARGET, BuildInfo())
+        cuda = artifacts.image(
+            self.source, TTS, gpu.PLATFORM, gpu.TARGET, BuildInfo(), redirects=self.redirects
+        )
         tts = gpu_containers.gpu_service(cuda, model=model, port=TTS.port)
-        shipped = artifacts.shipped(self.source, gpu.PLATFORM, BuildInfo())
+        shipped = artifacts.shipped(self.source, gpu.PLATFORM, BuildInfo(), self.redirects)
         client = bench_containers.bench_client(
             shipped[TTS.name],
             artifacts.bound_services({AGENT.name: shipped[AGENT.name]}, given={TTS.name: tts}),
@@ -79,5 +85,5 @@ class Gpu:
         )
         results = client.directory(bench.OUT_DIR)
         if enforce:
-            await Benchmark(source=self.source, platform=gpu.PLATFORM).gate(results)
+            await Benchmark(source=self.source, platform=gpu.PLATFORM, redirects=self.redirects).gate(results)
         return results

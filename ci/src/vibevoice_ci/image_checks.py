@@ -7,7 +7,7 @@ command lines are in container_checks.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import dagger
 from dagger import object_type
@@ -29,6 +29,7 @@ class ImageChecks:
 
     source: dagger.Directory
     platform: str = artifacts.NATIVE
+    redirects: Sequence[str] = ()  # air-gapped mode: main's --mirror and --image pairs (mirrors.py)
 
     @function
     @check
@@ -81,7 +82,7 @@ class ImageChecks:
                 raise ImageCheckFailed(f"{name} carries: {found.strip()}")
 
     def _images(self) -> dict[str, dagger.Container]:
-        return artifacts.shipped(self.source, self.platform, BuildInfo())
+        return artifacts.shipped(self.source, self.platform, BuildInfo(), self.redirects)
 
     def steps(self) -> list[Step]:
         """Its checks as `ci` runs them."""

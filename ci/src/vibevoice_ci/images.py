@@ -30,11 +30,17 @@ class ImagePin:
     repository: str
     tag: str
     digest: str
+    pulled_from: str = ""  # air-gapped mode: the mirror's copy, or a stand-in (see mirrors.py)
+
+    @property
+    def pinned(self) -> str:
+        """`repository:tag@sha256:...`: the image the pin names (the digest wins over the tag)."""
+        return f"{self.repository}:{self.tag}@{self.digest}"
 
     @property
     def reference(self) -> str:
-        """`repository:tag@sha256:...`: what the pipeline pulls (the digest wins over the tag)."""
-        return f"{self.repository}:{self.tag}@{self.digest}"
+        """What the pipeline pulls: the pinned image, or where air-gapped mode redirects it."""
+        return self.pulled_from or self.pinned
 
     @property
     def registry(self) -> str:

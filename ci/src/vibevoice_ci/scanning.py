@@ -7,7 +7,7 @@ one exec, while the next call scans anew (supply_chain.CACHE_BUSTER).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -83,15 +83,19 @@ class Scanner:
 
 
 async def scanner(
-    source: dagger.Directory, *, severity: str = "CRITICAL", db_repository: str = ""
+    source: dagger.Directory,
+    *,
+    severity: str = "CRITICAL",
+    db_repository: str = "",
+    redirects: Sequence[str] = (),
 ) -> Scanner:
     """A Scanner for one call: the pins read from ci/images, the gate's tools from the dev extra."""
     pyproject = await source.file("pyproject.toml").contents()
     return Scanner(
         source=source,
-        python=await artifacts.tool_image(source, "python"),
-        uv=await artifacts.tool_image(source, "uv"),
-        trivy=await artifacts.tool_image(source, "trivy"),
+        python=await artifacts.tool_image(source, "python", redirects),
+        uv=await artifacts.tool_image(source, "uv", redirects),
+        trivy=await artifacts.tool_image(source, "trivy", redirects),
         gate_tools=tuple(commands.dev_requirement(pyproject, name) for name in ("pip-audit", "cvss")),
         fresh=now(),
         severity=severity,

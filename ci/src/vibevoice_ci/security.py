@@ -30,6 +30,7 @@ class SupplyChain:
     """Dependency audit, image scans and SBOMs, each judged by its gate with security/allowlist.toml."""
 
     source: dagger.Directory
+    redirects: Sequence[str] = ()  # air-gapped mode: main's --mirror and --image pairs (mirrors.py)
 
     @function(cache="never")
     async def audit_report(
@@ -41,14 +42,18 @@ class SupplyChain:
     ) -> dagger.Directory:
         """pip-audit of the services' pinned, hashed dependencies and the gate's verdict; never fails."""
         return (
-            (await scanning.scanner(self.source)).audited(osv_url, fail_on).directory(audit_commands.REPORTS)
+            (await scanning.scanner(self.source, redirects=self.redirects))
+            .audited(osv_url, fail_on)
+            .directory(audit_commands.REPORTS)
         )
 
     @function(cache="never")
     @check
     async def audit(self) -> None:
         """pip-audit of the services' dependencies: fails on any known vulnerability not allowlisted."""
-        audited = (await scanning.scanner(self.source)).audited(osv.DEFAULT_OSV_URL, "low")
+        audited = (await scanning.scanner(self.source, redirects=self.redirects)).audited(
+            osv.DEFAULT_OSV_URL, "low"
+        )
         await supply_chain.verdict(audited, audit_commands.GATE_VERDICT)
 
     @function(cache="never")
@@ -62,7 +67,9 @@ class SupplyChain:
         ] = True,
     ) -> dagger.Directory:
         """Trivy on the image's tarball: JSON, SARIF, table, gate verdict; fails on --severity findings."""
-        scanner = await scanning.scanner(self.source, severity=severity, db_repository=db_repository)
+        scanner = await scanning.scanner(
+            self.source, redirects=self.redirects, severity=severity, db_repository=db_repository
+        )
         reports = scanner.reports(image)
         if enforce:
             await supply_chain.verdict(reports, supply_chain.TRIVY_GATE_VERDICT)
@@ -73,7 +80,7 @@ class SupplyChain:
         self, image: Annotated[dagger.Container, Doc("the image to describe")]
     ) -> dagger.Directory:
         """CycloneDX and SPDX SBOMs of an image (Trivy on its tarball)."""
-        return supply_chain.sboms(await artifacts.tool_image(self.source, "trivy"), image)
+        return supply_chain.sboms(await artifacts.tool_image(self.source, "trivy", self.redirects), image)
 
     @function(cache="never")
     async def security_report(
@@ -83,11 +90,15 @@ class SupplyChain:
         db_repository: DbRepositoryArg = "",
     ) -> dagger.Directory:
         """The audit, and every shipped image's scan and SBOMs, with each gate's verdict; never fails."""
-        scanner = await scanning.scanner(self.source, severity=severity, db_repository=db_repository)
+        scanner = await scanning.scanner(
+            self.source, redirects=self.redirects, severity=severity, db_repository=db_repository
+        )
         evidence = dag.directory().with_directory(
             "audit", scanner.audited(osv.DEFAULT_OSV_URL, "low").directory(audit_commands.REPORTS)
         )
-        for (name, platform), image in artifacts.variants(self.source, platforms, BuildInfo()).items():
+        for (name, platform), image in artifacts.variants(
+            self.source, platforms, BuildInfo(), redirects=self.redirects
+        ).items():
             evidence = evidence.with_directory(name, scanner.evidence({platform: image}))
         return evidence
 
@@ -95,5 +106,5 @@ class SupplyChain:
     @check
     async def scan_images(self, platforms: PlatformsArg = DEFAULT_PLATFORMS) -> None:
         """Trivy on every shipped image and platform: fails if any has a CRITICAL finding not allowlisted."""
-        scanner = await scanning.scanner(self.source)
-        await scanner.gate(artifacts.variants(self.source, platforms, BuildInfo()))
+        scanner = await scanning.scanner(self.source, redirects=self.redirects)
+        await scanner.gate(artifacts.variants(self.source, platforms, BuildInfo(), redirects=self.redirects))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 TEST_TARGET = "test"
 MODEL_TEST_TARGET = "test-model"  # the test stage plus the gpu extra (PyTorch's CPU build)
+CUDA_TEST_TARGET = "test-cuda"  # the cuda image plus the tests: the realtime model code on its CPU
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
 _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
 
@@ -50,7 +51,7 @@ TTS = ServiceSpec(
     dockerfile="Dockerfile.tts",
     port=8000,
     shipped_target="cpu",
-    targets=frozenset({"cpu", "cuda", TEST_TARGET, MODEL_TEST_TARGET}),
+    targets=frozenset({"cpu", "cuda", TEST_TARGET, MODEL_TEST_TARGET, CUDA_TEST_TARGET}),
 )
 AGENT = ServiceSpec(
     name="agent",

@@ -6,6 +6,8 @@ benchmark bind the same services (artifacts.bound_services) under the aliases `t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagger
 from dagger import object_type
 
@@ -21,6 +23,7 @@ class Services:
 
     source: dagger.Directory
     platform: str = artifacts.NATIVE
+    redirects: Sequence[str] = ()  # air-gapped mode: main's --mirror and --image pairs (mirrors.py)
 
     @function
     def tts(self) -> dagger.Service:
@@ -33,4 +36,6 @@ class Services:
         return self._bound()[AGENT.name]
 
     def _bound(self) -> dict[str, dagger.Service]:
-        return artifacts.bound_services(artifacts.shipped(self.source, self.platform, BuildInfo()))
+        return artifacts.bound_services(
+            artifacts.shipped(self.source, self.platform, BuildInfo(), self.redirects)
+        )
