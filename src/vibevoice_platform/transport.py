@@ -5,7 +5,8 @@ a flag and an answer that says which limit was hit:
 
 - `--header-timeout-s`: a connection has this long to send a request's line and headers (slowloris,
   or an idle connection that never sends one); then it gets 408 and is closed.
-- `--max-body-bytes`: a larger request body is refused with 413 before it is read any further.
+- `--max-body-bytes`: a larger request body gets 413 once it passes the limit (the rest is read and
+  dropped, so a client still sending reads the 413 rather than a reset).
 - `--ws-max-sessions`: WebSocket sessions at once; one more is accepted and closed at once with 1013
   (try again later) and the reason.
 - `--ws-max-message-bytes`: a larger WebSocket message closes the session with 1009 (the websockets

@@ -155,7 +155,7 @@ async def test_websocket_sessions_message_size_rate_and_encoding_are_limited(sta
 
 
 @pytest.mark.anyio
-async def test_agent_closes_idle_sockets_and_refuses_sessions_beyond_the_limit(
+async def test_agent_closes_idle_sockets_turn_floods_and_sessions_beyond_the_limit(
     sine_tts: Service, start_agent: StartAgent
 ) -> None:
     flags = ("--llm", "scripted", "--ws-idle-s", "1", "--ws-max-sessions", "1", "--max-body-bytes", "4096")
@@ -169,6 +169,12 @@ async def test_agent_closes_idle_sockets_and_refuses_sessions_beyond_the_limit(
             assert error["code"] == "idle_timeout"
             close = await _closed_with(idle)
         assert (close.code, close.reason) == (1008, "no message for 1 s")
+        async with connect(url) as flooder:  # turns started faster than a person could
+            for _ in range(20):
+                await flooder.send(json.dumps({"type": "user.text", "text": "hi"}))
+            close = await _closed_with(flooder)
+        assert close.code == 1008
+        assert "--ws-max-turns-per-s" in close.reason
         async with httpx.AsyncClient() as client:
             big = await client.post(f"{agent.url}/v1/agent/turn", json={"text": "x" * 8000})
         assert big.status_code == 413

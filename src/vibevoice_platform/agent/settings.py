@@ -40,6 +40,9 @@ class AgentSettings(TransportLimits):
         gt=0,
         description="WebSocket sessions with no message and no response this long are closed",
     )
+    ws_max_turns_per_s: int = Field(
+        default=5, ge=1, description="user.text turns a second per WebSocket session; faster closes with 1008"
+    )
     history_messages: int = Field(default=20, ge=0, description="past messages sent to the LLM per turn")
     drain_s: float = Field(
         default=0.0, ge=0, description="after SIGTERM, seconds /ready answers 503 before stopping"

@@ -5,7 +5,8 @@ progress), `{"type": "interrupt"}` stops the response now, `{"type": "session.up
 "system_prompt"?}` changes the session. Server → client: `response.text.delta`, binary PCM16 frames,
 `response.interrupted` then `response.done {"interrupted": true, "metrics": null}` after an interrupt,
 `response.done {metrics}` after a whole response, `error {code, message}`; a close frame carries a
-reason. A session with no message for `--ws-idle-s` while no response is in progress is closed (1008).
+reason. A session with no message for `--ws-idle-s` while no response is in progress, or starting more
+than `--ws-max-turns-per-s` turns a second, is closed (1008).
 
 An interrupt cancels the turn's task scope: the LLM stream and the TTS request close at once, and
 `response.interrupted` is sent only after the turn has stopped, so no audio of it follows.
@@ -26,6 +27,7 @@ from vibevoice_platform.agent.events import to_ws
 from vibevoice_platform.agent.service import AgentService, TooManyTurnsError
 from vibevoice_platform.agent.turn import Event
 from vibevoice_platform.api import close_websocket
+from vibevoice_platform.auth import RateLimiter
 from vibevoice_platform.logs import new_request_id
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,8 @@ class Conversation:
         self._ws = websocket
         self._service = service
         self._idle_s = service.settings.ws_idle_s
+        turns = service.settings.ws_max_turns_per_s
+        self._turn_rate = RateLimiter(per_minute=turns * 60, burst=turns)
         self._session_id = new_request_id()
         self._voice: str | None = None
         self._system_prompt: str | None = None
@@ -128,6 +132,7 @@ class Conversation:
             case Interrupt():
                 await self._interrupt(notify=True)
             case UserText(text=text, voice=voice):
+                await self._check_turn_rate()
                 await self._interrupt(notify=True)
                 try:
                     self._service.take_turn_slot()
@@ -136,6 +141,19 @@ class Conversation:
                     return
                 self._response = _Response()
                 tg.start_soon(self._respond, self._response, text, voice or self._voice)
+
+    async def _check_turn_rate(self) -> None:
+        """Close the session (1008) when turns start faster than `ws_max_turns_per_s`: each one would
+        interrupt the last and cost an LLM stream and a TTS request, so a flood of them is refused
+        here (the transport's message rate counts messages as the service reads them, which turns
+        slow down)."""
+        if self._turn_rate.take("turns") <= 0:
+            return
+        limit = self._service.settings.ws_max_turns_per_s
+        message = f"more than {limit} turns a second (--ws-max-turns-per-s)"
+        await self._send({"type": "error", "code": "rate_limit_exceeded", "message": message})
+        await close_websocket(self._ws, 1008, message)
+        raise WebSocketDisconnect(1008)
 
     async def _respond(self, response: _Response, text: str, voice: str | None) -> None:
         try:
