@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -38,7 +39,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -460,20 +461,23 @@ class ScenarioReport:
     resources: dict[str, dict[str, dict[str, int]]]
 
 
+class Stop(Protocol):
+    """A threading or multiprocessing Event, as far as the client reads it."""
+
+    def is_set(self) -> bool: ...
+
+
 class WellBehaved:
     """One client, one request at a time: a TTS HTTP request, then an agent SSE turn, and so on.
 
-    It runs in a thread with its own event loop, so the hostile clients' loop does not delay it.
+    It runs in a process of its own (`well_behaved`), so the hostile clients do not delay it.
     """
 
     def __init__(self, tts: str, agent: str) -> None:
         self._tts, self._agent = tts, agent
 
-    def run(self, stop: threading.Event) -> list[Outcome]:
-        """Requests until `stop` is set (call in a thread)."""
-        return asyncio.run(self._run(stop))
-
-    async def _run(self, stop: threading.Event) -> list[Outcome]:
+    async def run(self, stop: Stop) -> list[Outcome]:
+        """Requests until `stop` is set; what each got."""
         outcomes: list[Outcome] = []
         async with httpx.AsyncClient(timeout=30) as client:
             i = 0
@@ -492,6 +496,11 @@ class WellBehaved:
                 i += 1
                 await asyncio.sleep(0.05)
         return outcomes
+
+
+def well_behaved(tts: str, agent: str, stop: Stop, results: multiprocessing.Queue[list[Outcome]]) -> None:
+    """The well-behaved client's process: requests until `stop`, then its outcomes on `results`."""
+    results.put(asyncio.run(WellBehaved(tts, agent).run(stop)))
 
 
 async def _read_all(reader: asyncio.StreamReader, wait_s: float) -> bytes:
@@ -732,12 +741,13 @@ def hostile(selected: list[str], quiet_s: float) -> list[ScenarioReport]:
     reports: list[ScenarioReport] = []
     with services([], []) as (tts, agent):
         procs = (tts, agent)
-        client = WellBehaved(tts.url, agent.url)
+        spawn = multiprocessing.get_context("spawn")
 
         async def measured(name: str, scenario: Callable[[], Awaitable[Counter[str]]] | None) -> None:
             before = {p.name: sample(p.process.pid) for p in procs}
-            stop = threading.Event()
-            task = asyncio.create_task(asyncio.to_thread(client.run, stop))
+            stop, results = spawn.Event(), spawn.Queue()
+            client = spawn.Process(target=well_behaved, args=(tts.url, agent.url, stop, results))
+            client.start()
             hostile_counts: Counter[str] = Counter()
             began = time.monotonic()
             if scenario is None:
@@ -748,7 +758,8 @@ def hostile(selected: list[str], quiet_s: float) -> list[ScenarioReport]:
                 except Exception as exc:  # report the scenario's failure and go on to the next one
                     hostile_counts[f"scenario failed: {exc!r:.100}"] += 1
             stop.set()
-            outcomes = await task
+            outcomes: list[Outcome] = await asyncio.to_thread(results.get)
+            client.join()
             await asyncio.to_thread(settle, procs, before, 15)
             after = {p.name: sample(p.process.pid) for p in procs}
             ttfa = {
