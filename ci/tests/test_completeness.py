@@ -148,7 +148,31 @@ def test_the_realtime_model_tests_run_in_the_cuda_images_test_stage_as_it_select
 def test_the_repository_tests_run_in_the_dev_environment_not_in_the_images() -> None:
     dockerignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     assert all(path in dockerignore for path in commands.REPOSITORY_TESTS)
-    assert commands.pytest(paths=commands.REPOSITORY_TESTS)[-1] == "tests/test_scripts.py"
+    assert commands.pytest(paths=commands.REPOSITORY_TESTS)[-2:] == list(commands.REPOSITORY_TESTS)
+
+
+# What a service's test image holds of the repository: what its test stage copies, less .dockerignore.
+REPOSITORY_FILES = re.compile(
+    r"""["'/](?:scripts|infra|ci)/|README\.md|Makefile|Dockerfile\.|ROOT / ["'](?:scripts|infra|ci)["']"""
+)
+
+
+def test_no_test_the_images_run_reads_a_file_they_do_not_carry() -> None:
+    # Found running `dagger call test` on an engine: tests/test_scripts.py listed scripts/ at import and
+    # the soak test ran scripts/soak.py, both absent from the test images (which copy tests/ alone).
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()]
+    excluded = [line for line in ignored if line.startswith("tests/")]
+    shipped = [
+        path
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if not any(str(path.relative_to(ROOT)).startswith(prefix) for prefix in excluded)
+    ]
+    readers = [
+        str(path.relative_to(ROOT))
+        for path in shipped
+        if REPOSITORY_FILES.search(path.read_text(encoding="utf-8"))
+    ]
+    assert readers == [], "run these from the dev environment (REPOSITORY_TESTS) and .dockerignore them"
 
 
 def test_the_ci_runs_every_suite_of_make_test() -> None:

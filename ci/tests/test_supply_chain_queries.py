@@ -128,6 +128,8 @@ def test_the_gate_keeps_its_verdict_and_its_exit_code() -> None:
         "args": ["python3", "-m", "vibevoice_ci", "gate"],
         "expect": "ANY",
         "redirectStdout": "/reports/v.txt",
+        # a gate that cannot decide says why on stderr: kept, for the check's message (found on an engine)
+        "redirectStderr": "/reports/v.txt.errors",
     }
 
 

@@ -23,7 +23,7 @@ PRODUCT_TESTS = ("tests",)
 PIPELINE_TESTS = ("ci/tests",)
 CHART_TESTS = ("tests/chart",)
 # Tests of the repository itself (its scripts/), which the service images do not carry.
-REPOSITORY_TESTS = ("tests/test_scripts.py",)
+REPOSITORY_TESTS = ("tests/test_scripts.py", "tests/integration/test_soak_short.py")
 MODEL_MARKER = "model"
 # pyright's two configurations: the product (pyproject.toml) and the pipeline, strict (ci/pyproject.toml).
 PYRIGHT_PROJECTS = (".", "ci")

@@ -16,7 +16,11 @@ RUNTIME_UID = "10001"
 # What a runtime image must not carry: compilers and build tools, pip's cache, the build's leftovers.
 FORBIDDEN_COMMANDS = ("gcc", "cc", "c++", "g++", "clang", "make", "ld", "as", "cmake", "rustc")
 FORBIDDEN_PATHS = ("/wheels", "/dist", "/requirements", "/src", "/run/secrets/pip_ca")
-WRITABLE = ("/tmp",)  # noqa: S108 - the one place the services write
+# /tmp is where the services write. Debian's other sticky, world-writable temp dirs (/var/tmp,
+# /run/lock) are read-only under `--read-only --tmpfs /tmp` too and the services never use them, but a
+# Dagger container cannot mount its root read-only, so here they are allowed by name (found running
+# `dagger call ci` on an engine: the real python:3.12-slim has both).
+WRITABLE = ("/tmp", "/var/tmp", "/run/lock")  # noqa: S108
 HEALTHY_ATTEMPTS = 120  # one a second: the images' HEALTHCHECK start period is 60 s
 
 

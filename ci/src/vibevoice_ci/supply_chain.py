@@ -27,6 +27,8 @@ COSIGN_HOME = "/root"
 # before the latest advisories must never be replayed.
 CACHE_BUSTER = "CACHE_BUSTER"
 
+GATE_ERRORS_SUFFIX = ".errors"  # a gate's stderr, beside its verdict file
+
 
 class GateFailed(Exception):
     """A security gate failed (or could not decide); the message is its verdict."""
@@ -123,8 +125,19 @@ def audited(
 
 
 def gated(container: dagger.Container, gate: Sequence[str], verdict: str) -> dagger.Container:
-    """`container` after a gate ran: its verdict at `verdict`, its exit code the container's."""
-    return container.with_exec(list(gate), expect=dagger.ReturnType.ANY, redirect_stdout=verdict)
+    """`container` after a gate ran: its verdict at `verdict` and, beside it, what it said on stderr
+    (why it could not decide, exit 2); its exit code the container's."""
+    return container.with_exec(
+        list(gate),
+        expect=dagger.ReturnType.ANY,
+        redirect_stdout=verdict,
+        redirect_stderr=errors_of(verdict),
+    )
+
+
+def errors_of(verdict: str) -> str:
+    """Where a gate's stderr goes, beside its verdict."""
+    return f"{verdict}{GATE_ERRORS_SUFFIX}"
 
 
 def trivy_env(pin: ImagePin) -> dagger.Container:
@@ -171,9 +184,16 @@ def trivy_gated(env: dagger.Container, reports: dagger.Directory, severities: st
 
 
 async def verdict(container: dagger.Container, path: str) -> None:
-    """Raise GateFailed with the verdict unless the gate in `container` passed (exit 0)."""
+    """Raise GateFailed with the verdict and the gate's errors unless it passed (exit 0).
+
+    A gate that could not decide (OSV unreachable, a malformed report) prints nothing on stdout and
+    its reason on stderr: both are in the message, so a failed check always says why.
+    """
     if await container.exit_code() != 0:
-        raise GateFailed(await container.file(path).contents())
+        said = [await container.file(p).contents() for p in (path, errors_of(path))]
+        raise GateFailed(
+            "\n".join(part.strip() for part in said if part.strip()) or "the gate failed silently"
+        )
 
 
 def cosign_env(
