@@ -44,13 +44,9 @@ REPOSITORY = "Owner/Project"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 RUN_ID = "123456"
 WORKFLOW_REF = f"{REPOSITORY}/.github/workflows/images.yml@refs/tags/v1.2.3"
-# Sigstore's services are out of reach here: what --use-signing-config=false --tlog-upload=false
-# (sign, attest) and --insecure-ignore-tlog (verify) would say. Each command reads only its own flags.
-OFFLINE = {
-    "COSIGN_USE_SIGNING_CONFIG": "false",
-    "COSIGN_TLOG_UPLOAD": "false",
-    "COSIGN_INSECURE_IGNORE_TLOG": "true",
-}
+# Sigstore's services are out of reach here: the module's own settings for that case (release
+# --tlog=false), so these tests prove they suffice.
+OFFLINE = cosign.NO_TLOG_ENV
 
 
 @dataclass

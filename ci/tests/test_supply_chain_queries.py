@@ -262,6 +262,21 @@ def test_a_key_is_a_mounted_secret_and_its_password_a_secret_variable() -> None:
     assert only(env, "from") == {"address": PINS["cosign"].reference}
 
 
+def test_without_the_transparency_log_cosign_signs_and_verifies_with_a_key_and_no_network() -> None:
+    # Found on an offline engine: cosign v3 fetched Sigstore's signing config even to sign with a key.
+    key = dag.set_secret("offline-key", "-----BEGIN-----")
+    env = supply_chain.cosign_env(PINS["cosign"], supply_chain.Signer(key=key), tlog=False)
+    variables = {args["name"]: args["value"] for args in args_of(env, "withEnvVariable")}
+    assert cosign.NO_TLOG_ENV.items() <= variables.items()
+    verifier = supply_chain.cosign_env(PINS["cosign"], tlog=False)  # verify: no signer
+    assert "COSIGN_INSECURE_IGNORE_TLOG" in {args["name"] for args in args_of(verifier, "withEnvVariable")}
+    assert "COSIGN_TLOG_UPLOAD" not in {
+        args["name"] for args in args_of(supply_chain.cosign_env(PINS["cosign"]), "withEnvVariable")
+    }
+    with pytest.raises(ValueError, match="goes with --key"):
+        supply_chain.cosign_env(PINS["cosign"], supply_chain.Signer(id_token=key), tlog=False)
+
+
 @pytest.mark.parametrize(
     ("signer", "message"),
     [

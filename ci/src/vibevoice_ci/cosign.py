@@ -36,6 +36,15 @@ _DIGEST_REFERENCE = re.compile(
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?@(?P<digest>sha256:[0-9a-f]{64})"
 )
 _UNSAFE_ANNOTATION = re.compile(r'[,"=]')
+# Key-based signing with no Sigstore service at all (a registry behind a firewall): no signing config
+# from Sigstore's TUF repository, no upload to the transparency log when signing, and no log entry
+# required when verifying. cosign reads each flag from COSIGN_<FLAG>, and each command only its own.
+# Found on an offline engine: cosign v3 `sign --key` still fetches the signing config by default.
+NO_TLOG_ENV = {
+    "COSIGN_USE_SIGNING_CONFIG": "false",
+    "COSIGN_TLOG_UPLOAD": "false",
+    "COSIGN_INSECURE_IGNORE_TLOG": "true",
+}
 _GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+")
 
 

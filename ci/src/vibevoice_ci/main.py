@@ -237,6 +237,9 @@ class Vibevoice:
         oidc_request_token: release_args.OidcRequestTokenArg = None,
         oidc_request_url: release_args.OidcRequestUrlArg = None,
         cuda: CudaArg = False,
+        tlog: Annotated[
+            bool, Doc("Sigstore's transparency log; false: sign with --key and verify with no network")
+        ] = True,
     ) -> Release:
         """The release on one registry, its identity given once: `run` (scan, smoke, publish, sign, attest,
         verify), or one step: `sign`, `attest`, `verify`."""
@@ -246,7 +249,7 @@ class Vibevoice:
             workflow_ref=workflow_ref, platforms=services.platforms(platforms), severity=severity,
             db_repository=db_repository, key=key, key_password=key_password, id_token=id_token,
             oidc_request_token=oidc_request_token, oidc_request_url=oidc_request_url, cuda=cuda,
-            redirects=self._redirects(),
+            redirects=self._redirects(), tlog=tlog,
         )  # fmt: skip
 
     @function(cache="never")

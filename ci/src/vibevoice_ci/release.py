@@ -76,6 +76,7 @@ class Release:
     oidc_request_token: dagger.Secret | None = None
     oidc_request_url: dagger.Secret | None = None
     cuda: bool = False
+    tlog: bool = True  # false: key-based signing with no Sigstore service (air-gapped)
     redirects: Sequence[str] = ()  # air-gapped mode: main's --mirror and --image pairs (mirrors.py)
 
     @function(cache="never")
@@ -208,7 +209,7 @@ class Release:
         digest = hashlib.sha256(f"{self.registry}\n{self.username}".encode()).hexdigest()[:12]
         cosign_image = await artifacts.tool_image(self.source, "cosign", self.redirects)
         return supply_chain.cosign_env(
-            cosign_image, signer, dag.set_secret(f"cosign-docker-config-{digest}", config)
+            cosign_image, signer, dag.set_secret(f"cosign-docker-config-{digest}", config), tlog=self.tlog
         )
 
     def _annotations(self) -> dict[str, str]:
@@ -287,7 +288,7 @@ class Release:
     ) -> str:
         """Each image's signatures and attestations verified; what cosign proved, in a few lines each."""
         verifier = env or supply_chain.cosign_env(
-            await artifacts.tool_image(self.source, "cosign", self.redirects)
+            await artifacts.tool_image(self.source, "cosign", self.redirects), tlog=self.tlog
         )
         keyed = public_key is not None
         if public_key is not None:

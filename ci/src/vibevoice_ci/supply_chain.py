@@ -197,10 +197,21 @@ async def verdict(container: dagger.Container, path: str) -> None:
 
 
 def cosign_env(
-    pin: ImagePin, signer: Signer | None = None, registry_auth: dagger.Secret | None = None
+    pin: ImagePin,
+    signer: Signer | None = None,
+    registry_auth: dagger.Secret | None = None,
+    *,
+    tlog: bool = True,
 ) -> dagger.Container:
-    """The pinned cosign, as root (to read mounted secrets), logged in and with an identity if given."""
+    """The pinned cosign, as root (to read mounted secrets), logged in and with an identity if given;
+    without `tlog`, key-based signing and verifying that need no Sigstore service (air-gapped)."""
     container = dag.container().from_(pin.reference).with_user("0").with_env_variable("HOME", COSIGN_HOME)
+    if not tlog:
+        if signer is not None and not signer.keyed:
+            msg = "keyless signing needs Sigstore's transparency log: --tlog=false goes with --key"
+            raise ValueError(msg)
+        for name, value in sorted(cosign.NO_TLOG_ENV.items()):
+            container = container.with_env_variable(name, value)
     if registry_auth is not None:
         config = f"{cosign.DOCKER_CONFIG_DIR}/config.json"
         container = container.with_env_variable("DOCKER_CONFIG", cosign.DOCKER_CONFIG_DIR)
