@@ -129,3 +129,13 @@ def test_a_tool_image_is_pulled_from_the_mirror_but_keeps_its_pin() -> None:
     assert moved.reference == f"localhost:5000/library/python:3.12-slim@{DIGEST}"
     assert (moved.pinned, moved.digest) == (pin.pinned, DIGEST)  # what the provenance names
     assert Redirects().pin(pin) == pin
+
+
+def test_the_checks_ask_the_advisory_mirrors_given_to_the_module() -> None:
+    # Found on an offline engine: `dagger check` passes no arguments, so the audit asked the public
+    # OSV API and the scan the default Trivy database, and neither check could pass behind a firewall.
+    pipeline = Vibevoice(source=SOURCE, osv_url="http://osv.corp", trivy_db_repository="reg.corp/trivy-db")
+    supply_chain = pipeline.supply_chain()
+    assert (supply_chain.osv_url, supply_chain.db_repository) == ("http://osv.corp", "reg.corp/trivy-db")
+    defaults = Vibevoice(source=SOURCE).supply_chain()
+    assert (defaults.osv_url, defaults.db_repository) == ("https://api.osv.dev", "")

@@ -14,7 +14,7 @@ import anyio
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, object_type
 
-from vibevoice_ci import artifacts, bench, commands, services, toolchain
+from vibevoice_ci import artifacts, bench, commands, osv, services, toolchain
 from vibevoice_ci import benchmark as bench_args
 from vibevoice_ci import release as release_args
 from vibevoice_ci.artifacts import NATIVE
@@ -61,6 +61,10 @@ class Vibevoice:
             "air-gapped mode: replace one image whole, e.g. python=reg:5000/python:3.12-slim (a tool or base)"
         ),
     ] = ()
+    osv_url: Annotated[str, Doc("the OSV API the dependency audit asks (a mirror behind a firewall)")] = (
+        osv.DEFAULT_OSV_URL
+    )
+    trivy_db_repository: Annotated[str, Doc("Trivy's database repository (a mirror); empty: Trivy's")] = ""
 
     @function
     def services(self, platform: PlatformArg = NATIVE) -> Services:
@@ -70,7 +74,12 @@ class Vibevoice:
     @function
     def supply_chain(self) -> SupplyChain:
         """Dependency audit, image scans and SBOMs, with their gates; never replayed from a cache."""
-        return SupplyChain(source=self.source, redirects=self._redirects())
+        return SupplyChain(
+            source=self.source,
+            redirects=self._redirects(),
+            osv_url=self.osv_url,
+            db_repository=self.trivy_db_repository,
+        )
 
     @function
     def chart(self) -> Chart:

@@ -31,11 +31,15 @@ class SupplyChain:
 
     source: dagger.Directory
     redirects: Sequence[str] = ()  # air-gapped mode: main's --mirror and --image pairs (mirrors.py)
+    # Where the advisories come from, also for the checks (which take no arguments): main's --osv-url
+    # and --trivy-db-repository, so `dagger check` can pass behind a firewall.
+    osv_url: str = osv.DEFAULT_OSV_URL
+    db_repository: str = ""
 
     @function(cache="never")
     async def audit_report(
         self,
-        osv_url: Annotated[str, Doc("OSV API base URL")] = osv.DEFAULT_OSV_URL,
+        osv_url: Annotated[str, Doc("OSV API base URL; default: the module's --osv-url")] = "",
         fail_on: Annotated[
             str, Doc("the lowest severity that fails the audit gate: low, medium, high, critical")
         ] = "low",
@@ -43,7 +47,7 @@ class SupplyChain:
         """pip-audit of the services' pinned, hashed dependencies and the gate's verdict; never fails."""
         return (
             (await scanning.scanner(self.source, redirects=self.redirects))
-            .audited(osv_url, fail_on)
+            .audited(osv_url or self.osv_url, fail_on)
             .directory(audit_commands.REPORTS)
         )
 
@@ -51,9 +55,7 @@ class SupplyChain:
     @check
     async def audit(self) -> None:
         """pip-audit of the services' dependencies: fails on any known vulnerability not allowlisted."""
-        audited = (await scanning.scanner(self.source, redirects=self.redirects)).audited(
-            osv.DEFAULT_OSV_URL, "low"
-        )
+        audited = (await scanning.scanner(self.source, redirects=self.redirects)).audited(self.osv_url, "low")
         await supply_chain.verdict(audited, audit_commands.GATE_VERDICT)
 
     @function(cache="never")
@@ -68,7 +70,10 @@ class SupplyChain:
     ) -> dagger.Directory:
         """Trivy on the image's tarball: JSON, SARIF, table, gate verdict; fails on --severity findings."""
         scanner = await scanning.scanner(
-            self.source, redirects=self.redirects, severity=severity, db_repository=db_repository
+            self.source,
+            redirects=self.redirects,
+            severity=severity,
+            db_repository=db_repository or self.db_repository,
         )
         reports = scanner.reports(image)
         if enforce:
@@ -91,10 +96,13 @@ class SupplyChain:
     ) -> dagger.Directory:
         """The audit, and every shipped image's scan and SBOMs, with each gate's verdict; never fails."""
         scanner = await scanning.scanner(
-            self.source, redirects=self.redirects, severity=severity, db_repository=db_repository
+            self.source,
+            redirects=self.redirects,
+            severity=severity,
+            db_repository=db_repository or self.db_repository,
         )
         evidence = dag.directory().with_directory(
-            "audit", scanner.audited(osv.DEFAULT_OSV_URL, "low").directory(audit_commands.REPORTS)
+            "audit", scanner.audited(self.osv_url, "low").directory(audit_commands.REPORTS)
         )
         for (name, platform), image in artifacts.variants(
             self.source, platforms, BuildInfo(), redirects=self.redirects
@@ -106,5 +114,7 @@ class SupplyChain:
     @check
     async def scan_images(self, platforms: PlatformsArg = DEFAULT_PLATFORMS) -> None:
         """Trivy on every shipped image and platform: fails if any has a CRITICAL finding not allowlisted."""
-        scanner = await scanning.scanner(self.source, redirects=self.redirects)
+        scanner = await scanning.scanner(
+            self.source, redirects=self.redirects, db_repository=self.db_repository
+        )
         await scanner.gate(artifacts.variants(self.source, platforms, BuildInfo(), redirects=self.redirects))
