@@ -15,6 +15,7 @@ from vibevoice_ci.services import (
     platforms,
     runnable_platform,
     service_spec,
+    wrong_platforms,
 )
 
 from tests.support.tools import ROOT, unavailable
@@ -95,3 +96,15 @@ def test_the_dockerfile_has_the_targets_port_and_healthcheck_the_pipeline_uses(s
     assert str(spec.port) in exposed
     # Dagger takes a service's readiness from the image's HEALTHCHECK.
     assert _HEALTHCHECK.search(text), f"{spec.dockerfile} has no HEALTHCHECK"
+
+
+def test_a_variant_built_for_another_platform_is_named_before_anything_is_pushed() -> None:
+    built = {
+        ("tts", "linux/amd64"): "linux/amd64",
+        ("tts", "linux/arm64"): "linux/amd64",  # a mirror that held only the amd64 base
+        ("agent", "linux/arm64"): "linux/arm64/v8",  # a variant is not a different platform
+    }
+    [wrong] = wrong_platforms(built)
+    assert wrong.startswith("tts linux/arm64: the image is linux/amd64")
+    assert "skopeo copy --all" in wrong
+    assert wrong_platforms({("agent", "linux/amd64"): "linux/amd64"}) == []

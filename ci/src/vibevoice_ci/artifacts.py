@@ -163,7 +163,13 @@ async def push(
     table: Mapping[tuple[str, str], dagger.Container],
     publisher: dagger.Container,
 ) -> list[str]:
-    """Each service as one multi-platform image under each of its references; returns them by digest."""
+    """Each service as one multi-platform image under each of its references; returns them by digest.
+
+    Nothing is pushed if a variant was built for another platform than asked (services.wrong_platforms).
+    """
+    if wrong := services.wrong_platforms({key: await image.platform() for key, image in table.items()}):
+        msg = "not publishing: " + "; ".join(wrong)
+        raise ValueError(msg)
     published: list[str] = []
     for name, tagged in references.items():
         for reference in tagged:

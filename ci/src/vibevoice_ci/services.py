@@ -143,6 +143,22 @@ def platforms(requested: Iterable[str]) -> list[str]:
     return result
 
 
+def wrong_platforms(built: Mapping[tuple[str, str], str]) -> list[str]:
+    """Each variant, keyed (image, requested platform), whose image reports another OS or architecture.
+
+    A mirror that holds one platform of a multi-platform base serves it for every request, and the
+    build then succeeds with the wrong content (found on an engine behind a mirror: the arm64 variants
+    were amd64, and the published index had one platform)."""
+    wrong: list[str] = []
+    for (key, requested), reported in built.items():
+        if requested.split("/")[:2] != str(reported).strip().lower().split("/")[:2]:
+            wrong.append(
+                f"{key} {requested}: the image is {reported} (a mirror must hold every platform of the "
+                "base images: copy them with `skopeo copy --all` or `crane copy --all-tags`)"
+            )
+    return wrong
+
+
 def runnable_platform(engine_platform: str, candidates: Iterable[str]) -> str:
     """The candidate the engine runs natively, else the first one (run under emulation)."""
     ordered = platforms(candidates)
