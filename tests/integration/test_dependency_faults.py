@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 from httpx_sse import EventSource, ServerSentEvent
 
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.processes import SCRIPTS, Service, free_port, running, wait_until_ok
+from tests.support.processes import SCRIPTS, Service, free_port, running, wait_for, wait_until_ok
 from tests.support.threaded_server import serve_in_thread
 
 pytestmark = pytest.mark.integration
@@ -39,15 +38,6 @@ def _turn(agent: Service, text: str = "Hello?") -> list[ServerSentEvent]:
     with httpx.stream("POST", f"{agent.url}/v1/agent/turn", json={"text": text}, timeout=30) as response:
         assert response.status_code == 200
         return list(EventSource(response).iter_sse())
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _tts_idle(tts: Service) -> bool:
@@ -85,7 +75,7 @@ def test_llm_faults_end_the_turn_close_the_tts_request_and_the_next_turn_works(
         names = [e.event for e in events]
         assert names[-3:] == ["error", "metrics", "done"]
         assert events[-3].json()["code"] == code
-        assert _wait_for(lambda: _tts_idle(tts)), "the TTS request outlived the turn"
+        assert wait_for(lambda: _tts_idle(tts)), "the TTS request outlived the turn"
         if fault == "stalls mid-stream":
             assert "audio" in names  # the first sentence was being spoken when the LLM stalled...
             metrics = httpx.get(f"{tts.url}/metrics").text
@@ -155,7 +145,7 @@ def test_stay_up_unready_keeps_serving_not_ready_with_the_reason() -> None:
     with running(
         [*command, "--stay-up-unready", "--port", str(port)], port=port, ready_path="/v1/models"
     ) as tts:
-        assert _wait_for(lambda: httpx.get(f"{tts.url}/health").status_code == 503)
+        assert wait_for(lambda: httpx.get(f"{tts.url}/health").status_code == 503)
         ready = httpx.get(f"{tts.url}/ready")
         assert ready.status_code == 503
         assert ready.json()["status"] == "failed"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
@@ -12,18 +11,9 @@ import httpx
 import pytest
 
 from tests.integration.conftest import StartTTS
-from tests.support.processes import Service
+from tests.support.processes import Service, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _assert_clean_exit(service: Service) -> None:
@@ -67,9 +57,9 @@ def test_a_second_ctrl_c_cuts_streams_in_flight_and_exits(start_tts: StartTTS) -
 
         reader = threading.Thread(target=stream)
         reader.start()
-        assert _wait_for(lambda: "vibevoice_tts_active_streams 1.0" in httpx.get(f"{tts.url}/metrics").text)
+        assert wait_for(lambda: "vibevoice_tts_active_streams 1.0" in httpx.get(f"{tts.url}/metrics").text)
         tts.process.send_signal(signal.SIGINT)  # first: stop accepting, wait up to --grace-s for the stream
-        assert _wait_for(lambda: "Waiting for connections to close" in tts.output())
+        assert wait_for(lambda: "Waiting for connections to close" in tts.output())
         assert tts.process.poll() is None
         tts.process.send_signal(signal.SIGINT)  # second: now
         _assert_clean_exit(tts)

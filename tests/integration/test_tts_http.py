@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import socket
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,7 @@ import openai
 import pytest
 
 from tests.integration.conftest import StartTTS
-from tests.support.processes import Service, blocked_writing_a_pipe, bytes_written, child_pids
+from tests.support.processes import Service, blocked_writing_a_pipe, bytes_written, child_pids, wait_for
 from vibevoice_platform.audio import WAV_HEADER_SIZE, duration_seconds, parse_wav_header, rms_dbfs
 
 pytestmark = pytest.mark.integration
@@ -68,15 +67,6 @@ def _espeak_pids(service: Service) -> dict[int, str]:
     return {pid: name for pid, name in child_pids(service.process.pid).items() if name.startswith("espeak")}
 
 
-def _wait_for(condition: object, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS) -> None:
     with start_tts("--engine", "espeak", "--max-concurrency", "1", "--max-queue", "0") as tts:
         host, port = "127.0.0.1", tts.port
@@ -93,7 +83,7 @@ def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS
         # The reader stalls: espeak-ng must end up blocked on its full pipe, still holding the only
         # slot, having written no more than the kernel's buffers hold (the socket's send buffer at
         # its largest, the pipe, the server's bounded queue), instead of its audio piling up in memory.
-        assert _wait_for(lambda: any(map(blocked_writing_a_pipe, _espeak_pids(tts)))), (
+        assert wait_for(lambda: any(map(blocked_writing_a_pipe, _espeak_pids(tts)))), (
             "espeak-ng never blocked"
         )
         [pid] = _espeak_pids(tts)
@@ -103,8 +93,8 @@ def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS
         refused = httpx.post(f"{tts.url}/v1/audio/speech", json={"model": "tts-1", "input": "hi"})
         assert refused.status_code == 429
         sock.close()  # hang up
-        assert _wait_for(lambda: not _espeak_pids(tts)), "espeak-ng outlived the client"
-        assert _wait_for(lambda: httpx.post(
+        assert wait_for(lambda: not _espeak_pids(tts)), "espeak-ng outlived the client"
+        assert wait_for(lambda: httpx.post(
             f"{tts.url}/v1/audio/speech", json={"model": "tts-1", "input": "hi"}
         ).status_code == 200)  # fmt: skip
         metrics = httpx.get(f"{tts.url}/metrics").text
@@ -123,10 +113,10 @@ def test_overload_answers_429_with_retry_after(start_tts: StartTTS) -> None:
 
         first = threading.Thread(target=call, args=("first",))
         first.start()
-        assert _wait_for(lambda: "vibevoice_tts_active_streams 1.0" in httpx.get(f"{tts.url}/metrics").text)
+        assert wait_for(lambda: "vibevoice_tts_active_streams 1.0" in httpx.get(f"{tts.url}/metrics").text)
         queued = threading.Thread(target=call, args=("queued",))
         queued.start()
-        assert _wait_for(lambda: "vibevoice_tts_queue_depth 1.0" in httpx.get(f"{tts.url}/metrics").text)
+        assert wait_for(lambda: "vibevoice_tts_queue_depth 1.0" in httpx.get(f"{tts.url}/metrics").text)
         refused = httpx.post(f"{tts.url}/v1/audio/speech", json=body)
         assert refused.status_code == 429
         assert refused.headers["retry-after"] == "1"
@@ -147,9 +137,9 @@ def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> 
 
         reader = threading.Thread(target=stream)
         reader.start()
-        assert _wait_for(lambda: "vibevoice_tts_active_streams 1.0" in httpx.get(f"{tts.url}/metrics").text)
+        assert wait_for(lambda: "vibevoice_tts_active_streams 1.0" in httpx.get(f"{tts.url}/metrics").text)
         tts.process.send_signal(signal.SIGTERM)
-        assert _wait_for(lambda: httpx.get(f"{tts.url}/ready").status_code == 503, timeout=0.9)
+        assert wait_for(lambda: httpx.get(f"{tts.url}/ready").status_code == 503, timeout=0.9)
         assert httpx.get(f"{tts.url}/ready").json()["status"] == "draining"
         reader.join(timeout=15)
         assert received == [int(2.5 * 48_000)]  # the whole stream, not cut

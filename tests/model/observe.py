@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tests.support.processes import Service
+from tests.support.processes import Service, wait_for
 from vibevoice_platform.audio import rms_dbfs
 from vibevoice_platform.tts.engines.vibevoice import WORKER_NAME
 from vibevoice_platform.tts.engines.vibevoice_interface import model_text
@@ -31,16 +29,6 @@ def generation_threads(service: Service) -> list[str]:
         if name == WORKER_NAME:
             names.append(name)
     return names
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    """Poll `condition` until it holds or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def generation_records(service: Service) -> list[dict[str, Any]]:

@@ -69,12 +69,7 @@ class SupplyChain:
         ] = True,
     ) -> dagger.Directory:
         """Trivy on the image's tarball: JSON, SARIF, table, gate verdict; fails on --severity findings."""
-        scanner = await scanning.scanner(
-            self.source,
-            redirects=self.redirects,
-            severity=severity,
-            db_repository=db_repository or self.db_repository,
-        )
+        scanner = await self._scanner(severity, db_repository)
         reports = scanner.reports(image)
         if enforce:
             await supply_chain.verdict(reports, supply_chain.TRIVY_GATE_VERDICT)
@@ -95,12 +90,7 @@ class SupplyChain:
         db_repository: DbRepositoryArg = "",
     ) -> dagger.Directory:
         """The audit, and every shipped image's scan and SBOMs, with each gate's verdict; never fails."""
-        scanner = await scanning.scanner(
-            self.source,
-            redirects=self.redirects,
-            severity=severity,
-            db_repository=db_repository or self.db_repository,
-        )
+        scanner = await self._scanner(severity, db_repository)
         evidence = dag.directory().with_directory(
             "audit", scanner.audited(self.osv_url, "low").directory(audit_commands.REPORTS)
         )
@@ -114,7 +104,14 @@ class SupplyChain:
     @check
     async def scan_images(self, platforms: PlatformsArg = DEFAULT_PLATFORMS) -> None:
         """Trivy on every shipped image and platform: fails if any has a CRITICAL finding not allowlisted."""
-        scanner = await scanning.scanner(
-            self.source, redirects=self.redirects, db_repository=self.db_repository
-        )
+        scanner = await self._scanner()
         await scanner.gate(artifacts.variants(self.source, platforms, BuildInfo(), redirects=self.redirects))
+
+    async def _scanner(self, severity: str = "CRITICAL", db_repository: str = "") -> scanning.Scanner:
+        """The scanner of one call: this module's redirects, and its Trivy database unless one is given."""
+        return await scanning.scanner(
+            self.source,
+            redirects=self.redirects,
+            severity=severity,
+            db_repository=db_repository or self.db_repository,
+        )
