@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import resource
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,3 +177,60 @@ def test_a_failing_first_run_does_not_become_the_baseline(tmp_path: Path) -> Non
     assert "error rate | - | 100.00%" in summary
     assert "failed its limits: it is not stored as the baseline" in summary
     assert "now the baseline" not in summary
+
+
+def _with_small_files(limit: int) -> None:
+    """In the child, before exec: writes past `limit` bytes fail with EFBIG, as on a full disk."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.integration
+def test_a_full_disk_fails_compare_and_leaves_the_last_good_run_whole(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = _write(tmp_path / "first.json", make_results(noisy(40, 30, 1)))
+    assert main(["compare", "--current", str(first), "--out", str(out)]) == EXIT_OK
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    current = _write(tmp_path / "second.json", make_results(noisy(40, 30, 2)))
+    argv = [
+        str(Path(sys.executable).parent / "vibevoice-bench"),
+        "compare",
+        "--baseline",
+        str(out / "baseline.json"),
+    ]
+    done = subprocess.run(
+        [*argv, "--current", str(current), "--out", str(out)],
+        preexec_fn=lambda: _with_small_files(1000),  # only setrlimit and a signal disposition
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == EXIT_ERROR, done.stderr
+    assert "cannot write" in done.stderr
+    after = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert {name: after[name] for name in before} == before  # nothing the next run reads was cut short
+    assert not [name for name in after if name.endswith(".partial")]
+
+
+def test_a_file_the_next_run_reads_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    # Written in place, a baseline cut off by a full disk would be half the old one's size, and the
+    # next run would read it (as an error at best): written beside it and renamed, the old one stays.
+    target = tmp_path / "baseline.json"
+    target.write_text("the last good run\n", encoding="utf-8")
+    script = (
+        "import sys, pathlib; from vibevoice_platform.bench.cli import _write; "
+        "_write(pathlib.Path(sys.argv[1]), 'x' * 100_000)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(target)],
+        preexec_fn=lambda: _with_small_files(50_000),  # only setrlimit and a signal disposition
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "cannot write" in done.stderr
+    assert target.read_text(encoding="utf-8") == "the last good run\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["baseline.json"]

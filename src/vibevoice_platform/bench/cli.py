@@ -10,6 +10,7 @@ still exits 0: it measured an error rate of 1.0, and the gate on that is `compar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -221,10 +222,16 @@ def run_command(args: argparse.Namespace, stderr: TextIO) -> int:
 
 
 def _write(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a full disk or a cut-off run never leaves a truncated
+    baseline.json or history.json behind for the next run to read (written beside it, then renamed)."""
+    partial = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
