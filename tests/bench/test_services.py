@@ -8,12 +8,15 @@ on a shared 2-core machine stay well inside the gate's thresholds.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.support.processes import Service, free_port, running
+from tests.support.processes import Service, free_port, running, wait_for
 from vibevoice_platform.bench.cli import EXIT_OK, EXIT_REGRESSION, main
 from vibevoice_platform.bench.compare import Comparison
 from vibevoice_platform.bench.records import RequestRecord
@@ -168,3 +171,39 @@ def test_agent_turns_against_the_real_agent(sine_fast: Service, tmp_path: Path) 
     server_ttfa = results.metrics["server_turn_ttfa_ms"].p50
     assert server_ttfa is not None
     assert ttfa >= server_ttfa
+
+
+def test_a_target_that_dies_midway_fails_the_gate_and_becomes_no_baseline(
+    sine_fast: Service, corpus: Path, tmp_path: Path
+) -> None:
+    flags = ["--target", "tts", "--requests", "20", "--concurrency", "1", "--corpus-file", str(corpus)]
+    good = _run(sine_fast.url, tmp_path / "good", *flags)
+    assert good.error_rate == 0.0
+    port = free_port()
+    command = ["vibevoice-tts", "--engine", "sine", "--sine-pace", "1", "--port", str(port)]
+    with running(command, port=port) as dying:
+        out = tmp_path / "dying"
+        bench = str(Path(sys.executable).parent / "vibevoice-bench")
+        argv = [bench, "run", "--url", dying.url, "--out", str(out), *flags]
+        with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as run:
+            # Once it has answered a few requests, the service goes away in the middle of the run.
+            assert wait_for(lambda: _answered(dying) >= 3), "the service answered nothing"
+            dying.process.kill()
+            assert run.wait(timeout=120) == EXIT_OK
+    results = load_results(out / "results.json")
+    assert 0 < results.error_rate < 1
+    assert {e.type for e in results.error_summary} <= {"connect_error", "transport_error", "protocol_error"}
+    code, comparison = _compare(tmp_path / "good" / "results.json", out / "results.json", tmp_path / "cmp")
+    assert code == EXIT_REGRESSION
+    assert comparison.verdict == "fail"
+    assert not (tmp_path / "cmp" / "baseline.json").exists()
+
+
+def _answered(service: Service) -> float:
+    metrics = httpx.get(f"{service.url}/metrics").text
+    counts = [
+        line.rsplit(" ", 1)[1]
+        for line in metrics.splitlines()
+        if line.startswith("vibevoice_tts_requests_total{")
+    ]
+    return sum(float(count) for count in counts)
