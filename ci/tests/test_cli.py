@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from vibevoice_ci.cli import COMMANDS, EXIT_OK, EXIT_USAGE, build_parser, main
@@ -75,3 +76,24 @@ def test_runs_as_a_module() -> None:
         "ghcr.io/o/p/vibevoice-tts:sha-fedcba9",
         "ghcr.io/o/p/vibevoice-agent:sha-fedcba9",
     ]
+
+
+@pytest.mark.parametrize("gate", ["pip-audit", "trivy"])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('{"dependencies": [{"name": "jinja2", "vulns": [', "is not JSON"),  # cut short
+        ("[]", "not a"),  # valid JSON, another shape
+        ('{"SchemaVersion": 2, "Results": 7}', "not a"),
+        ("", "is not JSON"),
+    ],
+)
+def test_a_report_that_is_not_what_the_gate_expects_is_undecided_not_a_pass(
+    gate: str, content: str, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    report.write_text(content, encoding="utf-8")
+    assert main(["gate", gate, str(report), "--allowlist", str(tmp_path / "none.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "report" in err  # the file, or what it should have been
+    assert reason in err
