@@ -64,6 +64,22 @@ def test_the_dockerfiles_bases_reach_the_builds_as_build_arguments() -> None:
     }
 
 
+def test_a_download_reaches_the_builds_as_its_build_argument() -> None:
+    # Found on an offline engine: the model tests' stage could not reach PyTorch's CPU index, and
+    # nothing but editing the Dockerfile could point it at a mirror.
+    redirects = Redirects.parse(downloads=["torch-index=http://localhost:3141/simple"])
+    assert redirects.build_args() == {"TORCH_INDEX_URL": "http://localhost:3141/simple"}
+    pipeline = Vibevoice(source=SOURCE, download=["torch-index=http://localhost:3141/simple"])
+    build = only(pipeline.suite().model_tests(), "dockerBuild")
+    assert {"name": "TORCH_INDEX_URL", "value": "http://localhost:3141/simple"} in build["buildArgs"]
+
+
+def test_each_download_is_a_build_argument_of_the_tts_dockerfile() -> None:
+    text = (ROOT / "Dockerfile.tts").read_text(encoding="utf-8")
+    for argument in mirrors.DOWNLOADS.values():
+        assert re.search(rf"^ARG {argument}=\S+$", text, re.MULTILINE), argument
+
+
 def test_the_bases_defaults_are_the_dockerfiles() -> None:
     for argument, default in mirrors.BASES.values():
         for dockerfile in ("Dockerfile.tts", "Dockerfile.agent"):
@@ -74,27 +90,31 @@ def test_the_bases_defaults_are_the_dockerfiles() -> None:
 
 
 def test_encoding_for_the_concerns_loses_nothing() -> None:
-    redirects = Redirects.parse(["docker.io=localhost:5000"], ["helm=localhost:5000/helm:x"])
+    redirects = Redirects.parse(
+        ["docker.io=localhost:5000"], ["helm=localhost:5000/helm:x"], ["vibevoice-source=http://h/v.tar.gz"]
+    )
     assert Redirects.decode(redirects.encode()) == redirects
 
 
 @pytest.mark.parametrize(
-    ("mirror", "image", "message"),
+    ("mirror", "image", "download", "message"),
     [
-        (["docker.io"], [], "expected HOST=PREFIX"),
-        (["docker.io=https://reg"], [], "a registry host and a registry"),
-        ([], ["kubectl=reg/kubectl:1"], "no such image; choose one of"),
-        ([], ["python=Not A Reference"], "not an image reference"),
-        ([], ["python="], "expected NAME=REFERENCE"),
+        (["docker.io"], [], [], "expected HOST=PREFIX"),
+        (["docker.io=https://reg"], [], [], "a registry host and a registry"),
+        ([], ["kubectl=reg/kubectl:1"], [], "no such image; choose one of"),
+        ([], ["python=Not A Reference"], [], "not an image reference"),
+        ([], ["python="], [], "expected NAME=REFERENCE"),
+        ([], [], ["pip=http://reg/simple"], "no such download; choose one of"),
+        ([], [], ["torch-index=ftp://reg/simple"], "not an http"),
     ],
 )
 def test_malformed_redirects_are_refused_naming_the_flag(
-    mirror: list[str], image: list[str], message: str
+    mirror: list[str], image: list[str], download: list[str], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        Redirects.parse(mirror, image)
+        Redirects.parse(mirror, image, download)
     with pytest.raises(ValueError, match=message):  # before anything is built
-        Vibevoice(source=SOURCE, mirror=mirror, image=image).build(service="tts")
+        Vibevoice(source=SOURCE, mirror=mirror, image=image, download=download).build(service="tts")
 
 
 def test_the_module_builds_from_the_mirror_and_hands_every_concern_the_same_redirects() -> None:

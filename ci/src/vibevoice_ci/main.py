@@ -61,6 +61,10 @@ class Vibevoice:
             "air-gapped mode: replace one image whole, e.g. python=reg:5000/python:3.12-slim (a tool or base)"
         ),
     ] = ()
+    download: Annotated[
+        Sequence[str],
+        Doc("air-gapped mode: fetch a download from a mirror, e.g. torch-index=https://pypi.corp/simple"),
+    ] = ()
     osv_url: Annotated[str, Doc("the OSV API the dependency audit asks (a mirror behind a firewall)")] = (
         osv.DEFAULT_OSV_URL
     )
@@ -309,5 +313,5 @@ class Vibevoice:
         return raise_for_failures(await run_steps(steps))
 
     def _redirects(self) -> list[str]:
-        """--mirror and --image, checked, as the pairs every concern takes (mirrors.py)."""
-        return Redirects.parse(self.mirror, self.image).encode()
+        """--mirror, --image and --download, checked, as the pairs every concern takes (mirrors.py)."""
+        return Redirects.parse(self.mirror, self.image, self.download).encode()

@@ -1,6 +1,7 @@
-"""Air-gapped mode: every image the module pulls, redirected to registries the user runs.
+"""Air-gapped mode: every image and download the module needs, redirected to what the user runs.
 
-Two kinds of redirect, given to the module as `--mirror HOST=PREFIX` and `--image NAME=REFERENCE`:
+Three kinds of redirect, given to the module as `--mirror HOST=PREFIX`, `--image NAME=REFERENCE` and
+`--download NAME=URL`:
 
 - A registry mirror (`docker.io=registry.corp:5000/hub`): every image from HOST is pulled from
   PREFIX instead, path, tag and digest kept. A mirror that copied the images holds the same bytes
@@ -10,7 +11,11 @@ Two kinds of redirect, given to the module as `--mirror HOST=PREFIX` and `--imag
   tool of ci/images (python, uv, trivy, cosign, helm, k3s, registry) or a base of the Dockerfiles
   (`base`, `cuda-base`), which reach the builds as their BASE_IMAGE and CUDA_IMAGE build arguments.
 
-An override wins over a mirror; an image neither names is pulled as pinned.
+- A download (`torch-index=https://pypi.corp/simple`): a file or package index the Dockerfiles fetch
+  besides images (PyTorch's CPU index for the model tests, Microsoft's model code at its pinned
+  commit), reaching the builds as a build argument.
+
+An override wins over a mirror; an image neither names is pulled as pinned, a download from upstream.
 """
 
 from __future__ import annotations
@@ -29,9 +34,15 @@ BASES: Mapping[str, tuple[str, str]] = {
     "cuda-base": ("CUDA_IMAGE", "nvidia/cuda:12.6.3-runtime-ubuntu24.04"),
 }
 NAMES = (*TOOLS, *BASES)
+# What the Dockerfiles download besides images: the name `--download` uses, and the build argument.
+DOWNLOADS: Mapping[str, str] = {
+    "torch-index": "TORCH_INDEX_URL",
+    "vibevoice-source": "VIBEVOICE_SRC_URL",
+}
 _HOST = re.compile(r"(?:[a-z0-9-]+\.)*[a-z0-9-]+(?::\d+)?")
 _PREFIX = re.compile(r"(?:[a-z0-9-]+\.)*[a-z0-9-]+(?::\d+)?(?:/[a-z0-9._-]+)*")
 _REFERENCE = re.compile(r"[a-z0-9][a-z0-9._/:-]*(?:@sha256:[0-9a-f]{64})?")
+_URL = re.compile(r"https?://[^\s=,;]+")
 
 
 @dataclass(frozen=True)
@@ -40,10 +51,13 @@ class Redirects:
 
     registries: Mapping[str, str] = field(default_factory=dict[str, str])
     images: Mapping[str, str] = field(default_factory=dict[str, str])
+    downloads: Mapping[str, str] = field(default_factory=dict[str, str])
 
     @classmethod
-    def parse(cls, mirrors: Sequence[str] = (), images: Sequence[str] = ()) -> Redirects:
-        """From `HOST=PREFIX` and `NAME=REFERENCE` pairs; ValueError naming a malformed one."""
+    def parse(
+        cls, mirrors: Sequence[str] = (), images: Sequence[str] = (), downloads: Sequence[str] = ()
+    ) -> Redirects:
+        """From `HOST=PREFIX`, `NAME=REFERENCE` and `NAME=URL` pairs; ValueError naming a malformed one."""
         registries = dict(_pairs(mirrors, "--mirror", "HOST=PREFIX, e.g. docker.io=registry.corp:5000/hub"))
         for host, prefix in registries.items():
             if not _HOST.fullmatch(host) or not _PREFIX.fullmatch(prefix):
@@ -59,17 +73,27 @@ class Redirects:
             if not _REFERENCE.fullmatch(reference):
                 msg = f"--image {name}={reference}: not an image reference"
                 raise ValueError(msg)
-        return cls(registries, overrides)
+        fetched = dict(_pairs(downloads, "--download", "NAME=URL, e.g. torch-index=https://pypi.corp/simple"))
+        for name, url in fetched.items():
+            if name not in DOWNLOADS:
+                msg = f"--download {name}=...: no such download; choose one of: {', '.join(DOWNLOADS)}"
+                raise ValueError(msg)
+            if not _URL.fullmatch(url):
+                msg = f"--download {name}={url}: not an http(s) URL"
+                raise ValueError(msg)
+        return cls(registries, overrides, fetched)
 
     def encode(self) -> list[str]:
         """The redirects as one list of pairs, to hand to the concern objects as a plain field."""
-        return [f"{k}={v}" for k, v in self.registries.items()] + [f"{k}={v}" for k, v in self.images.items()]
+        tables = (self.registries, self.images, self.downloads)
+        return [f"{key}={value}" for table in tables for key, value in table.items()]
 
     @classmethod
     def decode(cls, pairs: Sequence[str]) -> Redirects:
-        """The inverse of `encode` (a pair whose key is an image name is an override)."""
+        """The inverse of `encode` (a pair is told by its key: an image or download name, else a host)."""
         images = [pair for pair in pairs if pair.partition("=")[0] in NAMES]
-        return cls.parse([pair for pair in pairs if pair not in images], images)
+        downloads = [pair for pair in pairs if pair.partition("=")[0] in DOWNLOADS]
+        return cls.parse([pair for pair in pairs if pair not in (*images, *downloads)], images, downloads)
 
     def reference(self, name: str, reference: str) -> str:
         """Where image `name`, pinned as `reference`, is pulled from."""
@@ -85,12 +109,13 @@ class Redirects:
         return dataclasses.replace(pin, pulled_from="" if moved == pin.pinned else moved)
 
     def build_args(self) -> dict[str, str]:
-        """The Dockerfiles' base image build arguments that the redirects change."""
-        return {
+        """The Dockerfiles' build arguments that the redirects change: bases, then downloads."""
+        bases = {
             argument: changed
             for name, (argument, default) in BASES.items()
             if (changed := self.reference(name, default)) != default
         }
+        return bases | {DOWNLOADS[name]: url for name, url in self.downloads.items()}
 
 
 def split(reference: str) -> tuple[str, str]:
