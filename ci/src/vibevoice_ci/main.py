@@ -32,7 +32,6 @@ from vibevoice_ci.security import DbRepositoryArg, PlatformsArg, SeverityArg, Su
 from vibevoice_ci.services import DEFAULT_PLATFORMS, SERVICES, TEST_TARGET, TTS
 from vibevoice_ci.stack import Services
 from vibevoice_ci.suite import Suite
-from vibevoice_ci.tags import image_references
 
 ServiceArg = Annotated[str, Doc("tts or agent")]
 CudaArg = Annotated[
@@ -203,12 +202,7 @@ class Vibevoice:
         Returns the published references with their digests. Nothing is pushed if the smoke fails.
         """
         wanted = services.release_images(cuda=cuda)
-        references = {
-            image.key: image_references(
-                registry, repository, image.service.name, ref, sha, suffix=image.tag_suffix
-            )
-            for image in wanted
-        }
+        references = services.release_references(wanted, registry, repository, ref, sha)
         created = created or await artifacts.commit_time(self.source, git, self._redirects())
         info = release_build_info(ref=ref, sha=sha, created=created, source=source_url)
         table = artifacts.variants(self.source, platforms, info, wanted, self._redirects())

@@ -21,7 +21,7 @@ from vibevoice_ci.decorators import function
 from vibevoice_ci.metadata import release_build_info
 from vibevoice_ci.services import ReleaseImage
 from vibevoice_ci.suite import Suite
-from vibevoice_ci.tags import image_references, release_version
+from vibevoice_ci.tags import release_version
 
 RefsArg = Annotated[Sequence[str], Doc("image references by digest (name[:tag]@sha256:...)")]
 PublicKeyArg = Annotated[dagger.File | None, Doc("cosign.pub, when signed with a key")]
@@ -98,19 +98,15 @@ class Release:
         signer = self._signer()
         signer.check()
         password = self._password()
-        references = {
-            image.key: image_references(
-                self.registry, repository, image.service.name, self.ref, self.sha, suffix=image.tag_suffix
-            )
-            for image in self._images()
-        }
+        images = self._images()
+        references = services.release_references(images, self.registry, repository, self.ref, self.sha)
         info = release_build_info(
             ref=self.ref,
             sha=self.sha,
             created=created or await artifacts.commit_time(self.source, git, self.redirects),
             source=f"{provenance.GITHUB}/{self.github_repository}",
         )
-        table = artifacts.variants(self.source, self.platforms, info, self._images(), self.redirects)
+        table = artifacts.variants(self.source, self.platforms, info, images, self.redirects)
         scanner = await scanning.scanner(
             self.source, severity=self.severity, db_repository=self.db_repository
         )
@@ -122,7 +118,7 @@ class Release:
         for (name, platform), image in table.items():
             evidence = evidence.with_directory(name, scanner.evidence({platform: image}))
         await artifacts.smoke_native(table)  # the shipped images; the CUDA one needs a GPU, so instead:
-        if services.CUDA_IMAGE in self._images():
+        if services.CUDA_IMAGE in images:
             await Suite(source=self.source, redirects=self.redirects).cuda_model_tests().sync()
         published = await artifacts.push(
             references, table, artifacts.registry_auth(self.registry, self.username, password)

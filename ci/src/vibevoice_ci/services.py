@@ -8,8 +8,10 @@ the tests on top of the runtime, and each image exposes its port with a HEALTHCH
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from vibevoice_ci.tags import image_references
 
 TEST_TARGET = "test"
 MODEL_TEST_TARGET = "test-model"  # the test stage plus the gpu extra (PyTorch's CPU build)
@@ -90,16 +92,29 @@ class ReleaseImage:
 # on request: it is large and slow to build, and no hosted runner has a GPU to smoke-test it on).
 SHIPPED_IMAGES = tuple(ReleaseImage(spec.name, spec, spec.shipped_target) for spec in SERVICES.values())
 CUDA_IMAGE = ReleaseImage("tts-cuda", TTS, "cuda", only_platforms=("linux/amd64",), tag_suffix="-cuda")
+RELEASE_IMAGES = (*SHIPPED_IMAGES, CUDA_IMAGE)
+
+
+def release_references(
+    images: Sequence[ReleaseImage], registry: str, repository: str, ref: str, sha: str
+) -> dict[str, list[str]]:
+    """Every reference each release image is published under, keyed by the image's key."""
+    return {
+        image.key: image_references(
+            registry, repository, image.service.name, ref, sha, suffix=image.tag_suffix
+        )
+        for image in images
+    }
 
 
 def release_images(*, cuda: bool) -> tuple[ReleaseImage, ...]:
     """What a release builds, scans, publishes and signs: the shipped images, and the CUDA one."""
-    return (*SHIPPED_IMAGES, CUDA_IMAGE) if cuda else SHIPPED_IMAGES
+    return RELEASE_IMAGES if cuda else SHIPPED_IMAGES
 
 
 def release_key(service: str, target: str) -> str:
     """The key of the release image built from `service`'s `target` (the service's name if none)."""
-    for image in (*SHIPPED_IMAGES, CUDA_IMAGE):
+    for image in RELEASE_IMAGES:
         if (image.service.name, image.target) == (service, target):
             return image.key
     return service
@@ -107,7 +122,7 @@ def release_key(service: str, target: str) -> str:
 
 def release_image_of(service: str, tag: str) -> ReleaseImage:
     """Which release image a published `service` image is, from its tag's suffix."""
-    candidates = [i for i in (*SHIPPED_IMAGES, CUDA_IMAGE) if i.service.name == service]
+    candidates = [i for i in RELEASE_IMAGES if i.service.name == service]
     suffixed = [i for i in candidates if i.tag_suffix and tag.endswith(i.tag_suffix)]
     plain = [i for i in candidates if not i.tag_suffix]
     found = suffixed or plain
