@@ -1,16 +1,27 @@
 """Service overhead benchmark: what the TTS and agent services add to time to first audio (TTFA).
 
 Real processes on loopback: `vibevoice-tts --engine espeak` and, in front of it, `vibevoice-agent
---llm scripted` (no token delay). Each request is measured from both ends, so the comparison is
-paired, request by request, in the same run:
-  tts    client TTFA (request sent → first audio byte) against the engine's own time to first chunk
-         for that request (`X-Engine-TTFA-Ms`: espeak-ng started → first resampled chunk) and the
-         wait for a slot (`X-Queue-Ms`); the service adds client - engine - queue.
-  agent  client TTFA (request sent → first `event: audio`) against the TTS TTFB the agent saw for
-         that turn (the `metrics` event); the agent adds the difference (LLM, chunking, relaying).
-Targets at concurrency 1, p50: the TTS service adds ≤ 3 ms, the agent ≤ 5 ms.
+--llm scripted` (no token delay). The floor is raw espeak-ng, spawned by this script with the engine's
+own command line (`espeak_command`), timed from the spawn to its first audio byte on stdout. Each
+sample runs one of every probe, in a random order, so the comparison is paired request by request:
+  tts c=1, c=4  raw espeak-ng, then a `pcm` request to the TTS for the same text (request sent → first
+                body byte); the service adds `tts - queue - raw`, where `queue` is the wait for a slot
+                the service reports (`X-Queue-Ms`), so at c=4 the figure is "beyond queue wait".
+  agent c=1     the agent's first sentence ("Here is what I heard." with the scripted LLM) straight to
+                the TTS with the agent's voice, and a turn to the agent (request sent → first `event:
+                audio`); the agent adds `agent - tts`.
+`raw warm` is the same espeak-ng started beforehand and already waiting on stdin, timed from the text
+written to its first audio byte: the synthesis without the process start-up, for a service that keeps
+espeak-ng processes warm. The client speaks HTTP/1.1 itself (h11 over one keep-alive connection per
+worker), so the client's own parsing is not counted against the service.
 
-    .venv/bin/python scripts/bench-services.py [--requests 200]
+`--baseline-src DIR` also starts a TTS and an agent from another checkout's `src` (a `git worktree` of
+an older commit) on other ports and adds them to every sample: before and after, side by side, in one run.
+`--tts-args` and `--baseline-tts-args` add flags to either TTS (e.g. `--espeak-warm 2` against none,
+with `--baseline-src src`).
+
+    .venv/bin/python scripts/bench-services.py [--requests 200] [--out overhead.json]
+        [--baseline-src /tmp/base/src] [--tts-args="--espeak-warm 2"]
 """
 
 from __future__ import annotations
@@ -19,20 +30,34 @@ import argparse
 import json
 import os
 import platform
+import random
+import shlex
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
+import h11
 import httpx
 import numpy as np
+from anyio.abc import SocketStream
+
+from vibevoice_platform.agent.llm.scripted import scripted_reply
+from vibevoice_platform.audio import WAV_HEADER_SIZE
+from vibevoice_platform.text import SentenceChunker
+from vibevoice_platform.tts.engines.espeak import ALIASES, espeak_command
 
 TEXT = "Hello, this is a latency test of the speech service."
-BIN = Path(sys.executable).parent
+AGENT_VOICE = "alloy"  # the agent's default voice
+TTS_VOICE = "en-us"  # the TTS's default voice
 Sample = dict[str, float]
+Probe = Callable[[], Awaitable[Sample]]
 
 
 def free_port() -> int:
@@ -41,120 +66,326 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(command: list[str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"{command[0]} did not become ready")
+@contextmanager
+def running(module: str, args: list[str], src: Path | None) -> Iterator[int]:
+    """A service (`python -m module`) on a free port, from `src` if given; yields the port."""
+    port = free_port()
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    command = [sys.executable, "-m", module, *args, "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit(f"{module} did not become ready")
+            time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(15)
 
 
-async def tts_request(client: httpx.AsyncClient, url: str) -> Sample:
+class Client:
+    """One keep-alive HTTP/1.1 connection; `post` times a request to the first byte that counts."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._stream: SocketStream | None = None
+        self._conn = h11.Connection(h11.CLIENT)
+
+    async def post(
+        self, path: str, body: dict[str, Any], marker: bytes = b""
+    ) -> tuple[float, Mapping[str, str]]:
+        """Seconds from sending the request to the first body bytes (that contain `marker`), and the
+        response headers; reads the response to its end."""
+        if self._stream is None:
+            self._stream = await anyio.connect_tcp("127.0.0.1", self._port)
+        payload = json.dumps(body).encode()
+        headers = [
+            ("host", "127.0.0.1"),
+            ("content-type", "application/json"),
+            ("content-length", str(len(payload))),
+        ]
+        request = self._conn.send(h11.Request(method="POST", target=path, headers=headers))
+        request += self._conn.send(h11.Data(data=payload)) + self._conn.send(h11.EndOfMessage())
+        started = time.perf_counter()
+        await self._stream.send(request)
+        first: float | None = None
+        seen = b""
+        response: h11.Response | None = None
+        while True:
+            event = self._conn.next_event()
+            if event is h11.NEED_DATA:
+                self._conn.receive_data(await self._stream.receive(65536))
+                continue
+            if isinstance(event, h11.Response):
+                response = event
+            elif isinstance(event, h11.Data) and first is None:
+                seen += event.data
+                if marker in seen:
+                    first = time.perf_counter()
+            elif isinstance(event, h11.EndOfMessage):
+                break
+        self._conn.start_next_cycle()
+        assert response is not None, "no response"
+        assert response.status_code == 200, response
+        assert first is not None, f"no audio from {path}"
+        return first - started, {k.decode(): v.decode() for k, v in response.headers}
+
+
+async def raw_espeak(text: str, voice: str) -> float:
+    """Seconds from spawning espeak-ng to its first audio byte (past the WAV header)."""
+    started = time.perf_counter()
+    first, got = None, 0
+    async with await anyio.open_process(
+        espeak_command("espeak-ng", voice, 1.0), stderr=subprocess.DEVNULL
+    ) as process:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        await process.stdin.send(text.encode())
+        await process.stdin.aclose()
+        async for data in process.stdout:
+            got += len(data)
+            if first is None and got > WAV_HEADER_SIZE:
+                first = time.perf_counter()
+    assert first is not None, "espeak-ng wrote no audio"
+    return first - started
+
+
+async def warm_espeak(text: str, voice: str) -> float:
+    """Seconds from writing the text to an espeak-ng already started (and given time to load its
+    voice) to its first audio byte."""
+    async with await anyio.open_process(
+        espeak_command("espeak-ng", voice, 1.0), stderr=subprocess.DEVNULL
+    ) as process:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        await anyio.sleep(0.05)
+        started = time.perf_counter()
+        first, got = None, 0
+        await process.stdin.send(text.encode())
+        await process.stdin.aclose()
+        async for data in process.stdout:
+            got += len(data)
+            if first is None and got > WAV_HEADER_SIZE:
+                first = time.perf_counter()
+    assert first is not None, "espeak-ng wrote no audio"
+    return first - started
+
+
+@dataclass
+class Services:
+    """Ports of the TTS and agent under test, and of the baseline's (or None)."""
+
+    tts: int
+    agent: int
+    base_tts: int | None
+    base_agent: int | None
+
+
+def first_sentence() -> str:
+    """The first sentence the agent speaks for TEXT (the scripted LLM's reply, as the agent chunks it)."""
+    chunker = SentenceChunker()
+    sentences = [*chunker.feed(scripted_reply(TEXT)), *chunker.flush()]
+    return sentences[0]
+
+
+def tts_probes(services: Services) -> dict[str, Callable[[], Awaitable[Sample]]]:
+    """One worker's probes for the TTS rows (each with its own connection)."""
     body = {"model": "tts-1", "input": TEXT, "response_format": "pcm"}
-    started = time.perf_counter()
-    first = None
-    async with client.stream("POST", f"{url}/v1/audio/speech", json=body) as response:
-        async for _ in response.aiter_raw():
-            first = first or time.perf_counter()
-    assert first is not None, "no audio"
-    assert response.status_code == 200, response.status_code
-    engine = float(response.headers["x-engine-ttfa-ms"])
-    queue = float(response.headers["x-queue-ms"])
-    client_ms = (first - started) * 1000
-    return {"client": client_ms, "engine": engine, "queue": queue, "added": client_ms - engine - queue}
+
+    def tts(port: int, name: str) -> Probe:
+        client = Client(port)
+
+        async def probe() -> Sample:
+            seconds, headers = await client.post("/v1/audio/speech", body)
+            return {
+                name: seconds * 1000,
+                f"{name}_queue": float(headers["x-queue-ms"]),
+                f"{name}_engine": float(headers["x-engine-ttfa-ms"]),
+            }
+
+        return probe
+
+    async def raw() -> Sample:
+        return {"raw": await raw_espeak(TEXT, TTS_VOICE) * 1000}
+
+    async def warm() -> Sample:
+        return {"raw_warm": await warm_espeak(TEXT, TTS_VOICE) * 1000}
+
+    probes = {"raw": raw, "raw_warm": warm, "tts": tts(services.tts, "tts")}
+    if services.base_tts is not None:
+        probes["base"] = tts(services.base_tts, "base")
+    return probes
 
 
-async def agent_request(client: httpx.AsyncClient, url: str) -> Sample:
-    started = time.perf_counter()
-    first, metrics, event = None, {}, ""
-    async with client.stream("POST", f"{url}/v1/agent/turn", json={"text": TEXT}) as response:
-        async for line in response.aiter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-                if event == "audio":
-                    first = first or time.perf_counter()
-            elif line.startswith("data: ") and event == "metrics":
-                metrics = json.loads(line[6:])
-    assert first is not None, "no audio"
-    assert response.status_code == 200, response.status_code
-    client_ms = (first - started) * 1000
-    return {"client": client_ms, "tts": metrics["tts_ttfb_ms"], "added": client_ms - metrics["tts_ttfb_ms"]}
+def agent_probes(services: Services) -> dict[str, Callable[[], Awaitable[Sample]]]:
+    """One worker's probes for the agent row: the first sentence straight to the TTS, and a turn."""
+    sentence = first_sentence()
+    speech = {"model": "tts-1", "input": sentence, "voice": AGENT_VOICE, "response_format": "pcm"}
+
+    def pair(tts_port: int, agent_port: int, prefix: str) -> dict[str, Probe]:
+        tts_client, agent_client = Client(tts_port), Client(agent_port)
+
+        async def tts() -> Sample:
+            seconds, _ = await tts_client.post("/v1/audio/speech", speech)
+            return {f"{prefix}tts": seconds * 1000}
+
+        async def agent() -> Sample:
+            seconds, _ = await agent_client.post("/v1/agent/turn", {"text": TEXT}, b"event: audio")
+            return {f"{prefix}agent": seconds * 1000}
+
+        return {f"{prefix}tts": tts, f"{prefix}agent": agent}
+
+    async def raw() -> Sample:
+        return {"raw": await raw_espeak(sentence, ALIASES[AGENT_VOICE]) * 1000}
+
+    probes: dict[str, Probe] = {"raw": raw, **pair(services.tts, services.agent, "")}
+    if services.base_tts is not None and services.base_agent is not None:
+        probes.update(pair(services.base_tts, services.base_agent, "base_"))
+    return probes
 
 
-async def measure(requests: int, concurrency: int, probe: Callable[[], Awaitable[Sample]]) -> list[Sample]:
-    samples: list[Sample] = []
+async def measure(
+    samples: int, concurrency: int, make_probes: Callable[[], Mapping[str, Probe]], rng: random.Random
+) -> list[Sample]:
+    """`samples` samples from `concurrency` workers; each sample runs every probe once, shuffled."""
+    results: list[Sample] = []
 
     async def worker() -> None:
-        for _ in range(requests // concurrency):
-            samples.append(await probe())
+        probes = list(make_probes().values())
+        for _ in range(samples // concurrency):
+            rng.shuffle(probes)
+            sample: Sample = {}
+            for probe in probes:
+                sample.update(await probe())
+            results.append(sample)
 
     async with anyio.create_task_group() as tg:
         for _ in range(concurrency):
             tg.start_soon(worker)
-    return samples
+    return results
 
 
-def summary(name: str, concurrency: int, samples: list[Sample]) -> str:
-    parts = [f"c={concurrency} {name:5} n={len(samples)}"]
-    for key in samples[0]:
-        values = [s[key] for s in samples]
-        parts.append(f"{key} p50 {np.percentile(values, 50):6.2f} p95 {np.percentile(values, 95):6.2f}")
-    return " | ".join(parts) + " (ms)"
+def stats(values: list[float]) -> dict[str, float]:
+    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
 
 
-async def main_async(requests: int) -> None:
-    tts_port, agent_port = free_port(), free_port()
-    tts = start([str(BIN / "vibevoice-tts"), "--engine", "espeak", "--port", str(tts_port)], tts_port)
-    tts_url = f"http://127.0.0.1:{tts_port}"
-    agent_cmd = [
-        str(BIN / "vibevoice-agent"),
-        "--llm",
-        "scripted",
-        "--tts-url",
-        tts_url,
-        "--port",
-        str(agent_port),
+def tts_row(concurrency: int, samples: list[Sample]) -> dict[str, Any]:
+    """The TTS row: the floor, the service, and what it adds beyond its queue wait, paired."""
+    row: dict[str, Any] = {"row": f"tts c={concurrency}", "n": len(samples)}
+    row["raw"] = stats([s["raw"] for s in samples])
+    row["raw_warm"] = stats([s["raw_warm"] for s in samples])
+    for name in ("tts", "base"):
+        if name in samples[0]:
+            row[name] = stats([s[name] for s in samples])
+            row[f"{name}_queue"] = stats([s[f"{name}_queue"] for s in samples])
+            row[f"{name}_engine"] = stats([s[f"{name}_engine"] for s in samples])
+            row[f"{name}_outside_engine"] = stats([s[name] - s[f"{name}_engine"] for s in samples])
+            row[f"{name}_engine_over_raw"] = stats([s[f"{name}_engine"] - s["raw"] for s in samples])
+            row[f"{name}_added"] = stats([s[name] - s[f"{name}_queue"] - s["raw"] for s in samples])
+    row["samples"] = samples
+    return row
+
+
+def agent_row(samples: list[Sample]) -> dict[str, Any]:
+    """The agent row: the agent against a direct TTS request for its first sentence, paired."""
+    row: dict[str, Any] = {"row": "agent c=1", "n": len(samples), "raw": stats([s["raw"] for s in samples])}
+    for prefix, name in (("", "tts"), ("base_", "base")):
+        if f"{prefix}agent" in samples[0]:
+            row[name] = stats([s[f"{prefix}agent"] for s in samples])
+            row[f"{name}_added"] = stats([s[f"{prefix}agent"] - s[f"{prefix}tts"] for s in samples])
+            row[f"{name}_direct_tts"] = stats([s[f"{prefix}tts"] for s in samples])
+    row["samples"] = samples
+    return row
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per row, p50 / p95 in ms; 'adds' is the paired difference."""
+    baseline = "base" in rows[0]
+    head = "| row | n | raw espeak-ng | raw warm | service | queue | service adds |"
+    rule = "|---|--:|--:|--:|--:|--:|--:|"
+    if baseline:
+        head += " baseline | baseline adds |"
+        rule += "--:|--:|"
+    lines = [head, rule]
+
+    def cell(row: dict[str, Any], key: str) -> str:
+        return f"{row[key]['p50']:.2f} / {row[key]['p95']:.2f}" if key in row else "-"
+
+    for row in rows:
+        line = (
+            f"| {row['row']} | {row['n']} | {cell(row, 'raw')} | {cell(row, 'raw_warm')} "
+            f"| {cell(row, 'tts')} | {cell(row, 'tts_queue')} | {cell(row, 'tts_added')} |"
+        )
+        if baseline:
+            line += f" {cell(row, 'base')} | {cell(row, 'base_added')} |"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def load_average() -> str:
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+async def run(services: Services, requests: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    rng = random.Random(seed)  # noqa: S311 - the order of probes, not a secret
+    loads = {"start": load_average()}
+    await measure(20, 1, lambda: tts_probes(services), rng)  # warm-up
+    await measure(10, 1, lambda: agent_probes(services), rng)
+    rows = [
+        tts_row(1, await measure(requests, 1, lambda: tts_probes(services), rng)),
+        tts_row(4, await measure(requests, 4, lambda: tts_probes(services), rng)),
+        agent_row(await measure(requests, 1, lambda: agent_probes(services), rng)),
     ]
-    agent = start(agent_cmd, agent_port)
-    agent_url = f"http://127.0.0.1:{agent_port}"
-    try:
-        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=8)) as client:
-            await measure(20, 1, lambda: tts_request(client, tts_url))  # warm-up
-            await measure(20, 1, lambda: agent_request(client, agent_url))
-            machine = platform.processor() or platform.machine()
-            print(f"# {machine}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-            for concurrency in (1, 4):
-                print(
-                    summary(
-                        "tts",
-                        concurrency,
-                        await measure(requests, concurrency, lambda: tts_request(client, tts_url)),
-                    )
-                )
-                print(
-                    summary(
-                        "agent",
-                        concurrency,
-                        await measure(requests, concurrency, lambda: agent_request(client, agent_url)),
-                    )
-                )
-    finally:
-        for process in (agent, tts):
-            process.terminate()
-            process.wait(10)
+    loads["end"] = load_average()
+    return rows, loads
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description="What the services add to time to first audio")
-    parser.add_argument("--requests", type=int, default=200)
-    anyio.run(main_async, parser.parse_args().requests)
+    parser.add_argument("--requests", type=int, default=200, help="samples per row")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the probes' order")
+    parser.add_argument("--out", type=Path, help="write the rows and every sample as JSON here")
+    parser.add_argument(
+        "--baseline-src", type=Path, help="also measure the services from this `src` directory"
+    )
+    parser.add_argument("--tts-args", default="", help="more flags for the TTS under test")
+    parser.add_argument("--baseline-tts-args", default="", help="more flags for the baseline's TTS")
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        tts_args = ["--engine", "espeak", *shlex.split(args.tts_args)]
+        tts = stack.enter_context(running("vibevoice_platform.tts.cli", tts_args, None))
+        agent_args = ["--llm", "scripted", "--tts-url", f"http://127.0.0.1:{tts}"]
+        agent = stack.enter_context(running("vibevoice_platform.agent.cli", agent_args, None))
+        base_tts = base_agent = None
+        if args.baseline_src is not None:
+            src = args.baseline_src.resolve()
+            base_tts_args = ["--engine", "espeak", *shlex.split(args.baseline_tts_args)]
+            base_tts = stack.enter_context(running("vibevoice_platform.tts.cli", base_tts_args, src))
+            base_args = ["--llm", "scripted", "--tts-url", f"http://127.0.0.1:{base_tts}"]
+            base_agent = stack.enter_context(running("vibevoice_platform.agent.cli", base_args, src))
+        rows, loads = anyio.run(run, Services(tts, agent, base_tts, base_agent), args.requests, args.seed)
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    print(f"TTS flags {args.tts_args or '(none)'}; baseline {args.baseline_src} {args.baseline_tts_args}")
+    print(f"{machine}; load average at start {loads['start']}, at end {loads['end']}")
+    print("p50 / p95 in ms; 'adds' is paired per sample (tts: minus the queue wait and raw espeak-ng;")
+    print("agent: minus a direct TTS request for its first sentence)\n")
+    print(table(rows))
+    agent = rows[-1]
+    direct = [f"{agent[f'{n}_direct_tts']['p50']:.2f}" for n in ("tts", "base") if f"{n}_direct_tts" in agent]
+    print(f"\nagent row: the direct TTS request for its first sentence, p50 {' / '.join(direct)} ms")
+    if args.out is not None:
+        args.out.write_text(json.dumps({"machine": machine, "load": loads, "rows": rows}, indent=2) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

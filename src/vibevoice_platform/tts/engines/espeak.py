@@ -40,6 +40,13 @@ ALIASES = {
 _VOICE_LINE = re.compile(r"^\s*\d+\s+(\S+)\s")
 
 
+def espeak_command(binary: str, voice: str, speed: float) -> list[str]:
+    """espeak-ng's command line for one synthesis: text on stdin, a WAV on stdout (what the engine
+    runs, and what scripts/bench-services.py runs as the floor the service is measured against)."""
+    wpm = round(min(MAX_WPM, max(MIN_WPM, BASE_WPM * speed)))
+    return [binary, "--stdout", "--stdin", "-v", voice, "-s", str(wpm)]
+
+
 class EspeakEngine(Engine):
     """Streams espeak-ng's speech, resampled to 24 kHz."""
 
@@ -91,9 +98,8 @@ class EspeakEngine(Engine):
     async def synthesize(self, text: str, *, voice: str, speed: float) -> AsyncGenerator[bytes, None]:
         if self._path is None:
             raise EngineError("espeak engine used before load()")
-        wpm = str(round(min(MAX_WPM, max(MIN_WPM, BASE_WPM * speed))))
         process = await anyio.open_process(
-            [self._path, "--stdout", "--stdin", "-v", voice, "-s", wpm],
+            espeak_command(self._path, voice, speed),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
