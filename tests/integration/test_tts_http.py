@@ -146,3 +146,19 @@ def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> 
         tts.process.wait(timeout=10)
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{tts.url}/health")
+
+
+def test_warm_espeak_keeps_its_processes_waiting_and_leaves_none_after_sigterm(start_tts: StartTTS) -> None:
+    with start_tts("--engine", "espeak", "--espeak-warm", "2") as tts:
+        assert wait_for(lambda: len(_espeak_pids(tts)) == 2)  # started at load, waiting for text
+        waiting = set(_espeak_pids(tts))
+        body = {"model": "tts-1", "input": "Hello from a warm process.", "response_format": "pcm"}
+        pcm = httpx.post(f"{tts.url}/v1/audio/speech", json=body, timeout=30).content
+        assert 1.0 < duration_seconds(len(pcm)) < 5.0
+        assert rms_dbfs(pcm) > -35
+        assert wait_for(lambda: len(_espeak_pids(tts)) == 2)  # the one used was replaced, no more
+        assert len(waiting & set(_espeak_pids(tts))) == 1
+        pids = set(_espeak_pids(tts))
+        tts.process.send_signal(signal.SIGTERM)
+        assert tts.process.wait(timeout=20) == 0
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()], "an espeak-ng outlived the service"

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import os
+import signal
+from pathlib import Path
 
 import anyio
 import numpy as np
 import pytest
 
-from tests.support.processes import child_processes
+from tests.support.processes import child_pids, child_processes, wait_for
 from tests.support.tools import require_tool
 from vibevoice_platform.audio import SAMPLE_RATE, duration_seconds, rms_dbfs
 from vibevoice_platform.tts.engines.espeak import EspeakEngine
@@ -84,3 +86,56 @@ async def test_espeak_stream_of_silence_free_audio_keeps_samples_aligned() -> No
     assert all(len(chunk) % 2 == 0 for chunk in chunks)
     samples = np.frombuffer(b"".join(chunks), "<i2")
     assert np.abs(samples).max() > 1000
+
+
+def _espeak_children() -> dict[int, str]:
+    """espeak-ng children of this process: pid → command line."""
+    return {
+        pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        for pid, name in child_pids(os.getpid()).items()
+        if name == "espeak-ng"
+    }
+
+
+async def test_warm_espeak_speaks_from_a_started_process_and_replaces_it_for_the_same_voice() -> None:
+    require_tool("espeak-ng", "apt-get install espeak-ng")
+    cold, warm = EspeakEngine(), EspeakEngine(warm=1)
+    await cold.load()
+    await warm.load()
+    try:
+        [waiting] = _espeak_children()  # started at load, for the default voice, waiting on stdin
+        assert "-v en-us " in _espeak_children()[waiting]
+        text = "The quick brown fox jumps over the lazy dog."
+        pcm = b"".join(await collect(warm, text, "en-us"))
+        assert waiting not in _espeak_children()  # it spoke, and is gone
+        assert len(pcm) == len(b"".join(await collect(cold, text, "en-us")))  # the same speech
+        assert rms_dbfs(pcm) > -35
+        b"".join(await collect(warm, text, "en-gb", speed=2.0))
+        [replacement] = _espeak_children().values()  # one waiting, for the voice and speed just used
+        assert "-v en-gb -s 350" in replacement
+    finally:
+        await warm.aclose()
+    assert _espeak_children() == {}
+    assert await collect(warm, "Still speaking after close.", "en-us")  # cold, and none kept
+    assert _espeak_children() == {}
+
+
+async def test_warm_espeak_hang_up_kills_the_speaker_and_leaves_one_waiting() -> None:
+    require_tool("espeak-ng", "apt-get install espeak-ng")
+    engine = EspeakEngine(warm=1)
+    await engine.load()
+    try:
+        [waiting] = _espeak_children()
+        stream = engine.synthesize("A long text that goes on. " * 400, voice="en-us", speed=1.0)
+        await anext(stream)
+        assert list(_espeak_children()) == [waiting]  # speaking; its replacement comes after chunk 1
+        await stream.aclose()  # the client hung up right after the first chunk
+        [other] = _espeak_children()
+        assert other != waiting
+        os.kill(other, signal.SIGKILL)  # one that dies while waiting is passed over
+        assert wait_for(lambda: other not in _espeak_children())
+        assert len(b"".join(await collect(engine, "Still here.", "en-us"))) > 0
+        assert len(_espeak_children()) == 1
+    finally:
+        await engine.aclose()
+    assert _espeak_children() == {}

@@ -45,6 +45,13 @@ class TTSSettings(TransportLimits):
         description="API keys clients must send (Bearer), comma- or newline-separated (env only)",
     )
     espeak_binary: str = Field(default="espeak-ng", description="espeak-ng executable")
+    espeak_warm: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="espeak-ng processes kept started and waiting for their text, each replaced after "
+        "use by one for the same voice and speed (0: each request starts its own)",
+    )
     sine_pace: float = Field(
         default=0.0, ge=0, description="sine engine speed vs real time (0: as fast as possible)"
     )

@@ -22,7 +22,7 @@ def build_engine(settings: TTSSettings) -> Engine:
         case "espeak":
             from vibevoice_platform.tts.engines.espeak import EspeakEngine
 
-            return EspeakEngine(binary=settings.espeak_binary)
+            return EspeakEngine(binary=settings.espeak_binary, warm=settings.espeak_warm)
         case "vibevoice":
             from vibevoice_platform.tts.engines.vibevoice import VibeVoiceEngine
             from vibevoice_platform.tts.engines.vibevoice_bindings import binding_for

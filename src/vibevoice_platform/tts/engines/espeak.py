@@ -3,6 +3,10 @@
 The text goes in on stdin (never argv: no option injection, no length limit); the WAV comes out on
 stdout as it is synthesised and is resampled from espeak-ng's 22.05 kHz to 24 kHz chunk by chunk. A
 slow reader stalls the pipe and so espeak-ng itself (backpressure); closing the stream kills it.
+
+Most of espeak-ng's time to first audio is its own start-up (loading its phoneme data and voice:
+about 10 of its 12 ms here; from text to first audio, once started, well under 1 ms). With `warm` > 0
+the engine keeps that many processes started ahead of their request, waiting on stdin (`WarmPool`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 
 import anyio
 from anyio.abc import Process
@@ -47,13 +53,63 @@ def espeak_command(binary: str, voice: str, speed: float) -> list[str]:
     return [binary, "--stdout", "--stdin", "-v", voice, "-s", str(wpm)]
 
 
+class WarmPool:
+    """espeak-ng processes started ahead of their request, each waiting on stdin for its text.
+
+    A process serves one request (espeak-ng reads its text to end of input, speaks it and exits), and
+    is replaced after use by one for the same command line, so the pool follows the voices and speeds
+    in use; at most `size` wait, the oldest going first. A waiting process costs no CPU; one that died
+    while waiting is passed over. `aclose` kills those still waiting, and any started after it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._idle: deque[tuple[tuple[str, ...], Process]] = deque()
+        self._closed = False
+
+    @property
+    def idle(self) -> int:
+        """Processes waiting now."""
+        return len(self._idle)
+
+    async def take(self, command: Sequence[str]) -> Process | None:
+        """A waiting process started with exactly `command` (it leaves the pool), or None."""
+        key = tuple(command)
+        for entry in [e for e in self._idle if e[1].returncode is not None]:
+            self._idle.remove(entry)
+            await _reap(entry[1])
+        for entry in self._idle:
+            if entry[0] == key:
+                self._idle.remove(entry)
+                return entry[1]
+        return None
+
+    async def replace(self, command: Sequence[str]) -> None:
+        """Start one process for `command` (one was just used), dropping the oldest beyond `size`."""
+        if self._closed or self._size == 0:
+            return
+        with anyio.CancelScope(shield=True):  # a process started is a process kept track of
+            process = await _spawn(command)
+            self._idle.append((tuple(command), process))
+            while len(self._idle) > self._size or (self._closed and self._idle):
+                await _reap(self._idle.popleft()[1])
+
+    async def aclose(self) -> None:
+        """Kill every waiting process; none is started afterwards."""
+        self._closed = True
+        while self._idle:
+            await _reap(self._idle.popleft()[1])
+
+
 class EspeakEngine(Engine):
     """Streams espeak-ng's speech, resampled to 24 kHz."""
 
     name = "espeak"
 
-    def __init__(self, *, binary: str = "espeak-ng") -> None:
+    def __init__(self, *, binary: str = "espeak-ng", warm: int = 0) -> None:
         self._binary = binary
+        self._warm = warm
+        self._pool = WarmPool(warm)
         self._path: str | None = None
         self._version = "espeak-ng"
         self._languages: tuple[str, ...] = ("en-us",)
@@ -94,21 +150,48 @@ class EspeakEngine(Engine):
             m.group(1) for line in listing.stdout.decode().splitlines()[1:] if (m := _VOICE_LINE.match(line))
         ]
         self._languages = tuple(dict.fromkeys(["en-us", *sorted(languages)]))
+        for _ in range(self._warm):
+            await self._pool.replace(espeak_command(self._path, self.default_voice, 1.0))
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
 
     async def synthesize(self, text: str, *, voice: str, speed: float) -> AsyncGenerator[bytes, None]:
         if self._path is None:
             raise EngineError("espeak engine used before load()")
-        process = await anyio.open_process(
-            espeak_command(self._path, voice, speed),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        command = espeak_command(self._path, voice, speed)
+        warm = await self._pool.take(command)
+        if warm is not None:
+            spoke = False
+            try:
+                async with aclosing(self._speak(warm, text, command)) as chunks:
+                    async for chunk in chunks:
+                        spoke = True
+                        yield chunk
+                return
+            except (EngineError, anyio.BrokenResourceError):
+                if spoke:
+                    raise
+                # It died while it waited (killed from outside): start one, as without the pool.
+        async with aclosing(self._speak(await _spawn(command), text, command)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def _speak(self, process: Process, text: str, command: list[str]) -> AsyncGenerator[bytes, None]:
+        """`process`'s speech of `text`; a process for `command` joins the pool once the first chunk
+        is out (never on its way), and `process` is killed however the stream ends."""
+        spoke = replaced = False
         try:
             async for chunk in self._stream(process, text):
+                spoke = True
                 yield chunk
+                if not replaced:
+                    replaced = True
+                    await self._pool.replace(command)
         finally:
             await _reap(process)
+            if spoke and not replaced:  # the stream was closed right after its first chunk
+                await self._pool.replace(command)
 
     async def _stream(self, process: Process, text: str) -> AsyncIterator[bytes]:
         assert process.stdin is not None
@@ -135,6 +218,12 @@ class EspeakEngine(Engine):
             raise EngineError(f"espeak-ng exited with {code}: {stderr.decode(errors='replace').strip()}")
         if tail := resampler.flush():
             yield tail
+
+
+async def _spawn(command: Sequence[str]) -> Process:
+    return await anyio.open_process(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 async def _reap(process: Process) -> None:
