@@ -26,7 +26,7 @@ from vibevoice_platform.bench.compare import Comparison, Verdict, compare
 from vibevoice_platform.bench.corpus import CorpusChoice, CorpusError, Utterance, load_corpus_file
 from vibevoice_platform.bench.drivers import Protocol, Target, UnsupportedScenario, driver_for, open_session
 from vibevoice_platform.bench.github import API_URL, GitHub, GitHubError
-from vibevoice_platform.bench.history import appended, entry_for, load_history
+from vibevoice_platform.bench.history import appended, entry_for, load_history, series
 from vibevoice_platform.bench.loadgen import Outcome, Plan, execute
 from vibevoice_platform.bench.policy import PolicyError, load_policy
 from vibevoice_platform.bench.progress import Progress
@@ -34,6 +34,7 @@ from vibevoice_platform.bench.records import RequestRecord
 from vibevoice_platform.bench.report import summary_markdown
 from vibevoice_platform.bench.results import Results, ResultsError, RunInfo, build_results, load_results
 from vibevoice_platform.bench.testbed import describe_machine, describe_service, git_sha
+from vibevoice_platform.bench.trend import trend_svg, trends
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
@@ -236,6 +237,7 @@ def _write(path: Path, text: str) -> None:
 
 
 CHART = "chart.svg"
+TREND = "trend.svg"
 
 
 def _chart(comparison: Comparison, baseline: Results | None, current: Results) -> str:
@@ -262,15 +264,21 @@ def compare_command(args: argparse.Namespace, stderr: TextIO) -> int:
     history = load_history(args.history) if args.history is not None else None
     comparison = compare(baseline, current, policy, history)
     out: Path = args.out
+    entry = entry_for(current, (check.statistic for check in policy.checks))
+    panels = []
+    if history is not None:
+        units = {name: summary.unit for name, summary in current.metrics.items()}
+        panels = trends(series(history, current), entry, units, policy)
+        _write(out / TREND, trend_svg(panels, policy.history.min_runs))
     _write(out / "comparison.json", comparison.model_dump_json(indent=2) + "\n")
     _write(out / CHART, _chart(comparison, baseline, current))
-    _write(out / "summary.md", summary_markdown(comparison, current, CHART))
+    summary = summary_markdown(comparison, current, CHART, panels, TREND if history is not None else None)
+    _write(out / "summary.md", summary)
     if not current.run.complete:
         print("note: the current run was interrupted: never written as baseline or history", file=stderr)
     elif comparison.verdict is not Verdict.FAIL:
         _write(out / "baseline.json", current.model_dump_json(indent=2) + "\n")
         if history is not None:
-            entry = entry_for(current, (check.statistic for check in policy.checks))
             updated = appended(history, entry, policy.history.max_runs)
             _write(out / "history.json", updated.model_dump_json(indent=2) + "\n")
     for check in comparison.checks:

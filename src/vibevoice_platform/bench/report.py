@@ -6,8 +6,11 @@ comment or issue instead of adding another one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from vibevoice_platform.bench.compare import CheckResult, Comparison, RunRef, Verdict
 from vibevoice_platform.bench.results import Results
+from vibevoice_platform.bench.trend import Trend, trend_caption, trend_mermaid
 
 MARKER = "<!-- vibevoice-bench -->"
 ICONS = {
@@ -52,8 +55,15 @@ def _ref(ref: RunRef) -> str:
     return f"{sha} ({when}), {ref.requests} requests at concurrency {ref.concurrency}{engine}"
 
 
-def summary_markdown(comparison: Comparison, current: Results, chart: str | None) -> str:
-    """The Markdown summary of a comparison; `chart` is the chart's file name, if one was written."""
+def summary_markdown(
+    comparison: Comparison,
+    current: Results,
+    chart: str | None,
+    trends: Sequence[Trend] = (),
+    trend_file: str | None = None,
+) -> str:
+    """The Markdown summary of a comparison; `chart` is the chart's file name, if one was written, and
+    `trends` the history's panels, drawn as Mermaid charts (`trend_file`: the same as SVG)."""
     run = current.run
     verdict = comparison.verdict
     lines = [
@@ -111,4 +121,10 @@ def summary_markdown(comparison: Comparison, current: Results, chart: str | None
     ]
     if chart:
         lines.append(f"Distributions: `{chart}`.")
+    if trends:
+        lines += ["", f"#### Trend over the last {len(trends[0].nights)} runs", ""]
+        for trend in trends:
+            lines += [trend_mermaid(trend), "", trend_caption(trend), ""]
+    if trend_file:
+        lines.append(f"Trend: `{trend_file}`.")
     return "\n".join(lines) + "\n"
