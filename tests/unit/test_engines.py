@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 
 import anyio
@@ -139,3 +140,27 @@ async def test_warm_espeak_hang_up_kills_the_speaker_and_leaves_one_waiting() ->
     finally:
         await engine.aclose()
     assert _espeak_children() == {}
+
+
+async def test_espeak_audio_at_another_rate_is_resampled_from_the_rate_its_header_says(
+    tmp_path: Path,
+) -> None:
+    """The resampler is made for 22.05 kHz before the header arrives; a voice at another rate (an
+    mbrola voice speaks at 16 kHz) must still come out at 24 kHz with its own duration."""
+    fake = tmp_path / "espeak-ng"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import math, struct, sys\n"
+        "if '--version' in sys.argv or '--voices' in sys.argv:\n"
+        "    print('eSpeak NG text-to-speech: 1.51  Data at: /x'); sys.exit()\n"
+        "sys.stdin.read()\n"
+        "pcm = b''.join(struct.pack('<h', int(8000 * math.sin(i / 10))) for i in range(16000))\n"
+        "header = struct.pack('<4sI4s4sIHHIIHH4sI', b'RIFF', 36 + len(pcm), b'WAVE', b'fmt ', 16, 1, 1,\n"
+        "                     16000, 32000, 2, 16, b'data', len(pcm))\n"
+        "sys.stdout.buffer.write(header + pcm)\n"
+    )
+    fake.chmod(0o755)
+    engine = EspeakEngine(binary=str(fake))
+    await engine.load()
+    pcm = b"".join(await collect(engine, "one second", "en-us"))
+    assert duration_seconds(len(pcm)) == pytest.approx(1.0, abs=0.01)

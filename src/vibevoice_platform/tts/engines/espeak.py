@@ -29,6 +29,7 @@ from vibevoice_platform.tts.errors import EngineError
 BASE_WPM = 175
 MIN_WPM, MAX_WPM = 80, 500
 READ_SIZE = 8192
+ESPEAK_RATE = 22_050  # Hz, espeak-ng's own voices
 # OpenAI voice → espeak-ng voice with a variant, picked for a spread of pitch and accent.
 ALIASES = {
     "alloy": "en-us+m3",
@@ -198,22 +199,25 @@ class EspeakEngine(Engine):
         assert process.stdout is not None
         async with process.stdin:
             await process.stdin.send(text.encode())
-        header = b""
         aligner = PCMAligner()
-        resampler: StreamingResampler | None = None
+        # Made while espeak-ng starts up, for the rate of its own voices, so that the first chunk
+        # does not wait for it; replaced if the header says otherwise (an mbrola voice).
+        resampler = StreamingResampler(ESPEAK_RATE, SAMPLE_RATE)
+        header: bytes | None = b""  # None once read
         async for data in process.stdout:
             pcm = data
-            if resampler is None:
+            if header is not None:
                 header += data
                 if len(header) < WAV_HEADER_SIZE:
                     continue
                 rate, _, _ = parse_wav_header(header)
-                resampler = StreamingResampler(rate, SAMPLE_RATE)
-                pcm = header[WAV_HEADER_SIZE:]
+                if rate != ESPEAK_RATE:
+                    resampler = StreamingResampler(rate, SAMPLE_RATE)
+                pcm, header = header[WAV_HEADER_SIZE:], None
             if out := resampler.process(aligner.push(pcm)):
                 yield out
         code = await process.wait()
-        if code != 0 or resampler is None:
+        if code != 0 or header is not None:
             stderr = b"".join([part async for part in process.stderr]) if process.stderr else b""
             raise EngineError(f"espeak-ng exited with {code}: {stderr.decode(errors='replace').strip()}")
         if tail := resampler.flush():
