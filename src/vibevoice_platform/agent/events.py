@@ -14,13 +14,20 @@ def sse_frame(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
+def audio_frame(chunk: AudioChunk) -> bytes:
+    """The SSE frame of an audio chunk, the bytes `sse_frame` would make, put together directly: the
+    base64 alphabet needs no JSON escaping, and json.dumps scanning every character of the audio was
+    the agent's largest cost of its own after the socket writes."""
+    return b'event: audio\ndata: {"seq":%d,"audio":"%s"}\n\n' % (chunk.seq, base64.b64encode(chunk.pcm))
+
+
 def to_sse(event: Event) -> bytes:
     """The SSE frame of a turn event."""
     match event:
         case TextDelta(delta=delta):
             return sse_frame("text", {"delta": delta})
-        case AudioChunk(seq=seq, pcm=pcm):
-            return sse_frame("audio", {"seq": seq, "audio": base64.b64encode(pcm).decode()})
+        case AudioChunk():
+            return audio_frame(event)
         case TurnError(code=code, message=message):
             return sse_frame("error", {"code": code, "message": message})
         case TurnMetrics():
