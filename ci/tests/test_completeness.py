@@ -192,11 +192,13 @@ def test_nothing_but_tmp_is_writable_is_what_the_check_looks_for(tmp_path: Path)
     (tmp_path / "allowed").mkdir()
     (tmp_path / "allowed" / "scratch").write_text("x")
     (tmp_path / "leak").write_text("x")
+    (tmp_path / "lock").symlink_to(tmp_path / "allowed")  # as Debian's /var/lock -> /run/lock
     argv = container_checks.writable_outside([str(tmp_path / "allowed")])
     script = argv[-1].replace("find / -xdev", f"find {tmp_path}")
     found = run([*argv[:-1], script]).stdout.split()
     assert str(tmp_path / "leak") in found
     assert not [path for path in found if path.startswith(str(tmp_path / "allowed"))]
+    assert str(tmp_path / "lock") not in found  # a link is judged at its target
 
 
 def test_the_leftovers_script_names_a_compiler_it_finds(tmp_path: Path) -> None:

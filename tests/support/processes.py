@@ -22,6 +22,10 @@ from pathlib import Path
 import httpx
 
 SCRIPTS = Path(sys.executable).parent
+# How long a service may take to answer /ready. Quiet, it takes about a second; `dagger call ci` runs
+# every test suite at once, and on 2 cores a start there was seen to take over 20 s. A deadline, not
+# a measurement: a service that starts sooner is used sooner.
+START_TIMEOUT_S = 90.0
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
@@ -132,7 +136,7 @@ def running(
     port: int,
     ready_path: str = "/ready",
     env: Mapping[str, str] | None = None,
-    timeout: float = 20.0,
+    timeout: float = START_TIMEOUT_S,
 ) -> Iterator[Service]:
     """Start `command` (its first word is looked up in this venv's scripts) and wait for readiness."""
     executable = SCRIPTS / command[0]

@@ -19,7 +19,8 @@ FORBIDDEN_PATHS = ("/wheels", "/dist", "/requirements", "/src", "/run/secrets/pi
 # /tmp is where the services write. Debian's other sticky, world-writable temp dirs (/var/tmp,
 # /run/lock) are read-only under `--read-only --tmpfs /tmp` too and the services never use them, but a
 # Dagger container cannot mount its root read-only, so here they are allowed by name (found running
-# `dagger call ci` on an engine: the real python:3.12-slim has both).
+# `dagger call ci` on an engine: the real python:3.12-slim has both). A symbolic link is judged at its
+# target, not by its own name (Debian's /var/lock points at /run/lock: found on the engine too).
 WRITABLE = ("/tmp", "/var/tmp", "/run/lock")  # noqa: S108
 HEALTHY_ATTEMPTS = 120  # one a second: the images' HEALTHCHECK start period is 60 s
 
@@ -39,7 +40,8 @@ def leftovers() -> list[str]:
 def writable_outside(allowed: Sequence[str] = WRITABLE) -> list[str]:
     """Prints every path on the root filesystem the current user may write, outside `allowed`."""
     pruned = " -o ".join(f"-path {shlex.quote(path)}" for path in allowed)
-    return ["sh", "-c", f"find / -xdev \\( {pruned} \\) -prune -o -writable -print 2>/dev/null; true"]
+    script = f"find / -xdev \\( {pruned} \\) -prune -o ! -type l -writable -print 2>/dev/null; true"
+    return ["sh", "-c", script]
 
 
 def healthy(
