@@ -3,16 +3,21 @@
 
 The service is `vibevoice-tts --engine espeak` (the nightly image's engine) on loopback, measured by
 `vibevoice-bench run` as the nightly measures its tts-http scenario (--requests, --concurrency,
---corpus, --warmup), each run seen through a delaying proxy: the proxy holds a response's first audio
-until `factor` times what the service took to send it, a multiplicative regression of the first-audio
-time injected outside the service. The unchanged build goes through the proxy too (factor 1, relayed
-as it comes), so both sides pay the same relay.
+--corpus, --warmup).
 
-1. Nights: --nights runs of the unchanged build, each gated against the last good one with the history,
-   as the nightly chains them; the runs that pass make history.json.
-2. Trials: --trials times, a baseline run of the unchanged build, then back to back, in an order that
-   rotates from trial to trial, one more run of it and one run per --factors, each gated against that
-   baseline with the history. A failing unchanged run is a false alarm; a failing slowed run, a catch.
+1. Nights: --nights runs of the unchanged build: the history. Each is also gated against the last good
+   one as the nightly chains them, and how many pass is reported.
+2. Trials: --trials times, a baseline run of the unchanged build, then back to back (in an order that
+   alternates) two more runs of it: one gated as it is, where a fail is a false alarm, and one made a
+   slowed build for each of --factors, where a fail is a catch. Each is gated against the trial's
+   baseline with the history.
+
+A slowed build is that run with every request's first audio `factor` times later (and its end as much
+later): the regression is injected into the measured requests, not in front of the service. A delay
+in front of the service (a proxy on loopback, tried first) does not test the gate: at the nightly's
+concurrency the service is saturated (4 requests in flight, a slot per core), so time a request spends
+outside the service is time the others do not wait in its queue, and the closed loop absorbs most of
+it. A real regression inside the service holds its slot, and shows at least `factor` times.
 
 Every verdict comes from the very function `vibevoice-bench compare` calls, under --policy (default:
 the built-in one). Writes sweep.json and sweep.md to --out, the runs under --out/runs; `--rejudge DIR`
@@ -25,23 +30,22 @@ judges the runs of an earlier sweep again, under another --policy, without measu
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from vibevoice_platform.bench.compare import Verdict, compare
 from vibevoice_platform.bench.history import History, appended, entry_for
 from vibevoice_platform.bench.policy import Policy, load_policy
-from vibevoice_platform.bench.results import load_results
+from vibevoice_platform.bench.records import RequestRecord
+from vibevoice_platform.bench.results import Results, build_results, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,113 +54,6 @@ from tests.support.processes import free_port, running  # noqa: E402  (the repo'
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 CONTROL = "unchanged"
 GOAL = 14  # catches of 15 trials that count as "caught"
-
-
-# --- the delaying proxy --------------------------------------------------------------------------
-
-
-def _content_length(head: bytes) -> int | None:
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value.strip())
-    return None
-
-
-def _chunked(head: bytes) -> bool:
-    return any(
-        line.partition(b":")[0].strip().lower() == b"transfer-encoding" and b"chunked" in line.lower()
-        for line in head.split(b"\r\n")[1:]
-    )
-
-
-async def _pieces(reader: asyncio.StreamReader, head: bytes, out: asyncio.Queue[bytes | None]) -> None:
-    """Put a response body's bytes on `out` as they arrive (framing included), then None."""
-    if _chunked(head):
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";")[0].strip(), 16)
-            if size == 0:
-                trailer = b""
-                while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
-                    trailer += line
-                await out.put(size_line + trailer + b"\r\n")
-                break
-            await out.put(size_line + await reader.readexactly(size + 2))
-    else:
-        left = _content_length(head) or 0
-        while left > 0:
-            data = await reader.read(min(left, 65536))
-            if not data:
-                raise ConnectionError("upstream closed mid-body")
-            left -= len(data)
-            await out.put(data)
-    await out.put(None)
-
-
-class DelayProxy:
-    """HTTP/1.1 keep-alive relay that makes each response's first body bytes `factor` times later."""
-
-    def __init__(self, upstream_port: int, factor: float) -> None:
-        self.upstream_port, self.factor = upstream_port, factor
-
-    async def handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        """Relay requests one at a time (no pipelining, as the bench's client sends them)."""
-        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        try:
-            while True:
-                head = await client_r.readuntil(b"\r\n\r\n")
-                body = await client_r.readexactly(_content_length(head) or 0)
-                sent = time.perf_counter()
-                up_w.write(head + body)
-                response_head = await up_r.readuntil(b"\r\n\r\n")
-                client_w.write(response_head)
-                await self._relay_body(up_r, response_head, client_w, sent)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            up_w.close()
-            client_w.close()
-
-    async def _relay_body(
-        self, up_r: asyncio.StreamReader, head: bytes, client_w: asyncio.StreamWriter, sent: float
-    ) -> None:
-        pieces: asyncio.Queue[bytes | None] = asyncio.Queue()
-        reading = asyncio.ensure_future(_pieces(up_r, head, pieces))
-        first = True
-        while (piece := await pieces.get()) is not None:
-            if first:
-                first = False
-                arrived = time.perf_counter()
-                await asyncio.sleep(max(0.0, sent + self.factor * (arrived - sent) - time.perf_counter()))
-            client_w.write(piece)
-            await client_w.drain()
-        await reading
-
-
-@contextmanager
-def proxies(upstream_port: int, factors: Sequence[float]) -> Iterator[dict[float, str]]:
-    """One delaying proxy per factor on loopback, served by an event loop in a thread; their URLs."""
-    loop = asyncio.new_event_loop()
-    ports = {factor: free_port() for factor in factors}
-
-    async def serve() -> list[asyncio.Server]:
-        return [
-            await asyncio.start_server(DelayProxy(upstream_port, factor).handle, "127.0.0.1", port)
-            for factor, port in ports.items()
-        ]
-
-    servers = loop.run_until_complete(serve())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield {factor: f"http://127.0.0.1:{port}" for factor, port in ports.items()}
-    finally:
-        for server in servers:
-            loop.call_soon_threadsafe(server.close)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
 
 
 # --- measuring -----------------------------------------------------------------------------------
@@ -177,40 +74,35 @@ class Planned:
     """One run of the sweep: its folder under runs/, what it is, and how it went."""
 
     name: str
-    kind: str  # "night", "baseline", CONTROL or a factor's label
+    kind: str  # "night", "baseline", CONTROL or "slowed"
     trial: int | None
-    factor: float
     wall_s: float = 0.0  # the whole `vibevoice-bench run` command, start-up included
     load1: float = 0.0  # the 1-minute load average as it ended
 
 
 def label(factor: float) -> str:
-    return CONTROL if factor == 1 else f"{factor:g}x"
+    return f"{factor:g}x"
 
 
-def plan(nights: int, trials: int, factors: Sequence[float]) -> list[Planned]:
-    """The runs in the order they are measured: nights, then trials with a rotating order."""
-    runs = [Planned(f"night-{n:02d}", "night", None, 1.0) for n in range(nights)]
-    kinds = [1.0, *factors]
+def plan(nights: int, trials: int) -> list[Planned]:
+    """The runs in the order they are measured: nights, then each trial's three runs."""
+    runs = [Planned(f"night-{n:02d}", "night", None) for n in range(nights)]
     for trial in range(trials):
-        runs.append(Planned(f"trial-{trial:02d}-baseline", "baseline", trial, 1.0))
-        shift = trial % len(kinds)
-        for factor in kinds[shift:] + kinds[:shift]:
-            runs.append(Planned(f"trial-{trial:02d}-{label(factor)}", label(factor), trial, factor))
+        pair = [CONTROL, "slowed"] if trial % 2 == 0 else ["slowed", CONTROL]
+        runs += [Planned(f"trial-{trial:02d}-{kind}", kind, trial) for kind in ["baseline", *pair]]
     return runs
 
 
 def measure(runs: Sequence[Planned], load: Load, out: Path) -> list[Planned]:
-    """Start the service and the proxies, make every run; each run's wall time and load average."""
+    """Start the service and make every run; each run's wall time and load average."""
     done: list[Planned] = []
     port = free_port()
     command = ["vibevoice-tts", "--engine", "espeak", "--port", str(port)]
     with ExitStack() as stack:
-        stack.enter_context(running(command, port=port))
-        urls = stack.enter_context(proxies(port, sorted({r.factor for r in runs})))
+        service = stack.enter_context(running(command, port=port))
         for number, run in enumerate(runs, 1):
             argv = [
-                "vibevoice-bench", "run", "--target", "tts", "--url", urls[run.factor],
+                "vibevoice-bench", "run", "--target", "tts", "--url", service.url,
                 "--requests", str(load.requests), "--concurrency", str(load.concurrency),
                 "--corpus", load.corpus, "--git-sha", "0" * 40, "--out", str(out / run.name),
             ]  # fmt: skip
@@ -221,7 +113,7 @@ def measure(runs: Sequence[Planned], load: Load, out: Path) -> list[Planned]:
             if code != 0:
                 raise SystemExit(f"vibevoice-bench run exited {code} for {run.name}")
             wall = round(time.perf_counter() - started, 3)
-            done.append(Planned(run.name, run.kind, run.trial, run.factor, wall, os.getloadavg()[0]))
+            done.append(Planned(run.name, run.kind, run.trial, wall, os.getloadavg()[0]))
             print(
                 f"[{number}/{len(runs)}] {run.name}: {wall:.1f} s, load {done[-1].load1:.2f}", file=sys.stderr
             )
@@ -231,38 +123,66 @@ def measure(runs: Sequence[Planned], load: Load, out: Path) -> list[Planned]:
 # --- judging -------------------------------------------------------------------------------------
 
 
+def slowed(folder: Path, factor: float) -> Results:
+    """The run in `folder` as a build whose first audio comes `factor` times later (and so its end)."""
+    measured = load_results(folder / "results.json")
+    records = [
+        RequestRecord.model_validate_json(line)
+        for line in (folder / "requests.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    for record in records:
+        if record.ttfa_ms is not None:
+            extra = (factor - 1) * record.ttfa_ms
+            record.ttfa_ms += extra
+            record.e2e_latency_ms = None if record.e2e_latency_ms is None else record.e2e_latency_ms + extra
+    return build_results(records, measured.run, measured.testbed)
+
+
 @dataclass(frozen=True)
 class Judged:
     """One gate's verdict on a trial's run."""
 
     trial: int
-    kind: str
+    kind: str  # CONTROL or a factor's label
     verdict: str
     failed: list[str]  # the checks that failed
     ttfa_p50_ratio: float  # this run's TTFA p50 over its baseline's
 
 
-def judge(runs: Sequence[Planned], folder: Path, policy: Policy) -> tuple[int, list[Judged]]:
-    """Chain the nights into a history as the nightly does, then gate every trial against its baseline;
-    (nights that passed, verdicts)."""
+def judge(
+    runs: Sequence[Planned], folder: Path, policy: Policy, factors: Sequence[float]
+) -> tuple[int, list[Judged]]:
+    """Gate the nights in a chain as the nightly does, then every trial against its baseline with the
+    history of all the nights; (nights the chain passed, verdicts).
+
+    All the nights make the history, whatever the chain said: they are runs of the unchanged build,
+    which is what a nightly history holds once it is running. The chain's passes are reported: on a
+    noisy machine a fast night as the baseline can fail every later one before the history has the
+    `min_runs` it needs to be used (it grows only by passes)."""
     extra = [check.statistic for check in policy.checks]
-    history, last, passed = History(), None, 0
+    chained, history, last, passed = History(), History(), None, 0
     for run in (r for r in runs if r.kind == "night"):
         current = load_results(folder / run.name / "results.json")
-        if compare(last, current, policy, history).verdict is not Verdict.FAIL:
+        entry = entry_for(current, extra)
+        if compare(last, current, policy, chained).verdict is not Verdict.FAIL:
             passed += 1
             last = current
-            history = appended(history, entry_for(current, extra), policy.history.max_runs)
+            chained = appended(chained, entry, policy.history.max_runs)
+        history = appended(history, entry, policy.history.max_runs)
     judged: list[Judged] = []
     for run in runs:
         if run.trial is None or run.kind == "baseline":
             continue
         baseline = load_results(folder / f"trial-{run.trial:02d}-baseline" / "results.json")
-        current = load_results(folder / run.name / "results.json")
-        comparison = compare(baseline, current, policy, history)
-        failed = [f"{c.metric} {c.statistic}" for c in comparison.checks if c.verdict is Verdict.FAIL]
-        ratio = current.metrics["ttfa_ms"].p50 / baseline.metrics["ttfa_ms"].p50  # type: ignore[operator]
-        judged.append(Judged(run.trial, run.kind, str(comparison.verdict), failed, round(ratio, 4)))
+        if run.kind == CONTROL:
+            cases = [(CONTROL, load_results(folder / run.name / "results.json"))]
+        else:
+            cases = [(label(f), slowed(folder / run.name, f)) for f in factors]
+        for kind, current in cases:
+            comparison = compare(baseline, current, policy, history)
+            failed = [f"{c.metric} {c.statistic}" for c in comparison.checks if c.verdict is Verdict.FAIL]
+            ratio = float(current.metrics["ttfa_ms"].p50 or 0) / float(baseline.metrics["ttfa_ms"].p50 or 1)
+            judged.append(Judged(run.trial, kind, str(comparison.verdict), failed, round(ratio, 4)))
     return passed, judged
 
 
@@ -298,7 +218,8 @@ def markdown(report: dict[str, object], rows: Sequence[dict[str, object]]) -> st
         "",
         f"Smallest regression caught in {GOAL} of {report['trials']} trials: {smallest or 'none'}"
         f" (false alarms {report['false_alarms']}/{report['trials']}).",
-        f"Settings: {report['settings']}; history: {report['nights_passed']} of {report['nights']} nights.",
+        f"Settings: {report['settings']}; history: {report['nights']} nights, of which the nightly's chain "
+        f"passed {report['nights_passed']}.",
         f"Per run (the whole `vibevoice-bench run`): median {report['run_wall_s_median']} s, max "
         f"{report['run_wall_s_max']} s; 1-minute load average {report['load1']}.",
     ]
@@ -319,7 +240,7 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, help="regression policy (default: the built-in one)")
     parser.add_argument("--rejudge", type=Path, help="an earlier sweep's --out: judge its runs again")
     args = parser.parse_args()
-    factors = [float(f) for f in args.factors.split(",")]
+    factors = sorted(float(f) for f in args.factors.split(","))
     policy = load_policy(args.policy)
     out: Path = args.out
     if args.rejudge is not None:
@@ -329,9 +250,9 @@ def main() -> None:
     else:
         load = Load(args.requests, args.concurrency, args.corpus, args.warmup)
         folder, settings = out / "runs", load.__dict__
-        runs = measure(plan(args.nights, args.trials, factors), load, folder)
-    passed, judged = judge(runs, folder, policy)
-    kinds = [CONTROL, *dict.fromkeys(r.kind for r in runs if r.kind not in ("night", "baseline", CONTROL))]
+        runs = measure(plan(args.nights, args.trials), load, folder)
+    passed, judged = judge(runs, folder, policy, factors)
+    kinds = [CONTROL, *(label(f) for f in factors)]
     rows = table(judged, kinds)
     trials = max((r.trial for r in runs if r.trial is not None), default=-1) + 1
     false_alarms = next(int(str(r["failed"])) for r in rows if r["kind"] == CONTROL)

@@ -38,8 +38,14 @@ def test_four_times_slower_ttfa_fails(method: Method) -> None:
 
 
 def test_a_moderate_real_slowdown_warns() -> None:
-    verdicts = _verdicts(Policy(), noisy(100, 200, 1, 0.02), noisy(120, 200, 2, 0.02))
-    assert verdicts["ttfa_ms p50"] is Verdict.WARN  # +20 %: past warn (15 %), short of fail (30 %)
+    verdicts = _verdicts(Policy(), noisy(100, 200, 1, 0.02), noisy(115, 200, 2, 0.02))
+    assert verdicts["ttfa_ms p50"] is Verdict.WARN  # +15 %: past warn (10 %), short of fail (20 %)
+
+
+def test_a_consistent_quarter_slower_first_audio_fails() -> None:
+    """The goal of the sensitivity sweep: a 1.25x TTFA regression is past the default fail threshold."""
+    verdicts = _verdicts(Policy(), noisy(100, 200, 1, 0.05), noisy(125, 200, 2, 0.05))
+    assert verdicts["ttfa_ms p50"] is Verdict.FAIL
 
 
 def test_a_large_change_that_is_not_significant_passes_as_noise() -> None:

@@ -105,8 +105,11 @@ class HistoryLimits(_Strict):
         return self
 
 
+# TTFA p50 fails from +20 %: a 1.25x slower first audio can fail at all. What keeps a noisy runner from
+# failing an unchanged build is the significance test and, once there is one, the history's spread, not
+# this threshold (scripts/bench-noise.py: on a loaded machine +20 % and +30 % gave the same false alarms).
 DEFAULT_CHECKS = (
-    Check(metric="ttfa_ms", statistic="p50", warn=0.15, fail=0.30, floor=5.0),
+    Check(metric="ttfa_ms", statistic="p50", warn=0.10, fail=0.20, floor=5.0),
     Check(metric="ttfa_ms", statistic="p95", warn=0.25, fail=0.50, floor=15.0),
     Check(metric="e2e_latency_ms", statistic="p50", warn=0.15, fail=0.30, floor=10.0),
     Check(metric="e2e_latency_ms", statistic="p95", warn=0.25, fail=0.50, floor=25.0),
