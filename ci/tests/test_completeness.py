@@ -315,7 +315,8 @@ def test_every_pip_download_goes_through_the_cache_mount_with_the_cache_enabled(
             if not line.startswith("RUN") or not from_an_index:
                 continue
             downloads += len(from_an_index)
-            assert "--mount=type=cache,target=/root/.cache/pip" in line, f"{stage}: {line}"
+            mount = f"--mount=type=cache,id={toolchain.PIP_CACHE_ID},target={toolchain.PIP_CACHE_PATH}"
+            assert mount in line, f"{stage}: {line}"  # the module's volume: seeded, snapshotted
             if disabled[stage]:  # PIP_NO_CACHE_DIR disables the cache whatever its value
                 assert all(run.startswith("env -u PIP_NO_CACHE_DIR") for run in from_an_index), line
     assert downloads >= 2
