@@ -203,7 +203,7 @@ def table(judged: Sequence[Judged], kinds: Sequence[str]) -> list[dict[str, obje
     return rows
 
 
-def markdown(report: dict[str, object], rows: Sequence[dict[str, object]]) -> str:
+def markdown(report: dict[str, object], rows: Sequence[dict[str, object]], load1: Sequence[float]) -> str:
     """The sweep as a Markdown table with its settings."""
     lines = [
         "| regression | caught (gate fails) | warned | TTFA p50, run / baseline (median) |",
@@ -221,7 +221,8 @@ def markdown(report: dict[str, object], rows: Sequence[dict[str, object]]) -> st
         f"Settings: {report['settings']}; history: {report['nights']} nights, of which the nightly's chain "
         f"passed {report['nights_passed']}.",
         f"Per run (the whole `vibevoice-bench run`): median {report['run_wall_s_median']} s, max "
-        f"{report['run_wall_s_max']} s; 1-minute load average {report['load1']}.",
+        f"{report['run_wall_s_max']} s; 1-minute load average (min / median / max) "
+        f"{' / '.join(f'{v:g}' for v in load1)} on {os.cpu_count()} cores.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -259,6 +260,7 @@ def main() -> None:
     caught = [str(r["kind"]) for r in rows if r["kind"] != CONTROL and int(str(r["failed"])) >= GOAL]
     walls = [r.wall_s for r in runs]
     loads = sorted(r.load1 for r in runs)
+    load1 = [round(loads[0], 2), round(statistics.median(loads), 2), round(loads[-1], 2)]
     report: dict[str, object] = {
         "settings": settings,
         "policy": policy.model_dump(mode="json"),
@@ -270,13 +272,17 @@ def main() -> None:
         "table": rows,
         "run_wall_s_median": round(statistics.median(walls), 2),
         "run_wall_s_max": round(max(walls), 2),
-        "load1": {"min": loads[0], "median": statistics.median(loads), "max": loads[-1]},
+        "load1": {
+            "min": round(loads[0], 2),
+            "median": round(statistics.median(loads), 2),
+            "max": round(loads[-1], 2),
+        },
         "verdicts": [j.__dict__ for j in judged],
         "runs": [r.__dict__ for r in runs],
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    text = markdown(report, rows)
+    text = markdown(report, rows, load1)
     (out / "sweep.md").write_text(text, encoding="utf-8")
     print(text)
 
