@@ -15,9 +15,10 @@ The service is `vibevoice-tts --engine espeak` (the nightly image's engine) on l
 A slowed build is that run with every request's first audio `factor` times later (and its end as much
 later): the regression is injected into the measured requests, not in front of the service. A delay
 in front of the service (a proxy on loopback, tried first) does not test the gate: at the nightly's
-concurrency the service is saturated (4 requests in flight, a slot per core), so time a request spends
-outside the service is time the others do not wait in its queue, and the closed loop absorbs most of
-it. A real regression inside the service holds its slot, and shows at least `factor` times.
+concurrency of 4 on 2 cores the service is saturated (a synthesis slot per core, the other requests
+queue), so time a request spends outside the service is time the others do not wait in its queue, and
+the closed loop absorbs most of it (a 2x delay showed as 1.12x). A real regression inside the service
+holds its slot, and shows at least `factor` times.
 
 Every verdict comes from the very function `vibevoice-bench compare` calls, under --policy (default:
 the built-in one). Writes sweep.json and sweep.md to --out, the runs under --out/runs; `--rejudge DIR`
