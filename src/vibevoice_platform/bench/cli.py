@@ -34,7 +34,7 @@ from vibevoice_platform.bench.records import RequestRecord
 from vibevoice_platform.bench.report import summary_markdown
 from vibevoice_platform.bench.results import Results, ResultsError, RunInfo, build_results, load_results
 from vibevoice_platform.bench.testbed import describe_machine, describe_service, git_sha
-from vibevoice_platform.bench.trend import trend_svg, trends
+from vibevoice_platform.bench.trend import Trend, trend_svg, trends
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
@@ -265,15 +265,16 @@ def compare_command(args: argparse.Namespace, stderr: TextIO) -> int:
     comparison = compare(baseline, current, policy, history)
     out: Path = args.out
     entry = entry_for(current, (check.statistic for check in policy.checks))
-    panels = []
-    if history is not None:
+    panels: list[Trend] = []
+    trend_file: str | None = None
+    if history is not None:  # the trend of the past runs, this one last
         units = {name: summary.unit for name, summary in current.metrics.items()}
         panels = trends(series(history, current), entry, units, policy)
+        trend_file = TREND
         _write(out / TREND, trend_svg(panels, policy.history.min_runs))
     _write(out / "comparison.json", comparison.model_dump_json(indent=2) + "\n")
     _write(out / CHART, _chart(comparison, baseline, current))
-    summary = summary_markdown(comparison, current, CHART, panels, TREND if history is not None else None)
-    _write(out / "summary.md", summary)
+    _write(out / "summary.md", summary_markdown(comparison, current, CHART, panels, trend_file))
     if not current.run.complete:
         print("note: the current run was interrupted: never written as baseline or history", file=stderr)
     elif comparison.verdict is not Verdict.FAIL:
