@@ -25,6 +25,7 @@ from vibevoice_platform.bench.policy import Policy
 
 STATISTICS = ("p50", "p95")
 COLOURS = {"p50": "#2874a6", "p95": "#b9770e"}
+COLOUR_NAMES = {"p50": "blue", "p95": "amber"}  # for the Mermaid chart's caption: xychart has no legend
 WIDTH = 760
 LEFT = 70
 RIGHT = 30
@@ -244,7 +245,7 @@ def trend_mermaid(trend: Trend) -> str:
 
 def trend_caption(trend: Trend) -> str:
     """What the Mermaid chart's lines are, since xychart draws no legend."""
-    names = [line.statistic for line in trend.lines]
+    names = [f"{line.statistic} ({COLOUR_NAMES[line.statistic]})" for line in trend.lines]
     limits = [f"{line.statistic}'s limit {line.band.limit:.4g}" for line in trend.lines if line.band]
     caption = f"Lines: {', '.join(names)}"
     if limits:
