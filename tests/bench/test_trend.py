@@ -13,7 +13,7 @@ from tests.bench.factories import make_results, noisy, parse_svg
 from vibevoice_platform.bench.cli import EXIT_OK, main
 from vibevoice_platform.bench.history import History, HistoryEntry, entry_for, spread
 from vibevoice_platform.bench.policy import Policy
-from vibevoice_platform.bench.trend import night_labels, trend_mermaid, trend_svg, trends
+from vibevoice_platform.bench.trend import night_labels, trend_caption, trend_mermaid, trend_svg, trends
 
 SVG = "{http://www.w3.org/2000/svg}"
 UNITS = {"ttfa_ms": "ms", "e2e_latency_ms": "ms"}
@@ -106,6 +106,9 @@ def test_the_mermaid_chart_has_a_line_per_statistic_and_each_limit() -> None:
     p50 = [float(v) for v in lines[0].split(", ")]
     assert p50 == [float(f"{e.stats['ttfa_ms']['p50']:.4g}") for e in [*past, current]]
     assert len(set(lines[2].split(", "))) == 1  # the limit is one value across the nights
+    caption = trend_caption(panel)  # xychart draws no legend: the caption is it
+    assert caption.startswith("Lines: p50 (blue), p95 (amber); flat, lighter: the gate's limit")
+    assert f"p50's limit {float(lines[2].split(', ')[0]):.4g}" in caption
 
 
 def write_history(path: Path, entries: Sequence[HistoryEntry]) -> None:
