@@ -126,6 +126,7 @@ def test_the_model_tests_run_in_the_tts_test_model_stage_on_the_engines_platform
     run_ = Vibevoice(source=SOURCE).suite().model_tests()
     build = only(run_, "dockerBuild")
     assert (build["dockerfile"], build["target"]) == ("Dockerfile.tts", "test-model")
+    assert {"name": "TEST_DEPS", "value": "model-deps"} in build["buildArgs"]  # torch before the project
     assert "platform" not in build
     assert execs(run_) == [commands.pytest(markers="model")]
 
@@ -285,6 +286,10 @@ def test_each_snapshot_copies_the_volume_as_it_is_then() -> None:
     assert chain(first) != chain(second)  # a later call is not served the first one's copy
 
 
+# Built by a release only (cuda's test stage): their installs after the project are not on ci's path.
+RELEASE_ONLY_STAGES = frozenset({"test-cuda"})
+
+
 def stages(dockerfile: str) -> list[tuple[str, str, list[str]]]:
     """(name, base, instructions) of each stage; continuation lines joined into one instruction."""
     joined = re.sub(r"\\\n\s*", " ", dockerfile)
@@ -295,6 +300,22 @@ def stages(dockerfile: str) -> list[tuple[str, str, list[str]]]:
         elif found and line.strip() and not line.startswith("#"):
             found[-1][2].append(line.strip())
     return found
+
+
+@pytest.mark.parametrize("name", ["Dockerfile.tts", "Dockerfile.agent"])
+def test_a_source_change_reinstalls_no_dependency_in_any_image_ci_builds(name: str) -> None:
+    # Found timing `dagger call ci` after a one-line change: the test stages stood on the runtime,
+    # project included, so the dev extra (and torch) were downloaded and installed again.
+    installs = re.compile(r"pip (?:install|download)(?! --no-index)")
+    with_project: set[str] = set()
+    for stage, base, lines in stages((ROOT / name).read_text(encoding="utf-8")):
+        for line in lines:
+            if stage in with_project and stage not in RELEASE_ONLY_STAGES:
+                assert not installs.search(line), f"{name} {stage}: installs after the project: {line}"
+            if base in with_project or "from=project" in line:
+                with_project.add(stage)
+    assert not {"dev-deps", "model-deps"} & with_project  # what the test stage stands on (TEST_DEPS)
+    assert {"test", "runtime"} <= with_project
 
 
 @pytest.mark.parametrize("name", ["Dockerfile.tts", "Dockerfile.agent"])

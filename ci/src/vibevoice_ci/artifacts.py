@@ -47,7 +47,7 @@ def image(
 ) -> dagger.Container:
     """`docker build` of the service's Dockerfile at `target`, labelled and annotated; `redirects`
     (air-gapped mode, mirrors.py) may move its base images to a mirror."""
-    arguments = build_args(info) | Redirects.decode(redirects).build_args()
+    arguments = build_args(info) | spec.target_args(target) | Redirects.decode(redirects).build_args()
     built = source.docker_build(
         dockerfile=spec.dockerfile,
         platform=platform_of(platform),

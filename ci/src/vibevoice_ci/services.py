@@ -32,6 +32,8 @@ class ServiceSpec:
     # Services it calls, bound under their names, and its environment when it runs beside them.
     depends_on: tuple[str, ...] = ()
     bound_env: Mapping[str, str] = field(default_factory=dict[str, str])
+    # Build arguments a target needs (the model tests' stage stands on the model dependencies).
+    build_args: Mapping[str, Mapping[str, str]] = field(default_factory=dict[str, Mapping[str, str]])
 
     @property
     def url(self) -> str:
@@ -47,6 +49,10 @@ class ServiceSpec:
             raise ValueError(msg)
         return target
 
+    def target_args(self, requested: str) -> dict[str, str]:
+        """The build arguments the target `requested` needs."""
+        return dict(self.build_args.get(self.target(requested), {}))
+
 
 TTS = ServiceSpec(
     name="tts",
@@ -54,6 +60,7 @@ TTS = ServiceSpec(
     port=8000,
     shipped_target="cpu",
     targets=frozenset({"cpu", "cuda", TEST_TARGET, MODEL_TEST_TARGET, CUDA_TEST_TARGET}),
+    build_args={MODEL_TEST_TARGET: {"TEST_DEPS": "model-deps"}},
 )
 AGENT = ServiceSpec(
     name="agent",
