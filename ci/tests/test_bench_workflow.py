@@ -243,6 +243,19 @@ def test_the_gate_script_exports_the_modules_next_baseline_over_the_last(
     ]  # fmt: skip
 
 
+def test_the_job_summary_is_each_scenarios_summary_from_the_module(
+    tmp_path: Path, recorder: tuple[Path, Path]
+) -> None:
+    bin_dir, calls = recorder
+    summary = tmp_path / "step-summary.md"
+    env = {**with_path(bin_dir), "GITHUB_STEP_SUMMARY": str(summary)}
+    result = run_script(step("bench", "Job summary")["run"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    called = ["--progress", "plain", "call", "benchmark", "summary", "--results", "bench-out"]
+    assert recorded(calls) == [called]
+    assert summary.exists()  # what the module returns lands in the job summary
+
+
 def test_the_report_script_hands_the_whole_results_to_the_module(
     tmp_path: Path, recorder: tuple[Path, Path]
 ) -> None:

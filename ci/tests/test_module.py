@@ -90,7 +90,7 @@ def test_the_module_api_is_exactly_these_functions(registered: dict[str, Any]) -
         "SupplyChain": {"audit", "audit_report", "scan", "sbom", "security_report", "scan_images"},
         "Release": {"run", "sign", "attest", "verify"},
         "Chart": {"lint", "tests", "template", "cluster_test"},
-        "Benchmark": {"gate", "report"},
+        "Benchmark": {"gate", "report", "summary"},
         "Suite": {
             "env",
             "typecheck",

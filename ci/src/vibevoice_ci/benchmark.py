@@ -65,6 +65,18 @@ class Benchmark:
                 promoted = promoted.with_file(f"{scenario}/{name}", results.file(f"{scenario}/{name}"))
         return promoted
 
+    @function
+    async def summary(
+        self, results: Annotated[dagger.Directory, Doc("a bench output: <scenario>/summary.md, ...")]
+    ) -> str:
+        """Every scenario's summary.md (its table and its trend charts), for the job summary."""
+        parts: list[str] = []
+        for entry in sorted(await results.entries()):
+            scenario = entry.rstrip("/")
+            if bench.SUMMARY in await results.directory(scenario).entries():
+                parts.append(await results.file(f"{scenario}/{bench.SUMMARY}").contents())
+        return "\n".join(parts)
+
     @function(cache="never")
     async def report(
         self,

@@ -264,9 +264,9 @@ class Vibevoice:
     ) -> dagger.Directory:
         """Benchmark the shipped services and gate each scenario against the last good run.
 
-        Returns <scenario>/ results.json, requests.jsonl, comparison.json, summary.md, chart.svg and the
-        next baseline.json and history.json. Fails on a regression (unless --enforce=false), so nothing
-        becomes the next baseline.
+        Returns <scenario>/ results.json, requests.jsonl, comparison.json, summary.md, chart.svg,
+        trend.svg, the next baseline.json and history.json. Fails on a regression (unless
+        --enforce=false), so nothing becomes the next baseline.
         """
         load = bench.Load(
             requests=requests, concurrency=concurrency, warmup=warmup, timeout_s=timeout, corpus=corpus
