@@ -7,12 +7,32 @@ from contextlib import AbstractContextManager
 
 import pytest
 
-from tests.support.processes import Service, free_port, running
+from tests.support.processes import Service, bytes_written, child_pids, free_port, running
 
 pytestmark = pytest.mark.integration
 
 
 StartTTS = Callable[..., AbstractContextManager[Service]]
+
+
+def espeak_pids(service: Service, *, speaking: bool) -> list[int]:
+    """The service's espeak-ng children that are speaking, or (`speaking=False`) waiting for their text.
+
+    The service keeps espeak-ng processes started ahead of their request (its warm pool, one per slot
+    by default). A waiting one has written nothing, not even its WAV header, which comes with its
+    first audio; one that has written is speaking, or was, and must be gone once its request ends.
+    """
+    found: list[int] = []
+    for pid, name in child_pids(service.process.pid).items():
+        if not name.startswith("espeak"):
+            continue
+        try:
+            written = bytes_written(pid)
+        except OSError:  # it exited since it was listed
+            continue
+        if (written > 0) == speaking:
+            found.append(pid)
+    return found
 
 
 @pytest.fixture

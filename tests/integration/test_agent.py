@@ -15,9 +15,9 @@ import pytest
 from httpx_sse import EventSource, ServerSentEvent
 from websockets.asyncio.client import connect
 
-from tests.integration.conftest import StartTTS
+from tests.integration.conftest import StartTTS, espeak_pids
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.processes import Service, child_processes, free_port, running
+from tests.support.processes import Service, free_port, running
 from tests.support.threaded_server import serve_in_thread
 from vibevoice_platform.agent.llm.scripted import scripted_reply
 from vibevoice_platform.audio import duration_seconds, rms_dbfs
@@ -111,7 +111,7 @@ def test_ws_turn_and_interrupt_stop_llm_and_tts_at_once(tts_espeak: Service, sta
 
     with start_agent(tts_espeak.url, "--llm", "scripted", "--scripted-token-delay-ms", "20") as agent:
         anyio.run(conversation, agent)
-        assert not [p for p in child_processes(tts_espeak.process.pid) if p.startswith("espeak")]
+        assert not espeak_pids(tts_espeak, speaking=True)  # the interrupted synthesis was killed
         metrics = httpx.get(f"{agent.url}/metrics").text
         assert 'vibevoice_agent_interruptions_total{transport="ws"} 1.0' in metrics
         assert 'vibevoice_agent_turns_total{status="ok",transport="ws"} 1.0' in metrics

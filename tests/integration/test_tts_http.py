@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import threading
@@ -11,8 +12,8 @@ import httpx
 import openai
 import pytest
 
-from tests.integration.conftest import StartTTS
-from tests.support.processes import Service, blocked_writing_a_pipe, bytes_written, child_pids, wait_for
+from tests.integration.conftest import StartTTS, espeak_pids
+from tests.support.processes import Service, blocked_writing_a_pipe, bytes_written, wait_for
 from vibevoice_platform.audio import WAV_HEADER_SIZE, duration_seconds, parse_wav_header, rms_dbfs
 
 pytestmark = pytest.mark.integration
@@ -47,27 +48,26 @@ def test_openai_client_sees_errors_as_openai_errors(tts_espeak: Service) -> None
 
 def test_audio_arrives_before_synthesis_ends(tts_espeak: Service) -> None:
     body = {"model": "tts-1", "input": LONG_TEXT, "response_format": "pcm"}
-    synthesising_at_first_audio: list[str] | None = None
+    speaking_at_first_audio: list[int] | None = None
     chunks = total = 0
     with httpx.stream("POST", f"{tts_espeak.url}/v1/audio/speech", json=body, timeout=30) as response:
         assert response.headers.get("transfer-encoding") == "chunked"
         for chunk in response.iter_raw():
-            if synthesising_at_first_audio is None:
-                synthesising_at_first_audio = list(_espeak_pids(tts_espeak).values())
+            if speaking_at_first_audio is None:
+                speaking_at_first_audio = espeak_pids(tts_espeak, speaking=True)
             chunks += 1
             total += len(chunk)
     assert duration_seconds(total) > 120  # minutes of speech...
     assert chunks > 50  # ...streamed in many pieces...
     # ...the first while espeak-ng was still speaking (its 9.6 MB exceed what the pipes and socket
-    # buffers hold before this client reads, so it cannot have finished).
-    assert synthesising_at_first_audio == ["espeak-ng"]
-
-
-def _espeak_pids(service: Service) -> dict[int, str]:
-    return {pid: name for pid, name in child_pids(service.process.pid).items() if name.startswith("espeak")}
+    # buffers hold before this client reads, so it cannot have finished); the pool's waiting ones
+    # have not spoken.
+    assert speaking_at_first_audio is not None
+    assert len(speaking_at_first_audio) == 1
 
 
 def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS) -> None:
+    """With the warm pool on (the default: one waiting espeak-ng for the one slot)."""
     with start_tts("--engine", "espeak", "--max-concurrency", "1", "--max-queue", "0") as tts:
         host, port = "127.0.0.1", tts.port
         text = LONG_TEXT.strip()  # at a quarter speed, about 20 MB of espeak-ng's 22.05 kHz PCM16
@@ -83,20 +83,21 @@ def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS
         # The reader stalls: espeak-ng must end up blocked on its full pipe, still holding the only
         # slot, having written no more than the kernel's buffers hold (the socket's send buffer at
         # its largest, the pipe, the server's bounded queue), instead of its audio piling up in memory.
-        assert wait_for(lambda: any(map(blocked_writing_a_pipe, _espeak_pids(tts)))), (
+        assert wait_for(lambda: any(map(blocked_writing_a_pipe, espeak_pids(tts, speaking=True)))), (
             "espeak-ng never blocked"
         )
-        [pid] = _espeak_pids(tts)
+        [pid] = espeak_pids(tts, speaking=True)
         socket_buffer_max = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
         # (espeak-ng writes about 5,000 bytes per character of this text at 80 wpm: 4,000 is a floor)
         assert bytes_written(pid) < socket_buffer_max + 2_000_000 < len(text) * 4_000
         refused = httpx.post(f"{tts.url}/v1/audio/speech", json={"model": "tts-1", "input": "hi"})
         assert refused.status_code == 429
         sock.close()  # hang up
-        assert wait_for(lambda: not _espeak_pids(tts)), "espeak-ng outlived the client"
+        assert wait_for(lambda: not espeak_pids(tts, speaking=True)), "espeak-ng outlived the client"
         assert wait_for(lambda: httpx.post(
             f"{tts.url}/v1/audio/speech", json={"model": "tts-1", "input": "hi"}
         ).status_code == 200)  # fmt: skip
+        assert wait_for(lambda: len(espeak_pids(tts, speaking=False)) == 1)  # the pool: one, not more
         metrics = httpx.get(f"{tts.url}/metrics").text
         assert "vibevoice_tts_active_streams 0.0" in metrics
         assert 'status="cancelled"' in metrics
@@ -148,17 +149,34 @@ def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> 
             httpx.get(f"{tts.url}/health")
 
 
-def test_warm_espeak_keeps_its_processes_waiting_and_leaves_none_after_sigterm(start_tts: StartTTS) -> None:
-    with start_tts("--engine", "espeak", "--espeak-warm", "2") as tts:
-        assert wait_for(lambda: len(_espeak_pids(tts)) == 2)  # started at load, waiting for text
-        waiting = set(_espeak_pids(tts))
+def test_espeak_keeps_one_process_waiting_per_slot_and_leaves_none_after_sigterm(
+    start_tts: StartTTS,
+) -> None:
+    """The warm pool by default: one waiting espeak-ng per slot, each replaced after use, and at
+    SIGTERM none left, neither those waiting nor one still speaking to a client that stopped reading."""
+    with start_tts("--engine", "espeak", "--max-concurrency", "2", "--grace-s", "1") as tts:
+        assert wait_for(lambda: len(espeak_pids(tts, speaking=False)) == 2)  # started at load
+        waiting = set(espeak_pids(tts, speaking=False))
         body = {"model": "tts-1", "input": "Hello from a warm process.", "response_format": "pcm"}
         pcm = httpx.post(f"{tts.url}/v1/audio/speech", json=body, timeout=30).content
         assert 1.0 < duration_seconds(len(pcm)) < 5.0
         assert rms_dbfs(pcm) > -35
-        assert wait_for(lambda: len(_espeak_pids(tts)) == 2)  # the one used was replaced, no more
-        assert len(waiting & set(_espeak_pids(tts))) == 1
-        pids = set(_espeak_pids(tts))
+        assert wait_for(lambda: len(espeak_pids(tts, speaking=False)) == 2)  # the one used was replaced
+        assert len(waiting & set(espeak_pids(tts, speaking=False))) == 1
+        assert not espeak_pids(tts, speaking=True)
+        stalled = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.25, "input": LONG_TEXT})
+        sock = socket.create_connection(("127.0.0.1", tts.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(
+            b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(stalled)}\r\n\r\n{stalled}".encode()
+        )
+        assert sock.recv(1024).startswith(b"HTTP/1.1 200")  # then never reads again
+        assert wait_for(lambda: any(map(blocked_writing_a_pipe, espeak_pids(tts, speaking=True))))
+        assert wait_for(lambda: len(espeak_pids(tts, speaking=False)) == 2)
+        pids = set(espeak_pids(tts, speaking=True)) | set(espeak_pids(tts, speaking=False))
+        assert len(pids) == 3
         tts.process.send_signal(signal.SIGTERM)
-        assert tts.process.wait(timeout=20) == 0
+        assert tts.process.wait(timeout=20) == 0  # after its 1 s of grace, the stalled stream is cut
+        sock.close()
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()], "an espeak-ng outlived the service"

@@ -12,9 +12,12 @@ import pytest
 from tests.support.processes import child_pids, child_processes, wait_for
 from tests.support.tools import require_tool
 from vibevoice_platform.audio import SAMPLE_RATE, duration_seconds, rms_dbfs
+from vibevoice_platform.tts.engines import build_engine
+from vibevoice_platform.tts.engines.base import cpu_count
 from vibevoice_platform.tts.engines.espeak import EspeakEngine
 from vibevoice_platform.tts.engines.sine import SECONDS_PER_CHAR, SineEngine
 from vibevoice_platform.tts.errors import EngineError, UnknownVoiceError
+from vibevoice_platform.tts.settings import TTSSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -118,6 +121,28 @@ async def test_warm_espeak_speaks_from_a_started_process_and_replaces_it_for_the
         await warm.aclose()
     assert _espeak_children() == {}
     assert await collect(warm, "Still speaking after close.", "en-us")  # cold, and none kept
+    assert _espeak_children() == {}
+
+
+@pytest.mark.parametrize(
+    ("flags", "waiting"),
+    [
+        ({}, cpu_count()),  # the service's default: one per slot, and the slots default to the cores
+        ({"max_concurrency": 3}, 3),
+        ({"max_concurrency": 3, "espeak_warm": 1}, 1),
+        ({"max_concurrency": 3, "espeak_warm": 0}, 0),  # off: each request starts its own
+    ],
+)
+async def test_the_service_keeps_one_espeak_waiting_per_slot_unless_told(
+    flags: dict[str, int], waiting: int
+) -> None:
+    require_tool("espeak-ng", "apt-get install espeak-ng")
+    engine = build_engine(TTSSettings.model_validate({"engine": "espeak", **flags}))
+    await engine.load()
+    try:
+        assert len(_espeak_children()) == waiting
+    finally:
+        await engine.aclose()
     assert _espeak_children() == {}
 
 

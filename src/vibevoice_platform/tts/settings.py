@@ -45,12 +45,16 @@ class TTSSettings(TransportLimits):
         description="API keys clients must send (Bearer), comma- or newline-separated (env only)",
     )
     espeak_binary: str = Field(default="espeak-ng", description="espeak-ng executable")
-    espeak_warm: int = Field(
-        default=0,
+    espeak_warm: int | None = Field(
+        default=None,
         ge=0,
         le=64,
-        description="espeak-ng processes kept started and waiting for their text, each replaced after "
-        "use by one for the same voice and speed (0: each request starts its own)",
+        description="espeak-ng processes kept started and waiting for their text, so a request skips "
+        "espeak-ng's start-up (about 10 of its 12 ms to first audio); each is replaced after use by one "
+        "for the same voice and speed. Default: one per synthesis slot (--max-concurrency), so every "
+        "admitted request can find one and a full service runs at most twice as many espeak-ng. Each "
+        "waiting one costs about 1.7 MB of private memory (RSS 7.4 MB, the rest shared with every "
+        "espeak-ng), no CPU while it waits, and about 7 ms of CPU to start. 0: each request starts its own",
     )
     sine_pace: float = Field(
         default=0.0, ge=0, description="sine engine speed vs real time (0: as fast as possible)"

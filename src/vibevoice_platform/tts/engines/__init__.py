@@ -22,7 +22,9 @@ def build_engine(settings: TTSSettings) -> Engine:
         case "espeak":
             from vibevoice_platform.tts.engines.espeak import EspeakEngine
 
-            return EspeakEngine(binary=settings.espeak_binary, warm=settings.espeak_warm)
+            # Unless told, one waiting espeak-ng per synthesis slot (see TTSSettings.espeak_warm).
+            warm = settings.max_concurrency if settings.espeak_warm is None else settings.espeak_warm
+            return EspeakEngine(binary=settings.espeak_binary, warm=warm)
         case "vibevoice":
             from vibevoice_platform.tts.engines.vibevoice import VibeVoiceEngine
             from vibevoice_platform.tts.engines.vibevoice_bindings import binding_for

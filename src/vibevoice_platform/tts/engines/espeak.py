@@ -6,7 +6,11 @@ slow reader stalls the pipe and so espeak-ng itself (backpressure); closing the 
 
 Most of espeak-ng's time to first audio is its own start-up (loading its phoneme data and voice:
 about 10 of its 12 ms here; from text to first audio, once started, well under 1 ms). With `warm` > 0
-the engine keeps that many processes started ahead of their request, waiting on stdin (`WarmPool`).
+the engine keeps that many processes started ahead of their request, waiting on stdin (`WarmPool`);
+the service keeps one per synthesis slot unless told otherwise (`--espeak-warm`). A waiting espeak-ng
+has written nothing (its WAV header comes with its first audio): that is how tests and scripts/soak.py
+tell the waiting from the speaking. Were the service killed outright, those waiting would read the end
+of their input, say nothing and exit.
 """
 
 from __future__ import annotations
@@ -107,10 +111,12 @@ class EspeakEngine(Engine):
 
     name = "espeak"
 
-    def __init__(self, *, binary: str = "espeak-ng", warm: int = 0) -> None:
+    def __init__(self, *, binary: str = "espeak-ng", warm: int | None = 0) -> None:
+        """`warm`: how many processes wait for their text (`WarmPool`); None for one per slot of the
+        service's default concurrency (`default_concurrency`)."""
         self._binary = binary
-        self._warm = warm
-        self._pool = WarmPool(warm)
+        self._warm = self.default_concurrency if warm is None else warm
+        self._pool = WarmPool(self._warm)
         self._path: str | None = None
         self._version = "espeak-ng"
         self._languages: tuple[str, ...] = ("en-us",)
