@@ -7,7 +7,9 @@ Starts `vibevoice-tts --engine espeak` and `vibevoice-agent --llm scripted` in f
            Every few seconds each service's RSS, open fds and threads are read from /proc. Reports
            responses by kind and status (goal: only ok and 429 / overloaded), TTFA p50/p99 of the first
            window after warm-up and of the last one, RSS/fds/threads after warm-up, at their largest and
-           after the load, and the espeak-ng processes left over.
+           after the load, and the espeak-ng processes left over: those still speaking after the load
+           (goal: none), those waiting for their text (the TTS's warm pool, at most one per slot), and
+           any of either that outlived the TTS's SIGTERM (goal: none).
   hostile  a quiet run of a well-behaved client (TTS HTTP and agent SSE turns, one at a time), then each
            hostile scenario while that client keeps measuring: slowloris connections, idle WebSockets,
            clients that never read their stream, 10 MB bodies, 100,000-character inputs, invalid UTF-8
@@ -35,7 +37,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -138,19 +140,35 @@ def sample(pid: int) -> dict[str, int]:
     }
 
 
-def espeak_children(pid: int) -> int:
-    """Live espeak-ng processes whose parent is `pid`."""
-    count = 0
+def espeak_children(pid: int) -> dict[int, bool]:
+    """Live espeak-ng processes whose parent is `pid`: pid → whether it is speaking. One waiting for
+    its text (the TTS's warm pool) has written nothing yet, not even its WAV header."""
+    found: dict[int, bool] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             name = (entry / "comm").read_text().strip()
+            io = (entry / "io").read_text()
         except OSError:
             continue
         if int(stat[1]) == pid and stat[0] != "Z" and name.startswith("espeak"):
-            count += 1
+            written = next(int(line.split()[1]) for line in io.splitlines() if line.startswith("wchar:"))
+            found[int(entry.name)] = written > 0
+    return found
+
+
+def still_running(pids: Iterable[int]) -> int:
+    """How many of `pids` still run as espeak-ng (zombies aside)."""
+    count = 0
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        count += state != "Z" and name.startswith("espeak")
     return count
 
 
@@ -364,6 +382,8 @@ class SoakReport:
     ttfa_last_ms: dict[str, float | None]
     resources: dict[str, dict[str, dict[str, int]]]
     espeak_left: int
+    espeak_waiting: int
+    espeak_after_stop: int
     loadavg: tuple[float, float, float] = field(default_factory=os.getloadavg)
 
 
@@ -392,7 +412,7 @@ def soak(minutes: float, concurrency: int, warmup_s: float, sample_s: float) -> 
         settle(procs, before, 20)
         time.sleep(1)
         after = {p.name: sample(p.process.pid) for p in procs}
-        left = espeak_children(tts.process.pid)
+        espeak = espeak_children(tts.process.pid)
         peaks = {p.name: {k: sampler.peak(p.name, k) for k in ("rss_kib", "fds", "threads")} for p in procs}
     end = began + duration
     first = [
@@ -419,7 +439,9 @@ def soak(minutes: float, concurrency: int, warmup_s: float, sample_s: float) -> 
             }
             for name in before
         },
-        espeak_left=left,
+        espeak_left=sum(espeak.values()),
+        espeak_waiting=len(espeak) - sum(espeak.values()),
+        espeak_after_stop=still_running(espeak),
     )
 
 
@@ -445,7 +467,10 @@ def print_soak(report: SoakReport) -> None:
                 f"| {name} | {stage} | {figures['rss_kib'] / 1024:.1f} | {figures['fds']} "
                 f"| {figures['threads']} |"
             )
-    print(f"\nespeak-ng processes left over: {report.espeak_left}")
+    print(
+        f"\nespeak-ng processes left over: {report.espeak_left} speaking, {report.espeak_waiting} waiting "
+        f"for their text (the warm pool); after SIGTERM: {report.espeak_after_stop}"
+    )
 
 
 # --- hostile -----------------------------------------------------------------------------------
@@ -788,8 +813,13 @@ def hostile(selected: list[str], quiet_s: float) -> list[ScenarioReport]:
                 await measured(name, table[name])
 
         asyncio.run(main())
-        left = espeak_children(tts.process.pid)
-    print(f"espeak-ng processes left over at the end: {left}", file=sys.stderr)
+        espeak = espeak_children(tts.process.pid)
+    speaking = sum(espeak.values())
+    print(
+        f"espeak-ng processes left over at the end: {speaking} speaking, {len(espeak) - speaking} waiting "
+        f"(the warm pool); after SIGTERM: {still_running(espeak)}",
+        file=sys.stderr,
+    )
     return reports
 
 

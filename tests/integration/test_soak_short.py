@@ -2,8 +2,9 @@
 
 Both services run as real processes under the soak's mixed load (TTS HTTP pcm/wav/SSE, TTS WebSocket,
 agent SSE, agent WebSocket with interrupts) at a small concurrency. Afterwards: every response was a
-success or a 429, no espeak-ng is left over, each service's open fds are back to their count before the
-load, and RSS after the load is within +50 % of RSS after warm-up.
+success or a 429, no espeak-ng is left speaking, at most one per slot waits for its text (the TTS's warm
+pool), none of either outlives the TTS's SIGTERM, each service's open fds are back to their count before
+the load, and RSS after the load is within +50 % of RSS after warm-up.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.tools import ROOT
+from vibevoice_platform.tts.engines.base import cpu_count
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +34,8 @@ def test_short_soak_leaves_nothing_behind(espeak_ng: str, tmp_path: Path) -> Non
     kinds = set(report["responses"])
     assert {"tts-pcm", "tts-wav", "tts-sse", "tts-ws", "agent-sse", "agent-ws", "agent-ws-interrupt"} <= kinds
     assert report["espeak_left"] == 0
+    assert report["espeak_waiting"] <= cpu_count()  # the TTS's slots, which default to the cores
+    assert report["espeak_after_stop"] == 0
     for name, stages in report["resources"].items():
         assert stages["after"]["fds"] <= stages["before"]["fds"], (name, stages)
         assert stages["after"]["rss_kib"] < 1.5 * stages["after_warmup"]["rss_kib"], (name, stages)
