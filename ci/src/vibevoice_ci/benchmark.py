@@ -133,22 +133,8 @@ class Benchmark:
         sha: str,
         enforce: bool,
     ) -> dagger.Directory:
-        """Main's `bench`: measured and compared, then (if `enforce`) gated: a regression fails it."""
-        results = self.measured(load, scenarios, baseline=baseline, policy=policy, sha=sha)
-        if enforce:
-            await self.gate(results)
-        return results
-
-    def measured(
-        self,
-        load: bench.Load,
-        scenarios: Sequence[bench.Scenario],
-        *,
-        baseline: dagger.Directory | None,
-        policy: dagger.File | None,
-        sha: str,
-    ) -> dagger.Directory:
-        """Each scenario run, then compared with the last good run (a regression does not fail this)."""
+        """Main's `bench`: each scenario run, then compared with the last good run, then (if `enforce`)
+        gated: a regression fails it."""
         images = artifacts.shipped(self.source, self.platform, BuildInfo(), self.redirects)
         client = bench_containers.bench_client(
             images[TTS.name],
@@ -160,4 +146,7 @@ class Benchmark:
             sha=sha,
             run_id=datetime.now(UTC).isoformat(),
         )
-        return client.directory(bench.OUT_DIR)
+        results = client.directory(bench.OUT_DIR)
+        if enforce:
+            await self.gate(results)
+        return results

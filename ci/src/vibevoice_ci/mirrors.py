@@ -63,24 +63,14 @@ class Redirects:
             if not _HOST.fullmatch(host) or not _PREFIX.fullmatch(prefix):
                 msg = f"--mirror {host}={prefix}: expected a registry host and a registry[/path] prefix"
                 raise ValueError(msg)
-        overrides = dict(
-            _pairs(images, "--image", "NAME=REFERENCE, e.g. python=registry.corp:5000/python:3.12")
-        )
-        for name, reference in overrides.items():
-            if name not in NAMES:
-                msg = f"--image {name}=...: no such image; choose one of: {', '.join(NAMES)}"
-                raise ValueError(msg)
-            if not _REFERENCE.fullmatch(reference):
-                msg = f"--image {name}={reference}: not an image reference"
-                raise ValueError(msg)
-        fetched = dict(_pairs(downloads, "--download", "NAME=URL, e.g. torch-index=https://pypi.corp/simple"))
-        for name, url in fetched.items():
-            if name not in DOWNLOADS:
-                msg = f"--download {name}=...: no such download; choose one of: {', '.join(DOWNLOADS)}"
-                raise ValueError(msg)
-            if not _URL.fullmatch(url):
-                msg = f"--download {name}={url}: not an http(s) URL"
-                raise ValueError(msg)
+        overrides = _named(
+            images, "--image", "NAME=REFERENCE, e.g. python=registry.corp:5000/python:3.12",
+            (NAMES, "image"), (_REFERENCE, "an image reference"),
+        )  # fmt: skip
+        fetched = _named(
+            downloads, "--download", "NAME=URL, e.g. torch-index=https://pypi.corp/simple",
+            (tuple(DOWNLOADS), "download"), (_URL, "an http(s) URL"),
+        )  # fmt: skip
         return cls(registries, overrides, fetched)
 
     def encode(self) -> list[str]:
@@ -125,6 +115,26 @@ def split(reference: str) -> tuple[str, str]:
     if rest and ("." in first or ":" in first or first == "localhost"):
         return first, rest
     return "docker.io", reference if rest else f"library/{reference}"
+
+
+def _named(
+    items: Sequence[str],
+    flag: str,
+    shape: str,
+    names: tuple[Sequence[str], str],
+    values: tuple[re.Pattern[str], str],
+) -> dict[str, str]:
+    """`NAME=VALUE` pairs whose names are among `names` and whose values match `values`' pattern."""
+    (known, kind), (pattern, expected) = names, values
+    pairs = dict(_pairs(items, flag, shape))
+    for name, value in pairs.items():
+        if name not in known:
+            msg = f"{flag} {name}=...: no such {kind}; choose one of: {', '.join(known)}"
+            raise ValueError(msg)
+        if not pattern.fullmatch(value):
+            msg = f"{flag} {name}={value}: not {expected}"
+            raise ValueError(msg)
+    return pairs
 
 
 def _pairs(items: Sequence[str], flag: str, shape: str) -> list[tuple[str, str]]:
