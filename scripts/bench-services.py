@@ -17,11 +17,13 @@ worker), so the client's own parsing is not counted against the service.
 
 `--baseline-src DIR` also starts a TTS and an agent from another checkout's `src` (a `git worktree` of
 an older commit) on other ports and adds them to every sample: before and after, side by side, in one run.
-`--tts-args` and `--baseline-tts-args` add flags to either TTS (e.g. `--espeak-warm 2` against none,
-with `--baseline-src src`).
+`--tts-args` and `--baseline-tts-args` add flags to either TTS. The TTS keeps one espeak-ng per slot
+started and waiting for its text by default (its warm pool), so `raw warm` is its floor and `raw` the
+cold one; `--baseline-src src --baseline-tts-args="--espeak-warm 0"` sets it beside the same service
+with each request starting its own espeak-ng.
 
     .venv/bin/python scripts/bench-services.py [--requests 200] [--out overhead.json]
-        [--baseline-src /tmp/base/src] [--tts-args="--espeak-warm 2"]
+        [--baseline-src /tmp/base/src] [--baseline-tts-args="--espeak-warm 0"]
 """
 
 from __future__ import annotations
