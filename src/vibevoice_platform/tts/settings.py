@@ -51,10 +51,11 @@ class TTSSettings(TransportLimits):
         le=64,
         description="espeak-ng processes kept started and waiting for their text, so a request skips "
         "espeak-ng's start-up (about 10 of its 12 ms to first audio); each is replaced after use by one "
-        "for the same voice and speed. Default: one per synthesis slot (--max-concurrency), so every "
-        "admitted request can find one and a full service runs at most twice as many espeak-ng. Each "
-        "waiting one costs about 1.7 MB of private memory (RSS 7.4 MB, the rest shared with every "
-        "espeak-ng), no CPU while it waits, and about 7 ms of CPU to start. 0: each request starts its own",
+        "for the same voice and speed. Default: one per synthesis slot (--max-concurrency), so each "
+        "admitted request finds one for a voice in use, and a busy service runs at most twice as many "
+        "espeak-ng. Each waiting one costs about 1.7 MB of private memory (RSS 7.4 MB, the rest shared "
+        "with every espeak-ng), no CPU while it waits, and about 7 ms of CPU to start. 0: each request "
+        "starts its own",
     )
     sine_pace: float = Field(
         default=0.0, ge=0, description="sine engine speed vs real time (0: as fast as possible)"
