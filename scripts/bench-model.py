@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.support.processes import free_port, running  # noqa: E402  (the repo's process helper)
 from vibevoice_platform.bench.testbed import describe_machine  # noqa: E402
+from vibevoice_platform.tts.engines.vibevoice_runtime import import_attr  # noqa: E402
 from vibevoice_platform.tts.engines.vibevoice_tiny import FRAME_SAMPLES, TinyRandomBinding  # noqa: E402
 
 TEXT = "The quick brown fox jumps over the lazy dog, and the tiny model speaks it as noise. " * 2
@@ -68,9 +69,8 @@ def intervals_ms(times: list[float]) -> list[float]:
 
 def raw_run(binding: TinyRandomBinding) -> tuple[float, list[float]]:
     """TTFA and step times (ms) of one raw generation read from the package's AudioStreamer."""
-    from vibevoice.modular.streamer import AudioStreamer  # the gpu extra's model package
-
-    streamer = AudioStreamer(batch_size=1)
+    # the model package, installed apart (`make model-deps`): the dev environment alone has it not
+    streamer = import_attr("vibevoice.modular.streamer", "AudioStreamer")(batch_size=1)
     started = time.perf_counter()
     worker = threading.Thread(target=binding.generate, args=(TEXT, VOICE, streamer, lambda: False))
     worker.start()
