@@ -269,20 +269,31 @@ def test_a_shell_healthcheck_runs_through_sh() -> None:
 # -- the pip cache's round trip ------------------------------------------------------------------------
 
 
-def test_the_seed_copies_a_restored_cache_into_the_modules_pip_cache_volume() -> None:
+BUILDS_CACHE_MOUNT = f"--mount=type=cache,id={toolchain.PIP_CACHE_ID},target={toolchain.PIP_CACHE_PATH}"
+
+
+def test_the_seed_copies_a_restored_cache_into_both_pip_caches() -> None:
     restored = dag.directory().with_new_file("http-v2/x", "cached")
-    seeded = artifacts.pip_cache_seeded(PYTHON, restored)
-    cache = only(seeded, "withMountedCache")
+    module, builds = artifacts.pip_cache_seeded(PYTHON, restored, "t1")
+    cache = only(module, "withMountedCache")
     assert cache["path"] == toolchain.PIP_CACHE_PATH
     assert only(cache["cache"], "cacheVolume") == {"key": toolchain.PIP_CACHE_VOLUME}
-    assert only(seeded, "withMountedDirectory") == {"path": artifacts.SEED_PATH, "source": restored}
-    assert execs(seeded) == [["cp", "-a", f"{artifacts.SEED_PATH}/.", toolchain.PIP_CACHE_PATH]]
+    assert only(module, "withMountedDirectory") == {"path": artifacts.SEED_PATH, "source": restored}
+    assert execs(module) == [["cp", "-a", f"{artifacts.SEED_PATH}/.", toolchain.PIP_CACHE_PATH]]
+    # The image builds' cache is reached only as the product's Dockerfiles reach it: by a cache mount
+    # with the same id, in a Dockerfile (a module's cache_volume is another volume: toolchain.py).
+    dockerfile = only(builds, "withNewFile")["contents"]
+    assert BUILDS_CACHE_MOUNT in dockerfile
+    assert f"cp -a {artifacts.SEED_PATH}/. {toolchain.PIP_CACHE_PATH}" in dockerfile
+    assert only(builds, "withDirectory") == {"path": "seed", "source": restored}
 
 
-def test_each_snapshot_copies_the_volume_as_it_is_then() -> None:
+def test_each_snapshot_copies_both_caches_as_they_are_then() -> None:
     first, second = artifacts.pip_cache_snapshot(PYTHON, "t1"), artifacts.pip_cache_snapshot(PYTHON, "t2")
-    assert execs(first) == [["cp", "-a", f"{toolchain.PIP_CACHE_PATH}/.", artifacts.SNAPSHOT_PATH]]
-    assert chain(first)[-1].args == {"path": artifacts.SNAPSHOT_PATH}
+    module, builds = (merged["source"] for merged in args_of(first, "withDirectory"))
+    assert execs(module) == [["cp", "-a", f"{toolchain.PIP_CACHE_PATH}/.", artifacts.SNAPSHOT_PATH]]
+    assert BUILDS_CACHE_MOUNT in only(builds, "withNewFile")["contents"]
+    assert {"name": artifacts.SNAPSHOT_TIME, "value": "t1"} in only(builds, "dockerBuild")["buildArgs"]
     assert chain(first) != chain(second)  # a later call is not served the first one's copy
 
 

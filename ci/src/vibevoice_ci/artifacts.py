@@ -177,20 +177,43 @@ async def push(
     return published
 
 
-def pip_cache_seeded(python: tool_images.ImagePin, seed: dagger.Directory) -> dagger.Container:
-    """The pip cache volume filled from `seed` (a cache restored by the CI system), kept as it is."""
-    return (
+def pip_cache_seeded(
+    python: tool_images.ImagePin, seed: dagger.Directory, fresh: str
+) -> list[dagger.Container]:
+    """Both pip caches filled from `seed` (a cache restored by the CI system), kept as they are: the
+    module's volume, and the builds' through a Dockerfile (toolchain: why two)."""
+    module = (
         pip_cache(dag.container().from_(python.reference))
         .with_mounted_directory(SEED_PATH, seed)
         .with_exec(["cp", "-a", f"{SEED_PATH}/.", toolchain.PIP_CACHE_PATH])
     )
+    builds = _builds_pip_cache(python, f"cp -a {SEED_PATH}/. {toolchain.PIP_CACHE_PATH}", seed, fresh)
+    return [module, builds]
 
 
 def pip_cache_snapshot(python: tool_images.ImagePin, fresh: str) -> dagger.Directory:
-    """A copy of the pip cache volume as it is at `fresh` (the time of the call), for the CI cache."""
-    return (
+    """Both pip caches as they are at `fresh` (the time of the call), merged, for the CI cache (pip's
+    cache files are named by their content, so the two merge without conflict)."""
+    module = (
         pip_cache(dag.container().from_(python.reference))
         .with_env_variable(SNAPSHOT_TIME, fresh)
         .with_exec(["cp", "-a", f"{toolchain.PIP_CACHE_PATH}/.", SNAPSHOT_PATH])
         .directory(SNAPSHOT_PATH)
     )
+    copy = f"mkdir -p {SNAPSHOT_PATH} && cp -a {toolchain.PIP_CACHE_PATH}/. {SNAPSHOT_PATH}"
+    builds = _builds_pip_cache(python, copy, dag.directory(), fresh).directory(SNAPSHOT_PATH)
+    return dag.directory().with_directory(".", module).with_directory(".", builds)
+
+
+def _builds_pip_cache(
+    python: tool_images.ImagePin, script: str, seed: dagger.Directory, fresh: str
+) -> dagger.Container:
+    """`script` run by a Dockerfile with the builds' pip cache mounted as the product's Dockerfiles
+    mount it, `seed` at SEED_PATH; `fresh` (the call's time) keeps the engine from replaying it."""
+    dockerfile = (
+        f"FROM {python.reference}\nARG {SNAPSHOT_TIME}\n"
+        f"RUN --mount=type=cache,id={toolchain.PIP_CACHE_ID},target={toolchain.PIP_CACHE_PATH} "
+        f"--mount=type=bind,source=seed,target={SEED_PATH} {script}\n"
+    )
+    context = dag.directory().with_directory("seed", seed).with_new_file("Dockerfile", dockerfile)
+    return context.docker_build(build_args=[dagger.BuildArg(name=SNAPSHOT_TIME, value=fresh)])

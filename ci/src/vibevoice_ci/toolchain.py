@@ -9,12 +9,13 @@ from __future__ import annotations
 # The Python the pipeline's own steps run in is pinned by digest in ci/images/python/Dockerfile
 # (vibevoice_ci.images), the same Python line as the product's images.
 PIP_CACHE_PATH = "/root/.cache/pip"
-# The Dockerfiles' pip installs mount the same volume (`--mount=type=cache,id=vibevoice-pip`): Dagger
-# runs a Dockerfile cache mount as the cache volume keyed by BuildKit's cache id, which the Dockerfile
-# frontend makes "/" + id. So the seed and snapshot (caches.py) cover the image builds' installs,
-# where most packages are downloaded (found reading the engine: with no id the key was the target).
+# Two pip caches: the volume the module's own containers mount, and the one the Dockerfiles' installs
+# mount (`--mount=type=cache,id=vibevoice-pip`). The engine turns a Dockerfile's cache mount into a
+# cache volume call of its own (key "/" + id, sharing and owner spelled out: util/llbtodagger in
+# Dagger's source), which the SDK's cache_volume does not promise to reach; so the round trip
+# (caches.py) reaches the builds' cache the way the builds do, through a Dockerfile with that mount.
+PIP_CACHE_VOLUME = "vibevoice-pip"
 PIP_CACHE_ID = "vibevoice-pip"
-PIP_CACHE_VOLUME = f"/{PIP_CACHE_ID}"
 WORKDIR = "/src"
 
 # What never enters the pipeline from the repository: VCS data, local environments, caches and
