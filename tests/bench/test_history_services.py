@@ -29,7 +29,13 @@ pytestmark = pytest.mark.integration
 FAST, MILD, MEDIUM, SLOWER, REGRESSED = 1.0, 0.877, 0.781, 0.714, 0.25
 NIGHTS = (FAST, MILD, MEDIUM, SLOWER, MEDIUM, MILD)
 TEXTS = ("Hi.", "Ok.", "Yes.", "Sure!")  # two or three 100 ms chunks each
+# The band is wider than the default (k = 3): under `dagger call ci`, every suite at once on 2 cores,
+# the 40 % slower run came out at 168 ms against a limit of 166 ms. The test is about the mechanism
+# (the history lets a slower machine pass, a 4x regression still fails); a 4x TTFA is far past k = 5.
 POLICY = """
+[history]
+k = 5.0
+
 [[checks]]
 metric = "ttfa_ms"
 statistic = "p50"
