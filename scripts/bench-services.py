@@ -144,33 +144,26 @@ class Client:
 
 async def raw_espeak(text: str, voice: str) -> float:
     """Seconds from spawning espeak-ng to its first audio byte (past the WAV header)."""
-    started = time.perf_counter()
-    first, got = None, 0
-    async with await anyio.open_process(
-        espeak_command("espeak-ng", voice, 1.0), stderr=subprocess.DEVNULL
-    ) as process:
-        assert process.stdin is not None
-        assert process.stdout is not None
-        await process.stdin.send(text.encode())
-        await process.stdin.aclose()
-        async for data in process.stdout:
-            got += len(data)
-            if first is None and got > WAV_HEADER_SIZE:
-                first = time.perf_counter()
-    assert first is not None, "espeak-ng wrote no audio"
-    return first - started
+    return await _espeak_first_audio(text, voice, warm=False)
 
 
 async def warm_espeak(text: str, voice: str) -> float:
     """Seconds from writing the text to an espeak-ng already started (and given time to load its
     voice) to its first audio byte."""
+    return await _espeak_first_audio(text, voice, warm=True)
+
+
+async def _espeak_first_audio(text: str, voice: str, *, warm: bool) -> float:
+    """espeak-ng as the engine runs it; timed from its spawn, or (warm) from the text once it waits."""
+    started = time.perf_counter()
     async with await anyio.open_process(
         espeak_command("espeak-ng", voice, 1.0), stderr=subprocess.DEVNULL
     ) as process:
         assert process.stdin is not None
         assert process.stdout is not None
-        await anyio.sleep(0.05)
-        started = time.perf_counter()
+        if warm:
+            await anyio.sleep(0.05)
+            started = time.perf_counter()
         first, got = None, 0
         await process.stdin.send(text.encode())
         await process.stdin.aclose()
