@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import Close
 
 from tests.integration.conftest import StartTTS, espeak_pids
-from tests.support.processes import Service
+from tests.support.processes import Service, stalled_reader
 
 pytestmark = [pytest.mark.integration]
 StartAgent = Callable[..., AbstractContextManager[Service]]
@@ -186,13 +186,7 @@ def test_a_client_that_stops_reading_loses_its_slot(start_tts: StartTTS) -> None
     with start_tts("--engine", "espeak", *flags) as tts:
         text = "This sentence is spoken again and again to make a long stream of speech. " * 50
         body = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.25, "input": text})
-        sock = socket.create_connection(("127.0.0.1", tts.port))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.sendall(
-            b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
-        )
-        assert sock.recv(1024).startswith(b"HTTP/1.1 200")  # then never reads again
+        sock = stalled_reader(tts.port, body)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if httpx.post(f"{tts.url}/v1/audio/speech", json=SPEECH).status_code == 200:

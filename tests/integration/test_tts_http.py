@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import threading
 from pathlib import Path
 
@@ -13,7 +12,13 @@ import openai
 import pytest
 
 from tests.integration.conftest import StartTTS, espeak_pids
-from tests.support.processes import Service, blocked_writing_a_pipe, bytes_written, wait_for
+from tests.support.processes import (
+    Service,
+    blocked_writing_a_pipe,
+    bytes_written,
+    stalled_reader,
+    wait_for,
+)
 from vibevoice_platform.audio import WAV_HEADER_SIZE, duration_seconds, parse_wav_header, rms_dbfs
 
 pytestmark = pytest.mark.integration
@@ -69,17 +74,9 @@ def test_audio_arrives_before_synthesis_ends(tts_espeak: Service) -> None:
 def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS) -> None:
     """With the warm pool on (the default: one waiting espeak-ng for the one slot)."""
     with start_tts("--engine", "espeak", "--max-concurrency", "1", "--max-queue", "0") as tts:
-        host, port = "127.0.0.1", tts.port
         text = LONG_TEXT.strip()  # at a quarter speed, about 20 MB of espeak-ng's 22.05 kHz PCM16
-        body = ('{"model":"tts-1","response_format":"pcm","speed":0.25,"input":"' + text + '"}').encode()
-        request = (
-            f"POST /v1/audio/speech HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
-        sock = socket.create_connection((host, port))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.sendall(request)
-        assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+        body = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.25, "input": text})
+        sock = stalled_reader(tts.port, body)
         # The reader stalls: espeak-ng must end up blocked on its full pipe, still holding the only
         # slot, having written no more than the kernel's buffers hold (the socket's send buffer at
         # its largest, the pipe, the server's bounded queue), instead of its audio piling up in memory.
@@ -165,13 +162,7 @@ def test_espeak_keeps_one_process_waiting_per_slot_and_leaves_none_after_sigterm
         assert len(waiting & set(espeak_pids(tts, speaking=False))) == 1
         assert not espeak_pids(tts, speaking=True)
         stalled = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.25, "input": LONG_TEXT})
-        sock = socket.create_connection(("127.0.0.1", tts.port))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.sendall(
-            b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + f"Content-Length: {len(stalled)}\r\n\r\n{stalled}".encode()
-        )
-        assert sock.recv(1024).startswith(b"HTTP/1.1 200")  # then never reads again
+        sock = stalled_reader(tts.port, stalled)
         assert wait_for(lambda: any(map(blocked_writing_a_pipe, espeak_pids(tts, speaking=True))))
         assert wait_for(lambda: len(espeak_pids(tts, speaking=False)) == 2)
         pids = set(espeak_pids(tts, speaking=True)) | set(espeak_pids(tts, speaking=False))

@@ -76,6 +76,19 @@ def bytes_written(pid: int) -> int:
     raise ValueError(f"/proc/{pid}/io has no wchar")
 
 
+def stalled_reader(port: int, body: str) -> socket.socket:
+    """A client that asks for speech with a 4 KB receive buffer, reads the status line (200), then
+    never reads again: the server's writes back up into espeak-ng's pipe. Close it to hang up."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(
+        b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body.encode())}\r\n\r\n{body}".encode()
+    )
+    assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+    return sock
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as sock:
