@@ -16,11 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 from xml.sax.saxutils import escape
 
 from vibevoice_platform.bench.chart import nice_ticks
-from vibevoice_platform.bench.history import HistoryEntry, past_values, spread
+from vibevoice_platform.bench.history import HistoryEntry, Spread, past_values, spread
 from vibevoice_platform.bench.policy import Policy
 
 STATISTICS = ("p50", "p95")
@@ -36,21 +35,12 @@ Scale = Callable[[float], float]
 
 
 @dataclass(frozen=True)
-class Band:
-    """The spread that judges a statistic: the past runs' median, and the limit noise may reach."""
-
-    runs: int
-    median: float
-    limit: float  # median + k x MAD in the worse direction
-
-
-@dataclass(frozen=True)
 class Line:
     """One statistic over the nights, oldest first, this run last; its band when it is gated."""
 
     statistic: str
     values: list[float | None]  # None: that night did not record it
-    band: Band | None
+    band: Spread | None  # the past runs' median and the limit noise may reach
 
 
 @dataclass(frozen=True)
@@ -61,11 +51,6 @@ class Trend:
     unit: str
     nights: list[str]
     lines: list[Line]
-
-
-def _band(values: Sequence[float], k: float, worse: Literal["higher", "lower"]) -> Band:
-    noise = spread(values, k, worse)
-    return Band(noise.runs, noise.median, noise.limit)
 
 
 def night_labels(entries: Sequence[HistoryEntry]) -> list[str]:
@@ -97,7 +82,7 @@ def trends(
             history = past_values(earlier, metric, name)
             band = None
             if check is not None and len(history) >= policy.history.min_runs:
-                band = _band(history, policy.history.k, check.worse)
+                band = spread(history, policy.history.k, check.worse)
             lines.append(Line(name, values, band))
         if any(v is not None for line in lines for v in line.values):
             panels.append(Trend(metric, units.get(metric, ""), night_labels(nights), lines))
@@ -183,7 +168,7 @@ def _band_legend(trend: Trend, min_runs: int) -> str:
     return f"no band yet: it needs {min_runs} past runs"
 
 
-def _band_shapes(band: Band, statistic: str, left: float, right: float, y: Scale) -> list[str]:
+def _band_shapes(band: Spread, statistic: str, left: float, right: float, y: Scale) -> list[str]:
     colour = COLOURS[statistic]
     limit, median = y(band.limit), y(band.median)
     top, bottom = min(limit, median), max(limit, median)
