@@ -273,11 +273,7 @@ def main() -> None:
         "table": rows,
         "run_wall_s_median": round(statistics.median(walls), 2),
         "run_wall_s_max": round(max(walls), 2),
-        "load1": {
-            "min": round(loads[0], 2),
-            "median": round(statistics.median(loads), 2),
-            "max": round(loads[-1], 2),
-        },
+        "load1": dict(zip(("min", "median", "max"), load1, strict=True)),
         "verdicts": [j.__dict__ for j in judged],
         "runs": [r.__dict__ for r in runs],
     }
