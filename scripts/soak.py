@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -46,6 +47,9 @@ from typing import Any, Protocol
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.processes import bytes_written, child_pids
 
 BIN = Path(sys.executable).parent
 SENTENCES = (
@@ -144,18 +148,10 @@ def espeak_children(pid: int) -> dict[int, bool]:
     """Live espeak-ng processes whose parent is `pid`: pid → whether it is speaking. One waiting for
     its text (the TTS's warm pool) has written nothing yet, not even its WAV header."""
     found: dict[int, bool] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            name = (entry / "comm").read_text().strip()
-            io = (entry / "io").read_text()
-        except OSError:
-            continue
-        if int(stat[1]) == pid and stat[0] != "Z" and name.startswith("espeak"):
-            written = next(int(line.split()[1]) for line in io.splitlines() if line.startswith("wchar:"))
-            found[int(entry.name)] = written > 0
+    for child, name in child_pids(pid).items():
+        if name.startswith("espeak"):
+            with contextlib.suppress(OSError):  # it exited since it was listed
+                found[child] = bytes_written(child) > 0
     return found
 
 
