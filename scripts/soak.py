@@ -616,9 +616,7 @@ async def idle_websockets(procs: tuple[Proc, Proc], count: int, hold_s: float) -
 
 async def non_readers(tts: Proc, count: int, hold_s: float) -> Counter[str]:
     """`count` clients that ask for minutes of speech and never read it; held for `hold_s`."""
-    body = json.dumps(
-        {"model": "tts-1", "response_format": "pcm", "speed": 0.25, "input": LONG_TEXT}
-    ).encode()
+    body = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.5, "input": LONG_TEXT}).encode()
     head = _request_head("/v1/audio/speech", len(body))
 
     def one() -> str:

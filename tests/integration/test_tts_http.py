@@ -75,7 +75,7 @@ def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS
     """With the warm pool on (the default: one waiting espeak-ng for the one slot)."""
     with start_tts("--engine", "espeak", "--max-concurrency", "1", "--max-queue", "0") as tts:
         text = LONG_TEXT.strip()  # at a quarter speed, about 20 MB of espeak-ng's 22.05 kHz PCM16
-        body = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.25, "input": text})
+        body = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.5, "input": text})
         sock = stalled_reader(tts.port, body)
         # The reader stalls: espeak-ng must end up blocked on its full pipe, still holding the only
         # slot, having written no more than the kernel's buffers hold (the socket's send buffer at
@@ -161,7 +161,7 @@ def test_espeak_keeps_one_process_waiting_per_slot_and_leaves_none_after_sigterm
         assert wait_for(lambda: len(espeak_pids(tts, speaking=False)) == 2)  # the one used was replaced
         assert len(waiting & set(espeak_pids(tts, speaking=False))) == 1
         assert not espeak_pids(tts, speaking=True)
-        stalled = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.25, "input": LONG_TEXT})
+        stalled = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.5, "input": LONG_TEXT})
         sock = stalled_reader(tts.port, stalled)
         assert wait_for(lambda: any(map(blocked_writing_a_pipe, espeak_pids(tts, speaking=True))))
         assert wait_for(lambda: len(espeak_pids(tts, speaking=False)) == 2)

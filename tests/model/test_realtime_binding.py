@@ -22,6 +22,7 @@ import pytest
 from tests.model import fake_realtime
 from vibevoice_platform.audio import float_to_pcm16
 from vibevoice_platform.tts.engines import build_engine
+from vibevoice_platform.tts.engines.base import no_progress
 from vibevoice_platform.tts.engines.vibevoice import WORKER_NAME, VibeVoiceEngine
 from vibevoice_platform.tts.engines.vibevoice_bindings import realtime_importable
 from vibevoice_platform.tts.engines.vibevoice_longform import MODEL_MODULE as LONGFORM_MODULE
@@ -188,7 +189,7 @@ def test_a_stop_ends_generation_at_the_frame_it_is_seen_not_at_the_end_of_the_wi
         cfg_scale=1.5,
         diffusion_steps=5,
     )
-    binding.load()
+    binding.load(no_progress)
     sink = Recorder(stop_after)
     binding.generate("word " * 100, "en-Carter_man", sink, sink.stop.is_set)
     # The model's own check, once per window of 6 frames, never came: the streamer stopped it.

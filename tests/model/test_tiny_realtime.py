@@ -35,6 +35,7 @@ from tests.model.observe import (
 from tests.support.processes import Service, free_port, running, wait_until_ok
 from vibevoice_platform.audio import WAV_HEADER_SIZE, parse_wav_header
 from vibevoice_platform.tts.engines import build_engine
+from vibevoice_platform.tts.engines.base import no_progress
 from vibevoice_platform.tts.engines.vibevoice_realtime import MODEL_MODULE
 from vibevoice_platform.tts.engines.vibevoice_tiny import (
     FRAME_SAMPLES,
@@ -234,7 +235,7 @@ def save_tiny_realtime_model(folder: Path) -> None:
     as `.pt` files. Its end-of-speech classifier says yes at once, so the model ends by itself."""
     torch = importlib.import_module("torch")
     tiny = TinyRealtimeBinding(device="cpu", dtype="float32", cfg_scale=1.5, diffusion_steps=5)
-    tiny.load()
+    tiny.load(no_progress)
     tiny.model.tts_eos_classifier.fc2.bias.data.fill_(-NEVER)
     tiny.model.save_pretrained(folder)
     tiny.processor.tokenizer.save_pretrained(folder / "tokenizer")

@@ -102,9 +102,13 @@ class AudioStreamSession:
         """Serve the session until `end`, a close by the client, or a fatal error."""
         await self._ws.accept()
         try:
+            await self._run()
+        except WebSocketDisconnect:  # the client left, or a limit closed the socket, at any point
+            logger.info("audio stream client went away")
+
+    async def _run(self) -> None:
+        try:
             start = await self._receive_start()
-        except WebSocketDisconnect:
-            return  # the client left (or a transport limit closed it) before starting
         except _ProtocolError as exc:
             await self._send_error(exc.code, exc.message)
             await close_websocket(self._ws, CLOSE_POLICY, exc.message)
@@ -127,14 +131,8 @@ class AudioStreamSession:
 
     async def _serve(self, slot: Slot) -> None:
         engine = self._service.engine
-        await self._ws.send_json(
-            {
-                "type": "started",
-                "voice": self._voice,
-                "sample_rate": engine.sample_rate,
-                "format": "pcm_s16le",
-            }
-        )
+        started = {"type": "started", "voice": self._voice, "sample_rate": engine.sample_rate}
+        await self._ws.send_json({**started, "format": "pcm_s16le"})
         send, receive = anyio.create_memory_object_stream[_Item](1024)
         try:
             async with anyio.create_task_group() as tg:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from vibevoice_platform.tts.engines.base import LoadProgress
 from vibevoice_platform.tts.engines.vibevoice_interface import AudioSink, ModelBinding
 from vibevoice_platform.tts.errors import EngineError
 
@@ -163,16 +164,19 @@ class TorchModelBinding(ModelBinding):
     def voices(self) -> Sequence[str]:
         return tuple(self._voices)
 
-    def load(self) -> None:
+    def load(self, progress: LoadProgress) -> None:
         torch = import_module("torch")
         self.torch = torch
+        progress("torch imported")
         if self._threads is not None:
             torch.set_num_threads(self._threads)  # process-wide
         self.device = resolve_device(torch, self.device)
         dtype = resolve_dtype(torch, self._requested_dtype, self.device)
+        progress(f"device {self.device}")
         self.model, self.processor = self.load_model(dtype)
         self.model.eval()
         self.model.set_ddpm_inference_steps(num_steps=self._steps)
+        progress("model and processor loaded")
         self._voices = self.load_voices()
         logger.info(
             "model loaded",
