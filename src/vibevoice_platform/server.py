@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -122,7 +123,8 @@ def listen(host: str, port: int, prog: str, env_prefix: str) -> socket.socket:
         return socket.create_server((host, port), family=family)
     except OSError as exc:
         names = f"--host/--port, env {env_prefix}HOST/{env_prefix}PORT"
-        print_error(prog, f"cannot listen on {host}:{port} ({names}): {exc.strerror}")
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        print_error(prog, f"cannot listen on {host}:{port} ({names}): {reason}")
         raise SystemExit(1) from None
 
 
