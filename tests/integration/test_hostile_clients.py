@@ -17,6 +17,7 @@ import anyio
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 
 from tests.integration.conftest import StartTTS, espeak_pids
@@ -143,8 +144,8 @@ async def test_websocket_sessions_message_size_rate_and_encoding_are_limited(sta
         async with connect(url) as ws:
             await ws.send(b'{"type": "start", "voice": "\xff"}', text=True)
             close = await _closed_with(ws)
-        assert close.code == 1007
-        assert close.reason
+        assert close.code == 1007  # uvicorn's own close (it gives no reason), logged as one warning
+        assert "not UTF-8: closed with 1007" in tts.output()
         async with connect(url) as ws:  # and a well-behaved session still works
             await ws.send(json.dumps({"type": "start"}))
             await ws.send(json.dumps({"type": "text", "text": "Still here."}))
@@ -263,8 +264,10 @@ async def test_frames_uvicorn_refuses_mid_session_leave_no_traceback(
                     while not isinstance(await ws.recv(), bytes):
                         pass  # text deltas, until the first audio: the turn is being spoken
                 await ws.send(json.dumps({"type": "user.text", "text": "x" * 8192}))
-                close = await _closed_with(ws)
-            assert close.code == 1009
+                with anyio.fail_after(15), contextlib.suppress(ConnectionClosed):
+                    while True:  # what the turn sent before the close, then the close
+                        await ws.recv()
+            assert ws.close_code == 1009
         assert await _serves(tts_url)
     for service in (tts, agent):
         log = service.output()
