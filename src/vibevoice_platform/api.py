@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 
 class ErrorDetail(BaseModel):
@@ -159,6 +159,9 @@ def _document_validation_errors(schema: dict[str, Any]) -> None:
                     )
 
 
+# What ends a WebSocket session's tasks: the client gone (or the socket closed under them), or, in a
+# task still sending, Starlette refusing a send once another task has closed the session.
+SESSION_OVER = (WebSocketDisconnect, WebSocketDisconnected)
 MAX_CLOSE_REASON = 123  # bytes: a close frame's payload is at most 125, two of them the code
 
 

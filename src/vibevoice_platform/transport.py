@@ -154,9 +154,6 @@ class Connections:
         self._response = _timeout_response(header_timeout_s)
         self._open: dict[Address, _Connection] = {}
 
-    def __len__(self) -> int:
-        return len(self._open)
-
     def protocol(self, inner: Callable[..., asyncio.Protocol]) -> type[asyncio.Protocol]:
         """`inner` (uvicorn's h11 protocol) behind the header deadline, for uvicorn's `http=`."""
         connections = self
@@ -266,7 +263,7 @@ class TransportGuard:
     def __init__(self, app: ASGIApp, limits: Limits, connections: Connections | None = None) -> None:
         self.app = app
         self._limits = limits
-        self._connections = connections or Connections(limits.header_timeout_s)
+        self._connections = Connections(limits.header_timeout_s) if connections is None else connections
         self._sessions = 0
 
     @property

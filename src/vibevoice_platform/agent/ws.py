@@ -28,7 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from vibevoice_platform.agent.events import to_ws
 from vibevoice_platform.agent.service import AgentService, TooManyTurnsError
 from vibevoice_platform.agent.turn import Event
-from vibevoice_platform.api import close_websocket
+from vibevoice_platform.api import SESSION_OVER, close_websocket
 from vibevoice_platform.auth import RateLimiter
 from vibevoice_platform.logs import new_request_id
 
@@ -88,7 +88,7 @@ class Conversation:
         try:
             async with anyio.create_task_group() as tg:
                 await self._read(tg)
-        except* WebSocketDisconnect:
+        except* SESSION_OVER:
             pass
         finally:
             await self._interrupt(notify=False)

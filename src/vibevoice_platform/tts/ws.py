@@ -27,7 +27,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from vibevoice_platform.api import close_websocket
+from vibevoice_platform.api import SESSION_OVER, close_websocket
 from vibevoice_platform.audio import duration_seconds
 from vibevoice_platform.text import SentenceChunker
 from vibevoice_platform.tts.errors import TTSError
@@ -103,7 +103,7 @@ class AudioStreamSession:
         await self._ws.accept()
         try:
             await self._run()
-        except WebSocketDisconnect:  # the client left, or a limit closed the socket, at any point
+        except SESSION_OVER:  # the client left, or a limit closed the socket, at any point
             logger.info("audio stream client went away")
 
     async def _run(self) -> None:
@@ -138,7 +138,7 @@ class AudioStreamSession:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._speak, receive, slot, tg.cancel_scope)
                 await self._read(send)
-        except* WebSocketDisconnect:
+        except* SESSION_OVER:
             logger.info("audio stream client went away")
 
     async def _receive_start(self) -> StartMessage:
