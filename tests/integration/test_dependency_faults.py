@@ -137,6 +137,39 @@ def test_an_engine_that_cannot_load_exits_1_with_the_reason(tmp_path: Path) -> N
     assert unimportable.returncode == 1
     assert "torch cannot be imported (this torch is broken)" in unimportable.stderr
     assert "Traceback" not in unimportable.stderr
+    nowhere = _exits(["vibevoice-tts", "--engine", "vibevoice", "--model", "/nonexistent"])
+    assert nowhere.returncode == 1
+    assert "--model /nonexistent: no such folder" in nowhere.stderr  # not the hub's repo-id message
+
+
+def test_a_load_that_makes_no_progress_fails_liveness(tmp_path: Path) -> None:
+    """--load-stall-s: while the engine loads, /health turns 503 once the load has made no progress
+    for that long, so a liveness probe restarts the process; without it a hung load stays alive.
+    The load here is espeak-ng's, with an espeak-ng that never answers `--version`."""
+    hung = tmp_path / "espeak-ng"
+    hung.write_text("#!/bin/sh\nexec sleep 600\n")
+    hung.chmod(0o755)
+    command = ["vibevoice-tts", "--engine", "espeak", "--espeak-binary", str(hung)]
+    watched_port, unwatched_port = free_port(), free_port()
+    with (
+        running(
+            [*command, "--port", str(unwatched_port)], port=unwatched_port, ready_path="/v1/models"
+        ) as unwatched,
+        running(
+            [*command, "--load-stall-s", "1", "--port", str(watched_port)],
+            port=watched_port,
+            ready_path="/v1/models",
+        ) as watched,
+    ):
+        assert wait_for(lambda: httpx.get(f"{watched.url}/health").status_code == 503)
+        health = httpx.get(f"{watched.url}/health").json()
+        assert health["status"] == "stalled"
+        assert "no progress for" in health["detail"]
+        assert "(--load-stall-s 1); its last step: the load started" in health["detail"]
+        assert httpx.get(f"{watched.url}/ready").json()["status"] == "loading"
+        assert httpx.get(f"{unwatched.url}/health").status_code == 200  # as hung, for as long: still alive
+        assert httpx.get(f"{unwatched.url}/ready").json()["status"] == "loading"
+    assert watched.output().count("the engine's load has made no progress") == 1  # logged once
 
 
 def test_stay_up_unready_keeps_serving_not_ready_with_the_reason() -> None:

@@ -51,6 +51,29 @@ def test_openai_client_sees_errors_as_openai_errors(tts_espeak: Service) -> None
         client.audio.speech.create(model="tts-1", voice="alloy", input="hi", speed=9)
 
 
+def test_espeak_speaks_each_speed_it_accepts_and_refuses_those_it_cannot(tts_espeak: Service) -> None:
+    """espeak-ng speaks no slower than 80 words a minute (0.46 of its normal 175), so a slower speed is
+    refused naming the range instead of being spoken at 0.46; up to OpenAI's 4.0 the audio's length
+    follows 1/speed (before, 4.0 was clamped to 2.9 times as short)."""
+
+    def seconds(speed: float) -> float:
+        body = {"model": "tts-1", "input": LONG_TEXT[:600], "response_format": "pcm", "speed": speed}
+        response = httpx.post(f"{tts_espeak.url}/v1/audio/speech", json=body, timeout=60)
+        assert response.status_code == 200, response.text
+        return duration_seconds(len(response.content))
+
+    normal = seconds(1.0)
+    for speed in (0.5, 2.0, 4.0):
+        assert normal / seconds(speed) == pytest.approx(speed, rel=0.1)
+    refused = httpx.post(
+        f"{tts_espeak.url}/v1/audio/speech", json={"model": "tts-1", "input": "Hi.", "speed": 0.25}
+    )
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert (error["code"], error["param"]) == ("unsupported_value", "speed")
+    assert error["message"] == "the espeak engine speaks at speed 0.46 to 4; speed 0.25 is outside it"
+
+
 def test_audio_arrives_before_synthesis_ends(tts_espeak: Service) -> None:
     body = {"model": "tts-1", "input": LONG_TEXT, "response_format": "pcm"}
     speaking_at_first_audio: list[int] | None = None

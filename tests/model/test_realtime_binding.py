@@ -26,6 +26,7 @@ from vibevoice_platform.tts.engines.base import no_progress
 from vibevoice_platform.tts.engines.vibevoice import WORKER_NAME, VibeVoiceEngine
 from vibevoice_platform.tts.engines.vibevoice_bindings import realtime_importable
 from vibevoice_platform.tts.engines.vibevoice_longform import MODEL_MODULE as LONGFORM_MODULE
+from vibevoice_platform.tts.engines.vibevoice_realtime import MODEL_MODULE as REALTIME_MODULE
 from vibevoice_platform.tts.engines.vibevoice_realtime import RealtimeBinding
 from vibevoice_platform.tts.engines.vibevoice_tiny import tiny_tokenizer
 from vibevoice_platform.tts.errors import EngineError
@@ -233,3 +234,12 @@ async def test_the_long_form_tiny_model_without_the_long_form_code_fails_naming_
     monkeypatch.setitem(sys.modules, LONGFORM_MODULE, None)
     with pytest.raises(EngineError, match=f"{LONGFORM_MODULE} cannot be imported.*make model-deps"):
         await loaded_engine(Path("tiny-random"), family="longform")
+
+
+async def test_the_realtime_family_without_its_package_fails_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As on the development machines and in the test-model image: Microsoft's package is not on PyPI.
+    monkeypatch.setitem(sys.modules, REALTIME_MODULE, None)
+    with pytest.raises(EngineError, match=f"{REALTIME_MODULE} cannot be imported.*not on PyPI"):
+        await loaded_engine(Path("tiny-random"), family="realtime")

@@ -50,6 +50,16 @@ def import_module(name: str) -> Any:
         raise EngineError(f"{name} cannot be imported ({exc}); {INSTALL_HINT}") from exc
 
 
+def check_model_folder(model: str) -> None:
+    """A `--model` written as a path (/, ., ~) must be a folder: otherwise the hub would be asked for
+    it as a model id and answer with a message about repository names."""
+    if model.startswith(("/", ".", "~")) and not Path(model).expanduser().is_dir():
+        raise EngineError(
+            f"--model {model}: no such folder (a model is a local folder, a model id such as "
+            "microsoft/VibeVoice-Realtime-0.5B, or tiny-random)"
+        )
+
+
 def import_attr(module: str, attr: str) -> Any:
     """`module.attr` (a model or processor class), or EngineError."""
     found = getattr(import_module(module), attr, None)
@@ -165,6 +175,7 @@ class TorchModelBinding(ModelBinding):
         return tuple(self._voices)
 
     def load(self, progress: LoadProgress) -> None:
+        check_model_folder(self.model_id)
         torch = import_module("torch")
         self.torch = torch
         progress("torch imported")
