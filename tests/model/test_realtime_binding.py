@@ -227,19 +227,18 @@ async def test_auto_picks_realtime_when_its_classes_import(
     assert engine.native_voices == ("en-Carter_man", "en-Emma_woman")
 
 
-async def test_the_long_form_tiny_model_without_the_long_form_code_fails_naming_it(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("family", "module", "hint"),
+    [
+        # as in the cuda image, which has Microsoft's realtime package and not PyPI's long-form one
+        ("longform", LONGFORM_MODULE, "make model-deps"),
+        # as on the development machines and in the test-model image: Microsoft's is not on PyPI
+        ("realtime", REALTIME_MODULE, "not on PyPI"),
+    ],
+)
+async def test_a_family_without_its_model_code_fails_naming_it(
+    monkeypatch: pytest.MonkeyPatch, family: str, module: str, hint: str
 ) -> None:
-    # As in the cuda image, which has Microsoft's realtime package and not PyPI's long-form one.
-    monkeypatch.setitem(sys.modules, LONGFORM_MODULE, None)
-    with pytest.raises(EngineError, match=f"{LONGFORM_MODULE} cannot be imported.*make model-deps"):
-        await loaded_engine(Path("tiny-random"), family="longform")
-
-
-async def test_the_realtime_family_without_its_package_fails_naming_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # As on the development machines and in the test-model image: Microsoft's package is not on PyPI.
-    monkeypatch.setitem(sys.modules, REALTIME_MODULE, None)
-    with pytest.raises(EngineError, match=f"{REALTIME_MODULE} cannot be imported.*not on PyPI"):
-        await loaded_engine(Path("tiny-random"), family="realtime")
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(EngineError, match=f"{module} cannot be imported.*{hint}"):
+        await loaded_engine(Path("tiny-random"), family=family)
