@@ -148,9 +148,11 @@ def test_overload_answers_429_with_retry_after(start_tts: StartTTS) -> None:
 
 
 def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> None:
-    with start_tts("--engine", "sine", "--sine-pace", "1", "--drain-s", "1", "--grace-s", "10") as tts:
+    # A drain of 3 s (a shorter one was seen over before the test could read /ready on a loaded
+    # machine), and a stream of 5 s, which spans the drain and the shutdown after it.
+    with start_tts("--engine", "sine", "--sine-pace", "1", "--drain-s", "3", "--grace-s", "10") as tts:
         received: list[int] = []
-        body = {"model": "tts-1", "input": "y" * 50, "response_format": "pcm"}  # 2.5 s in real time
+        body = {"model": "tts-1", "input": "y" * 100, "response_format": "pcm"}  # 5 s in real time
 
         def stream() -> None:
             with httpx.stream("POST", f"{tts.url}/v1/audio/speech", json=body, timeout=20) as response:
@@ -160,10 +162,10 @@ def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> 
         reader.start()
         assert wait_for(lambda: "vibevoice_tts_active_streams 1.0" in httpx.get(f"{tts.url}/metrics").text)
         tts.process.send_signal(signal.SIGTERM)
-        assert wait_for(lambda: httpx.get(f"{tts.url}/ready").status_code == 503, timeout=0.9)
+        assert wait_for(lambda: httpx.get(f"{tts.url}/ready").status_code == 503, timeout=2.5)
         assert httpx.get(f"{tts.url}/ready").json()["status"] == "draining"
-        reader.join(timeout=15)
-        assert received == [int(2.5 * 48_000)]  # the whole stream, not cut
+        reader.join(timeout=20)
+        assert received == [5 * 48_000]  # the whole stream, not cut
         tts.process.wait(timeout=10)
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{tts.url}/health")
