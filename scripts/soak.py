@@ -49,7 +49,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.processes import bytes_written, child_pids
+from tests.support.processes import bytes_written, child_pids, free_port
+from vibevoice_platform.bench.stats import summarize
 
 BIN = Path(sys.executable).parent
 SENTENCES = (
@@ -64,12 +65,6 @@ SCENARIOS = ("slowloris", "idle-ws", "non-reader", "big-body", "long-input", "ba
 
 
 # --- processes and /proc -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -355,11 +350,14 @@ async def run_workers(requests: list[Request], concurrency: int, duration_s: flo
     return outcomes
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+def ttfa_summary(values: list[float]) -> dict[str, float | None]:
+    """p50, p99 (None when there are none) and the count, by the benchmark's own statistics."""
+    summary = summarize(values)
+    return {
+        "p50": None if summary is None else summary.p50,
+        "p99": None if summary is None else summary.p99,
+        "n": len(values),
+    }
 
 
 def _ms(value: float | None) -> str:
@@ -424,8 +422,8 @@ def soak(minutes: float, concurrency: int, warmup_s: float, sample_s: float) -> 
         minutes=minutes,
         concurrency=concurrency,
         responses={k: dict(v) for k, v in sorted(responses.items())},
-        ttfa_first_ms={"p50": percentile(first, 50), "p99": percentile(first, 99), "n": len(first)},
-        ttfa_last_ms={"p50": percentile(last, 50), "p99": percentile(last, 99), "n": len(last)},
+        ttfa_first_ms=ttfa_summary(first),
+        ttfa_last_ms=ttfa_summary(last),
         resources={
             name: {
                 "before": before[name],
@@ -616,9 +614,7 @@ async def idle_websockets(procs: tuple[Proc, Proc], count: int, hold_s: float) -
 
 async def non_readers(tts: Proc, count: int, hold_s: float) -> Counter[str]:
     """`count` clients that ask for minutes of speech and never read it; held for `hold_s`."""
-    body = json.dumps(
-        {"model": "tts-1", "response_format": "pcm", "speed": 0.25, "input": LONG_TEXT}
-    ).encode()
+    body = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.5, "input": LONG_TEXT}).encode()
     head = _request_head("/v1/audio/speech", len(body))
 
     def one() -> str:
@@ -784,9 +780,9 @@ def hostile(selected: list[str], quiet_s: float) -> list[ScenarioReport]:
             await asyncio.to_thread(settle, procs, before, 15)
             after = {p.name: sample(p.process.pid) for p in procs}
             ttfa = {
-                kind: percentile(
-                    [o.ttfa_ms for o in outcomes if o.kind == kind and o.ttfa_ms is not None], 50
-                )
+                kind: ttfa_summary([o.ttfa_ms for o in outcomes if o.kind == kind and o.ttfa_ms is not None])[
+                    "p50"
+                ]
                 for kind in ("tts-pcm", "agent-sse")
             }
             served = Counter(o.status for o in outcomes)

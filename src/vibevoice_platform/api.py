@@ -2,8 +2,9 @@
 
 Validation errors (wrong types, missing fields, values out of range) are 422, malformed JSON is 400,
 both with the body `{"error": {"message", "type", "code", "param"}}` that OpenAI clients understand,
-and the OpenAPI document describes that body instead of FastAPI's default. WebSocket close frames
-carry a reason as well as a code.
+and the OpenAPI document describes that body instead of FastAPI's default; a body that was not sent as
+JSON says so. A WebSocket handshake to a path with no WebSocket is answered 404 with that body, naming
+the ones there are. WebSocket close frames carry a reason as well as a code.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
-from starlette.websockets import WebSocket
+from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 
 class ErrorDetail(BaseModel):
@@ -75,6 +78,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             error_type="invalid_request_error", code="json_invalid",
         )  # fmt: skip
     message = "; ".join(f"{_param(tuple(e['loc'])) or 'body'}: {e['msg']}" for e in errors)
+    content_type = request.headers.get("content-type", "")
+    if _param(tuple(first["loc"])) is None and not content_type.startswith("application/json"):
+        sent = f"Content-Type: {content_type}" if content_type else "no Content-Type"
+        message += f" (send the body as JSON with Content-Type: application/json; this request has {sent})"
     return error_response(
         422,
         message,
@@ -99,6 +106,24 @@ def install_error_handlers(app: FastAPI) -> None:
     """Make validation and routing errors answer in OpenAI's shape, and document them so."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    not_found = app.router.default
+
+    async def no_such_route(scope: Scope, receive: Receive, send: Send) -> None:
+        """Starlette refuses an unknown WebSocket path with a bare close, which a client sees as 403
+        (as if refused for its key): answer 404 naming the paths there are."""
+        if scope["type"] != "websocket":
+            await not_found(scope, receive, send)
+            return
+        paths = ", ".join(route.path for route in app.routes if isinstance(route, WebSocketRoute))
+        response = error_response(
+            404,
+            f"no WebSocket at {scope['path']}; this service's: {paths}",
+            error_type="invalid_request_error",
+            code="not_found",
+        )
+        await WebSocket(scope, receive, send).send_denial_response(response)
+
+    app.router.default = no_such_route
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -134,6 +159,9 @@ def _document_validation_errors(schema: dict[str, Any]) -> None:
                     )
 
 
+# What ends a WebSocket session's tasks: the client gone (or the socket closed under them), or, in a
+# task still sending, Starlette refusing a send once another task has closed the session.
+SESSION_OVER = (WebSocketDisconnect, WebSocketDisconnected)
 MAX_CLOSE_REASON = 123  # bytes: a close frame's payload is at most 125, two of them the code
 
 

@@ -2,13 +2,15 @@
 
 With keys configured, every HTTP request and WebSocket handshake needs `Authorization: Bearer KEY`,
 except the open paths: /health, /ready and /metrics stay open for probes and scrapers (the Helm chart
-keeps them, and /docs, off the Ingress). A refused HTTP request gets 401 with OpenAI's error body; a
-refused WebSocket is closed before it is accepted (the client sees its handshake refused with 403).
-Keys are compared by digest in constant time and never logged or stored as they are.
+keeps them, and /docs, off the Ingress). A refused HTTP request, and a refused WebSocket handshake, get
+401 with OpenAI's error body. Keys are compared by digest in constant time and never logged or stored
+as they are.
 
-The rate limit is a token bucket per key over the agent's turns: each HTTP request to a limited path,
-and each turn message on a limited WebSocket, takes a token; without one an HTTP request is answered 429
-with Retry-After, a WebSocket turn with an `error` message.
+The rate limit is a token bucket per key, in each process (N replicas allow N times the rate): each
+HTTP request to a limited path, and each turn message on a limited WebSocket (the agent's `user.text`;
+for the TTS, each session), takes a token; without one an HTTP request is answered 429 with
+Retry-After and OpenAI's error body, a WebSocket turn with an `error` message. Without keys there is no
+key to count by, so the limit is off (the start-up log says so).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import math
 import re
 import time
@@ -25,10 +28,11 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocketClose
+from starlette.websockets import WebSocket
 
 from vibevoice_platform.api import error_response
 
+logger = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 
@@ -60,10 +64,10 @@ class KeyRing:
 
 
 class RateLimiter:
-    """A token bucket per key: `per_minute` tokens a minute, at most `burst` saved up."""
+    """A token bucket per key: `per_second` tokens a second, at most `burst` saved up."""
 
-    def __init__(self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._rate = per_minute / 60.0
+    def __init__(self, per_second: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._rate = per_second
         self._burst = float(burst)
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
@@ -168,13 +172,13 @@ async def _refuse(
     message: str,
     retry_after: str | None = None,
 ) -> None:
-    if scope["type"] == "websocket":
-        await WebSocketClose(code=1008, reason=message)(scope, receive, send)
-        return
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": retry_after or "1"}
     error_type = "invalid_request_error" if status == 401 else "rate_limit_error"
     response = error_response(status, message, error_type=error_type, code=code, headers=headers)
-    await response(scope, receive, send)
+    if scope["type"] == "websocket":  # the handshake is answered with the status and the body
+        await WebSocket(scope, receive, send).send_denial_response(response)
+    else:
+        await response(scope, receive, send)
 
 
 def protect(
@@ -184,8 +188,10 @@ def protect(
     limited: frozenset[str] = frozenset(),
     ws_turn_type: str | None = None,
 ) -> None:
-    """Require API keys on `app` when any are configured; with none it stays open."""
+    """Require API keys on `app` when any are configured; with none it stays open (and unlimited)."""
     ring = KeyRing.parse(keys)
+    if limiter is not None and not ring:
+        logger.warning("the per-key rate limit is off: no API keys are configured to count by")
     if ring:
         app.add_middleware(
             ApiKeyMiddleware, keys=ring, limiter=limiter, limited=limited, ws_turn_type=ws_turn_type

@@ -1,15 +1,19 @@
 """Command-line flags derived from pydantic-settings models, so every flag has an env var twin.
 
 Precedence: flags, then `VIBEVOICE_*` environment variables, then defaults. Secret fields are never
-flags: a secret in argv shows in `ps` and in shell history, so they come from the environment only.
+flags: a secret in argv shows in `ps` and in shell history, so they come from the environment only,
+and `--help` lists those variables after the flags. A bad value stops the start with one line (no
+usage block above it), exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import typing
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings
@@ -27,10 +31,40 @@ def _choices(annotation: Any) -> list[str] | None:
     return None
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line, `PROG: error: ...`, without its usage
+    block (`--help` shows that), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def http_url(value: str) -> str:
+    """`value` if it is an http(s) URL with a host, without a trailing slash; else ValueError saying
+    what to write (a URL without a scheme would otherwise fail on every request, or wait)."""
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return value.rstrip("/")
+    hint = f"; did you mean http://{value}?" if "://" not in value and value else ""
+    raise ValueError(f"{value!r} is not an http:// or https:// URL with a host{hint}")
+
+
 def build_parser(settings_cls: type[BaseSettings], prog: str, description: str) -> argparse.ArgumentParser:
-    """An argparse parser with one `--kebab-case` flag per non-secret settings field."""
+    """An argparse parser with one `--kebab-case` flag per non-secret settings field; the secret
+    fields' environment variables are listed after the flags."""
     prefix = str(settings_cls.model_config.get("env_prefix", ""))
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    secrets = [
+        f"  {prefix}{name}".upper() + f"  {field.description or ''}"
+        for name, field in settings_cls.model_fields.items()
+        if _is_secret(field.annotation)
+    ]
+    epilog = "\n".join(["secrets, from the environment only (never flags):", *secrets]) if secrets else None
+    parser = OneLineParser(
+        prog=prog,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     for name, field in settings_cls.model_fields.items():
         if _is_secret(field.annotation):
             continue
@@ -58,9 +92,15 @@ def parse_settings(
         parser.error("; ".join(_problem(err["loc"], err["msg"], flags, prefix) for err in exc.errors()))
 
 
+def print_error(prog: str, message: str) -> None:
+    """A start-up error as the parser reports one: `PROG: error: MESSAGE` on stderr."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+
+
 def _problem(loc: tuple[int | str, ...], message: str, flags: dict[str, Any], prefix: str) -> str:
+    message = message.removeprefix("Value error, ")
     if not loc:  # a check across settings: its message names what to set
-        return message.removeprefix("Value error, ")
+        return message
     name = str(loc[0])
     flag, env = "--" + name.replace("_", "-"), f"{prefix}{name}".upper()
     source = f"{flag} (env {env})" if name in flags else f"{env} in the environment (flag {flag})"

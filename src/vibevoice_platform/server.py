@@ -8,12 +8,17 @@ cut, as if each client had hung up (each stream's cleanup runs: its synthesis st
 and the process exits. Either way the exit status is 0 and nothing is printed but log lines: uvicorn's
 habit of re-raising the signal once it has stopped (a KeyboardInterrupt traceback for Ctrl-C) is
 dropped.
+
+The listening socket is bound before anything else starts (the engine's load included), so an address
+in use stops the start with one line naming the flags, and exit status 1, as any other cause that
+leaves the service unable to serve.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -22,13 +27,16 @@ from typing import Protocol, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from vibevoice_platform.config import print_error
 from vibevoice_platform.logs import configure_logging
 from vibevoice_platform.transport import (
+    MAX_HEADER_BYTES,
+    Connections,
     Limits,
+    QuietInvalidUtf8,
     TransportGuard,
-    Utf8WebSocketProtocol,
-    header_timeout_protocol,
 )
 
 SettingsT = TypeVar("SettingsT", bound="ServiceSettings")
@@ -38,8 +46,15 @@ logger = logging.getLogger(__name__)
 class DrainingServer(uvicorn.Server):
     """uvicorn.Server that announces draining before it stops, and stops at once on a second signal."""
 
-    def __init__(self, config: uvicorn.Config, on_drain: Callable[[], None], drain_s: float) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        connections: Connections,
+        on_drain: Callable[[], None],
+        drain_s: float,
+    ) -> None:
         super().__init__(config)
+        self._connections = connections
         self._on_drain = on_drain
         self._drain_s = drain_s
         self._timer: threading.Timer | None = None
@@ -77,12 +92,7 @@ class DrainingServer(uvicorn.Server):
         self.should_exit = True
 
     def _cut_connections(self) -> None:
-        connections = list(self.server_state.connections)
-        logger.warning("second signal: stopping now, %d connection(s) cut", len(connections))
-        for connection in connections:
-            transport = getattr(connection, "transport", None)
-            if isinstance(transport, asyncio.Transport):
-                transport.abort()
+        logger.warning("second signal: stopping now, %d connection(s) cut", self._connections.abort_all())
 
 
 class ServiceSettings(Limits, Protocol):
@@ -106,25 +116,43 @@ class Drainable(Protocol):
     def start_draining(self) -> None: ...
 
 
-def run_service(settings: SettingsT, create_app: Callable[[SettingsT], FastAPI]) -> None:
-    """Configure logging, build the app and serve it until a signal (the services' `main`)."""
+def listen(host: str, port: int, prog: str, env_prefix: str) -> socket.socket:
+    """The service's listening socket, or exit 1 with one line naming the flags (the port in use)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        names = f"--host/--port, env {env_prefix}HOST/{env_prefix}PORT"
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        print_error(prog, f"cannot listen on {host}:{port} ({names}): {reason}")
+        raise SystemExit(1) from None
+
+
+def run_service(settings: SettingsT, create_app: Callable[[SettingsT], FastAPI], prog: str) -> None:
+    """Bind, configure logging, build the app and serve it until a signal (the services' `main`)."""
+    env_prefix = str(getattr(settings, "model_config", {}).get("env_prefix", ""))
+    sock = listen(settings.host, settings.port, prog, env_prefix)
     configure_logging(settings.log_level)
+    logging.getLogger("uvicorn.error").addFilter(QuietInvalidUtf8())
     app = create_app(settings)
     service: Drainable = app.state.service
+    connections = Connections(settings.header_timeout_s)
     config = uvicorn.Config(
-        TransportGuard(app, settings),
-        host=settings.host,
-        port=settings.port,
+        TransportGuard(app, settings, connections),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=settings.grace_s,
         lifespan="on",
-        http=header_timeout_protocol(settings.header_timeout_s),
-        ws=Utf8WebSocketProtocol,
+        http=connections.protocol(H11Protocol),
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        ws="websockets-sansio",
         ws_max_size=settings.ws_max_message_bytes,
+        proxy_headers=False,  # the scope's `client` is the connection's peer (see Connections)
     )
-    server = DrainingServer(config, service.start_draining, settings.drain_s)
+    server = DrainingServer(config, connections, service.start_draining, settings.drain_s)
     app.state.stop_serving = server.stop_serving
-    server.run()
+    host, port = sock.getsockname()[:2]
+    logger.info("listening on %s:%d", host, port, extra={"host": host, "port": port})
+    server.run(sockets=[sock])
     if server.exit_status:
         raise SystemExit(server.exit_status)

@@ -4,7 +4,9 @@ Checks, in order, each printed with its timing: TTS health and readiness (waitin
 seconds in all for services still starting or not yet listening), one short synthesis that must be a
 valid 24 kHz mono PCM16 WAV of plausible length and not silent, then, with `--agent-url`, the agent's
 health, readiness and one spoken turn over SSE (text, non-silent audio, metrics, done, no error).
-Exit 0 when all pass, 1 at the first failure with what was wrong, 2 for bad usage.
+Against protected services it sends the API key of `--api-key-file` or `$VIBEVOICE_API_KEY` (the same
+key to both). Exit 0 when all pass, 1 at the first failure with what was wrong, 2 for bad usage (a URL
+without http:// or https://, an unreadable key file), in one line.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from vibevoice_platform.audio import WAV_HEADER_SIZE, duration_seconds, parse_wav_header, rms_dbfs
+from vibevoice_platform.clients import ApiKeyError, add_api_key_argument, api_key, bearer, url_argument
+from vibevoice_platform.config import OneLineParser
 
+PROG = "vibevoice-smoke"
 SMOKE_TEXT = "Smoke test. The quick brown fox jumps over the lazy dog."
 MIN_AUDIO_S, MAX_AUDIO_S = 0.5, 30.0
 SILENCE_DBFS = -50.0
@@ -110,11 +115,9 @@ def check_turn(client: httpx.Client, base: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vibevoice-smoke", description="Is a deployment alive and really speaking?"
-    )
-    parser.add_argument("--tts-url", required=True, help="base URL of the TTS service")
-    parser.add_argument("--agent-url", help="base URL of the agent service (optional)")
+    parser = OneLineParser(prog=PROG, description="Is a deployment alive and really speaking?")
+    parser.add_argument("--tts-url", required=True, type=url_argument, help="base URL of the TTS service")
+    parser.add_argument("--agent-url", type=url_argument, help="base URL of the agent service (optional)")
     parser.add_argument(
         "--wait",
         type=float,
@@ -122,13 +125,19 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds to wait for the services to come up [60]",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds [30]")
+    add_api_key_argument(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the checks; 0 when all pass, 1 at the first failure."""
-    args = _parser().parse_args(argv)
-    tts, agent = args.tts_url.rstrip("/"), (args.agent_url or "").rstrip("/")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        key = api_key(args.api_key_file)
+    except ApiKeyError as exc:
+        parser.error(str(exc))
+    tts, agent = args.tts_url, args.agent_url or ""
     deadline = time.monotonic() + args.wait  # one budget for every service to come up
 
     def waiting(url: str, answer: str) -> Callable[[httpx.Client], str]:
@@ -149,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("agent ready", waiting(f"{agent}/ready", "ready")),
             ("agent turn", lambda c: check_turn(c, agent)),
         ]
-    with httpx.Client(timeout=args.timeout) as client:
+    with httpx.Client(timeout=args.timeout, headers=bearer(key)) as client:
         for name, check in checks:
             started = time.perf_counter()
             try:

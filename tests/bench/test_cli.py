@@ -123,7 +123,10 @@ def test_compare_reports_an_unwritable_output(tmp_path: Path, capsys: pytest.Cap
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--target", "tts", "--url", "localhost:8000"], "--url must be an http(s) URL"),
+        (
+            ["--target", "tts", "--url", "localhost:8000"],
+            "--url: 'localhost:8000' is not an http:// or https:// URL with a host; did you mean http://localhost:8000?",
+        ),
         (["--target", "agent", "--url", "http://127.0.0.1:1", "--protocol", "ws"], "use --protocol http"),
         (
             ["--target", "tts", "--url", "http://127.0.0.1:1", "--concurrency", "0"],

@@ -1,13 +1,18 @@
-"""API keys on both services and the agent's per-key rate limit, against real processes on loopback:
-the keys come from the environment as the chart gives them (from a Secret), health endpoints stay open,
-the agent presents its own key to the TTS, HTTP turns and WebSocket turns take tokens of their key, and a
-session named in the X-Session-ID header keeps its history (the header the chart's Ingress hashes on)."""
+"""API keys on both services and their per-key rate limits, against real processes on loopback: the
+keys come from the environment as the chart gives them (from a Secret), health endpoints stay open,
+the agent presents its own key to the TTS, HTTP turns and WebSocket turns take tokens of their key, the
+TTS's speech requests and stream sessions take tokens of theirs, a session named in the X-Session-ID
+header keeps its history (the header the chart's Ingress hashes on), and vibevoice-smoke and
+vibevoice-bench send a key from the environment or a file."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,7 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.processes import Service, free_port, running
+from tests.support.processes import SCRIPTS, Service, free_port, running
 from tests.support.threaded_server import serve_in_thread
 
 pytestmark = pytest.mark.integration
@@ -88,7 +93,8 @@ def test_tts_websocket_needs_a_key(keyed_tts: Service) -> None:
         with pytest.raises(InvalidStatus) as refusal:
             async with connect(url):
                 pass
-        assert refusal.value.response.status_code == 403
+        assert refusal.value.response.status_code == 401  # the handshake answered as HTTP is
+        assert json.loads(refusal.value.response.body or b"{}")["error"]["code"] == "invalid_api_key"
 
     async def accepted() -> None:
         async with connect(url, additional_headers=bearer(CLIENT_KEY)) as ws:
@@ -176,7 +182,7 @@ def test_agent_websocket_needs_a_key_and_each_turn_takes_a_token(keyed_agent: Se
         with pytest.raises(InvalidStatus) as refusal:
             async with connect(url):
                 pass
-        assert refusal.value.response.status_code == 403
+        assert refusal.value.response.status_code == 401
         for _ in range(3):  # connecting takes no token
             async with connect(url, additional_headers=bearer("alpha")):
                 pass
@@ -202,3 +208,77 @@ def test_agent_with_a_key_the_tts_refuses_reports_it(keyed_tts: Service, start_a
     assert response.status_code == 200
     error = next(event.json() for event in events if event.event == "error")
     assert "401" in error["message"]
+
+
+def test_tts_rate_limit_is_per_key_with_retry_after_and_openai_errors() -> None:
+    port = free_port()
+    env = {
+        "VIBEVOICE_TTS_API_KEYS": "alpha,beta",
+        "VIBEVOICE_TTS_RATE_LIMIT_PER_KEY_RPS": "0.001",  # a token every 1000 s: none refills here
+        "VIBEVOICE_TTS_RATE_LIMIT_BURST": "2",
+    }
+    command = ["vibevoice-tts", "--engine", "sine", "--port", str(port)]
+    with running(command, port=port, env=env) as tts:
+        speech = f"{tts.url}/v1/audio/speech"
+        assert [httpx.post(speech, json=SPEECH, headers=bearer("alpha")).status_code for _ in range(2)] == [
+            200,
+            200,
+        ]
+        limited = httpx.post(speech, json=SPEECH, headers=bearer("alpha"))
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) >= 1
+        assert limited.json()["error"] == {
+            "message": limited.json()["error"]["message"],
+            "type": "rate_limit_error",
+            "code": "rate_limit_exceeded",
+            "param": None,
+        }
+        assert httpx.get(f"{tts.url}/v1/models", headers=bearer("alpha")).status_code == 200  # not limited
+
+        async def sessions() -> None:  # a stream session takes a token of its key as it opens
+            url = tts.url.replace("http://", "ws://") + "/v1/audio/stream"
+            async with (
+                connect(url, additional_headers=bearer("beta")),
+                connect(url, additional_headers=bearer("beta")),
+            ):
+                pass
+            with pytest.raises(InvalidStatus) as refusal:
+                async with connect(url, additional_headers=bearer("beta")):
+                    pass
+            assert refusal.value.response.status_code == 429
+            assert refusal.value.response.headers["Retry-After"]
+
+        anyio.run(sessions)
+
+
+@pytest.mark.parametrize("source", ["environment", "file"])
+def test_smoke_and_bench_send_a_key_from_the_environment_or_a_file(
+    keyed_tts: Service, tmp_path: Path, source: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "VIBEVOICE_API_KEY"}
+    flags: list[str] = []
+    if source == "file":
+        key_file = tmp_path / "key"
+        key_file.write_text(f"{CLIENT_KEY}\n")
+        flags = ["--api-key-file", str(key_file)]
+    else:
+        env["VIBEVOICE_API_KEY"] = CLIENT_KEY
+    smoke = [str(SCRIPTS / "vibevoice-smoke"), "--tts-url", keyed_tts.url, "--wait", "10", *flags]
+    bench = [str(SCRIPTS / "vibevoice-bench"), "run", "--target", "tts", "--url", keyed_tts.url]
+    bench += ["--requests", "2", "--corpus", "short", "--out", str(tmp_path / "bench"), *flags]
+    for command in (smoke, bench):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert CLIENT_KEY not in result.stdout + result.stderr
+    results = json.loads((tmp_path / "bench" / "results.json").read_text())
+    assert results["error_rate"] == 0.0
+    keyless = subprocess.run(
+        smoke[:5],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**env, "VIBEVOICE_API_KEY": ""},
+    )
+    assert keyless.returncode == 1
+    assert "answered 401" in keyless.stdout

@@ -2,9 +2,9 @@
 
 The LLM (a fake OpenAI-compatible server) answers 500, stalls in the middle of its stream, or sends
 garbage: each turn ends with an `error` event then `done`, its TTS request is closed, and the next
-turn works. The TTS dies in the middle of a turn: the turn ends with an error, and once the TTS is
-back the agent is ready again and serves turns, by itself. (A TTS that refuses connections when the
-agent starts is `test_agent.py::test_tts_down_gives_an_error_event_and_readiness_that_recovers`.)
+turn works. The TTS dies in the middle of a turn: the turn ends with an error (the agent stays ready),
+and once the TTS is back the agent serves turns again, by itself. (A TTS that refuses connections when
+the agent starts is `test_agent.py::test_a_tts_outage_is_an_error_event_per_turn_never_an_unready_agent`.)
 An engine that cannot load ends `vibevoice-tts` with status 1 and the reason, unless
 `--stay-up-unready` keeps it up, not ready.
 """
@@ -22,7 +22,7 @@ import pytest
 from httpx_sse import EventSource, ServerSentEvent
 
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.processes import SCRIPTS, Service, free_port, running, wait_for, wait_until_ok
+from tests.support.processes import SCRIPTS, Service, free_port, running, wait_for
 from tests.support.threaded_server import serve_in_thread
 
 pytestmark = pytest.mark.integration
@@ -102,9 +102,9 @@ def test_tts_dying_mid_turn_is_an_error_and_the_agent_recovers_when_it_is_back(
         names = [e.event for e in events]
         assert names[-3:] == ["error", "metrics", "done"]
         assert events[-3].json()["code"] == "tts_unavailable"
-        assert httpx.get(f"{agent.url}/ready").status_code == 503
+        ready = httpx.get(f"{agent.url}/ready")  # the agent stays ready, its TTS reported down
+        assert (ready.status_code, ready.json()["checks"]["tts"]["ok"]) == (200, False)
         with running(tts_command, port=port):  # back on the same address
-            wait_until_ok(f"{agent.url}/ready", None, None, 10)
             names = [e.event for e in _turn(agent)]
             assert "error" not in names
             assert "audio" in names
@@ -137,6 +137,39 @@ def test_an_engine_that_cannot_load_exits_1_with_the_reason(tmp_path: Path) -> N
     assert unimportable.returncode == 1
     assert "torch cannot be imported (this torch is broken)" in unimportable.stderr
     assert "Traceback" not in unimportable.stderr
+    nowhere = _exits(["vibevoice-tts", "--engine", "vibevoice", "--model", "/nonexistent"])
+    assert nowhere.returncode == 1
+    assert "--model /nonexistent: no such folder" in nowhere.stderr  # not the hub's repo-id message
+
+
+def test_a_load_that_makes_no_progress_fails_liveness(tmp_path: Path) -> None:
+    """--load-stall-s: while the engine loads, /health turns 503 once the load has made no progress
+    for that long, so a liveness probe restarts the process; without it a hung load stays alive.
+    The load here is espeak-ng's, with an espeak-ng that never answers `--version`."""
+    hung = tmp_path / "espeak-ng"
+    hung.write_text("#!/bin/sh\nexec sleep 600\n")
+    hung.chmod(0o755)
+    command = ["vibevoice-tts", "--engine", "espeak", "--espeak-binary", str(hung)]
+    watched_port, unwatched_port = free_port(), free_port()
+    with (
+        running(
+            [*command, "--port", str(unwatched_port)], port=unwatched_port, ready_path="/v1/models"
+        ) as unwatched,
+        running(
+            [*command, "--load-stall-s", "1", "--port", str(watched_port)],
+            port=watched_port,
+            ready_path="/v1/models",
+        ) as watched,
+    ):
+        assert wait_for(lambda: httpx.get(f"{watched.url}/health").status_code == 503)
+        health = httpx.get(f"{watched.url}/health").json()
+        assert health["status"] == "stalled"
+        assert "no progress for" in health["detail"]
+        assert "(--load-stall-s 1); its last step: the load started" in health["detail"]
+        assert httpx.get(f"{watched.url}/ready").json()["status"] == "loading"
+        assert httpx.get(f"{unwatched.url}/health").status_code == 200  # as hung, for as long: still alive
+        assert httpx.get(f"{unwatched.url}/ready").json()["status"] == "loading"
+    assert watched.output().count("the engine's load has made no progress") == 1  # logged once
 
 
 def test_stay_up_unready_keeps_serving_not_ready_with_the_reason() -> None:

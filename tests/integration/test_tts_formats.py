@@ -1,18 +1,23 @@
-"""Every OpenAI response format, streamed by a real service process and decoded by FFmpeg."""
+"""Every OpenAI response format, streamed by a real service process and decoded by FFmpeg; and whole
+files (`"stream": false`) that libsndfile and Python's `wave` read as well."""
 
 from __future__ import annotations
 
 import base64
+import io
 import json
+import wave
 from collections.abc import Iterator
 
 import httpx
+import numpy as np
 import openai
 import pytest
+import soundfile
 
 from tests.integration.decode import decode_to_pcm16
 from tests.support.processes import Service, free_port, running
-from vibevoice_platform.audio import duration_seconds, rms_dbfs
+from vibevoice_platform.audio import SAMPLE_RATE, duration_seconds, rms_dbfs
 
 pytestmark = pytest.mark.integration
 # 40 characters of the sine engine: 2 s of a tone, made at twice real time, so a stream lasts a second.
@@ -76,3 +81,40 @@ def test_sse_carries_the_encoded_format(paced_tts: Service) -> None:
     codec, pcm = decode_to_pcm16(audio)
     assert codec == "opus"
     assert 1.9 < duration_seconds(len(pcm)) < 2.2
+
+
+def test_a_whole_file_has_headers_every_reader_takes(paced_tts: Service) -> None:
+    """Streamed, FLAC's STREAMINFO and the WAV sizes say "length unknown" (libsndfile cannot read such
+    a FLAC, and `wave` counts 2^31-1 frames); with `"stream": false` the file comes whole, with its
+    length, and its header holds the real sizes."""
+    expected = 2 * SAMPLE_RATE  # 40 characters of the sine engine: 2 s
+    files = {}
+    for response_format in ("flac", "wav"):
+        body = {"model": "tts-1", "input": TONE_TEXT, "response_format": response_format, "stream": False}
+        response = httpx.post(f"{paced_tts.url}/v1/audio/speech", json=body, timeout=30)
+        assert response.status_code == 200
+        assert int(response.headers["content-length"]) == len(response.content)
+        files[response_format] = response.content
+    for data in files.values():
+        info = soundfile.info(io.BytesIO(data))
+        assert (info.frames, info.samplerate, info.channels) == (expected, SAMPLE_RATE, 1)
+        samples, _ = soundfile.read(io.BytesIO(data), dtype="int16")
+        assert len(samples) == expected
+        assert np.abs(samples).max() > 8000
+    with wave.open(io.BytesIO(files["wav"])) as saved:
+        assert (saved.getnframes(), saved.getframerate(), saved.getnchannels()) == (expected, SAMPLE_RATE, 1)
+        assert len(saved.readframes(expected + 1)) == 2 * expected
+    streamed = httpx.post(
+        f"{paced_tts.url}/v1/audio/speech",
+        json={"model": "tts-1", "input": TONE_TEXT, "response_format": "wav"},
+        timeout=30,
+    )
+    with wave.open(io.BytesIO(streamed.content)) as live:  # the documented streaming header
+        assert live.getnframes() == 2**31 - 1
+
+
+def test_a_whole_file_is_not_an_event_stream(paced_tts: Service) -> None:
+    body = {"model": "tts-1", "input": "Hi.", "stream": False, "stream_format": "sse"}
+    response = httpx.post(f"{paced_tts.url}/v1/audio/speech", json=body)
+    assert response.status_code == 422
+    assert "stream false sends a whole audio file" in response.json()["error"]["message"]

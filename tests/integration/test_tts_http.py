@@ -51,6 +51,29 @@ def test_openai_client_sees_errors_as_openai_errors(tts_espeak: Service) -> None
         client.audio.speech.create(model="tts-1", voice="alloy", input="hi", speed=9)
 
 
+def test_espeak_speaks_each_speed_it_accepts_and_refuses_those_it_cannot(tts_espeak: Service) -> None:
+    """espeak-ng speaks no slower than 80 words a minute (0.46 of its normal 175), so a slower speed is
+    refused naming the range instead of being spoken at 0.46; up to OpenAI's 4.0 the audio's length
+    follows 1/speed (before, 4.0 was clamped to 2.9 times as short)."""
+
+    def seconds(speed: float) -> float:
+        body = {"model": "tts-1", "input": LONG_TEXT[:600], "response_format": "pcm", "speed": speed}
+        response = httpx.post(f"{tts_espeak.url}/v1/audio/speech", json=body, timeout=60)
+        assert response.status_code == 200, response.text
+        return duration_seconds(len(response.content))
+
+    normal = seconds(1.0)
+    for speed in (0.5, 2.0, 4.0):
+        assert normal / seconds(speed) == pytest.approx(speed, rel=0.1)
+    refused = httpx.post(
+        f"{tts_espeak.url}/v1/audio/speech", json={"model": "tts-1", "input": "Hi.", "speed": 0.25}
+    )
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert (error["code"], error["param"]) == ("unsupported_value", "speed")
+    assert error["message"] == "the espeak engine speaks at speed 0.46 to 4; speed 0.25 is outside it"
+
+
 def test_audio_arrives_before_synthesis_ends(tts_espeak: Service) -> None:
     body = {"model": "tts-1", "input": LONG_TEXT, "response_format": "pcm"}
     speaking_at_first_audio: list[int] | None = None
@@ -75,7 +98,7 @@ def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS
     """With the warm pool on (the default: one waiting espeak-ng for the one slot)."""
     with start_tts("--engine", "espeak", "--max-concurrency", "1", "--max-queue", "0") as tts:
         text = LONG_TEXT.strip()  # at a quarter speed, about 20 MB of espeak-ng's 22.05 kHz PCM16
-        body = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.25, "input": text})
+        body = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.5, "input": text})
         sock = stalled_reader(tts.port, body)
         # The reader stalls: espeak-ng must end up blocked on its full pipe, still holding the only
         # slot, having written no more than the kernel's buffers hold (the socket's send buffer at
@@ -125,9 +148,11 @@ def test_overload_answers_429_with_retry_after(start_tts: StartTTS) -> None:
 
 
 def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> None:
-    with start_tts("--engine", "sine", "--sine-pace", "1", "--drain-s", "1", "--grace-s", "10") as tts:
+    # A drain of 3 s (a shorter one was seen over before the test could read /ready on a loaded
+    # machine), and a stream of 5 s, which spans the drain and the shutdown after it.
+    with start_tts("--engine", "sine", "--sine-pace", "1", "--drain-s", "3", "--grace-s", "10") as tts:
         received: list[int] = []
-        body = {"model": "tts-1", "input": "y" * 50, "response_format": "pcm"}  # 2.5 s in real time
+        body = {"model": "tts-1", "input": "y" * 100, "response_format": "pcm"}  # 5 s in real time
 
         def stream() -> None:
             with httpx.stream("POST", f"{tts.url}/v1/audio/speech", json=body, timeout=20) as response:
@@ -137,10 +162,10 @@ def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> 
         reader.start()
         assert wait_for(lambda: "vibevoice_tts_active_streams 1.0" in httpx.get(f"{tts.url}/metrics").text)
         tts.process.send_signal(signal.SIGTERM)
-        assert wait_for(lambda: httpx.get(f"{tts.url}/ready").status_code == 503, timeout=0.9)
+        assert wait_for(lambda: httpx.get(f"{tts.url}/ready").status_code == 503, timeout=2.5)
         assert httpx.get(f"{tts.url}/ready").json()["status"] == "draining"
-        reader.join(timeout=15)
-        assert received == [int(2.5 * 48_000)]  # the whole stream, not cut
+        reader.join(timeout=20)
+        assert received == [5 * 48_000]  # the whole stream, not cut
         tts.process.wait(timeout=10)
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{tts.url}/health")
@@ -161,7 +186,7 @@ def test_espeak_keeps_one_process_waiting_per_slot_and_leaves_none_after_sigterm
         assert wait_for(lambda: len(espeak_pids(tts, speaking=False)) == 2)  # the one used was replaced
         assert len(waiting & set(espeak_pids(tts, speaking=False))) == 1
         assert not espeak_pids(tts, speaking=True)
-        stalled = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.25, "input": LONG_TEXT})
+        stalled = json.dumps({"model": "tts-1", "response_format": "pcm", "speed": 0.5, "input": LONG_TEXT})
         sock = stalled_reader(tts.port, stalled)
         assert wait_for(lambda: any(map(blocked_writing_a_pipe, espeak_pids(tts, speaking=True))))
         assert wait_for(lambda: len(espeak_pids(tts, speaking=False)) == 2)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from vibevoice_platform.tts.engines import build_engine
+from vibevoice_platform.tts.engines.base import no_progress
 from vibevoice_platform.tts.engines.vibevoice import VibeVoiceEngine
 from vibevoice_platform.tts.engines.vibevoice_longform import LongformBinding, read_voice_sample
 from vibevoice_platform.tts.engines.vibevoice_realtime import MODEL_MODULE as REALTIME_MODULE
@@ -41,7 +42,7 @@ def wavfile() -> Any:
 def checkpoint(tmp_path_factory: pytest.TempPathFactory, wavfile: Any) -> Path:
     """The tiny random model saved as a model folder, with two WAV voices."""
     tiny = TinyRandomBinding(device="cpu", dtype="float32", cfg_scale=1.5, diffusion_steps=4)
-    tiny.load()
+    tiny.load(no_progress)
     root = tmp_path_factory.mktemp("longform")
     model_dir, tokenizer_dir = root / "model", root / "qwen-tiny-tokenizer"
     tiny.model.save_pretrained(model_dir)

@@ -36,7 +36,7 @@ class Clock:
 
 def test_bucket_allows_the_burst_then_the_rate_per_key() -> None:
     clock = Clock()
-    limiter = RateLimiter(per_minute=6, burst=2, clock=clock)  # a token every 10 s
+    limiter = RateLimiter(per_second=0.1, burst=2, clock=clock)  # a token every 10 s
     assert [limiter.take("a") for _ in range(2)] == [0.0, 0.0]
     assert limiter.take("a") == 10.0
     assert limiter.take("b") == 0.0

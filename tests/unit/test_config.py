@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from vibevoice_platform.agent.settings import AgentSettings
-from vibevoice_platform.config import build_parser, parse_settings
+from vibevoice_platform.clients import ApiKeyError, api_key
+from vibevoice_platform.config import build_parser, http_url, parse_settings
 from vibevoice_platform.tts.settings import TTSSettings
 
 
@@ -39,3 +43,41 @@ def test_bad_values_exit_2_naming_the_flag(capsys: pytest.CaptureFixture[str]) -
     assert "--port" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse_settings(TTSSettings, ["--engine", "festival"], "vibevoice-tts", "d")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("127.0.0.1:8000", "did you mean http://127.0.0.1:8000?"),
+        ("localhost:8000", "did you mean http://localhost:8000?"),
+        ("ftp://host/", "is not an http:// or https:// URL with a host"),
+        ("http://", "is not an http:// or https:// URL with a host"),
+    ],
+)
+def test_a_url_without_a_scheme_or_host_is_refused_saying_what_to_write(value: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        http_url(value)
+    assert http_url("https://tts.example:8443/") == "https://tts.example:8443"
+
+
+def test_a_bad_command_line_is_one_line_without_the_usage_block(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_settings(AgentSettings, ["--tts-url", "127.0.0.1:8000"], "vibevoice-agent", "d")
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "vibevoice-agent: error: --tts-url (env VIBEVOICE_AGENT_TTS_URL): '127.0.0.1:8000' is not an "
+        "http:// or https:// URL with a host; did you mean http://127.0.0.1:8000?"
+    ]
+
+
+def test_the_api_key_comes_from_a_file_or_the_environment(tmp_path: Path) -> None:
+    assert api_key(None, {"VIBEVOICE_API_KEY": "from-env"}) == "from-env"
+    assert api_key(None, {"VIBEVOICE_API_KEY": ""}) is None
+    key = tmp_path / "key"
+    key.write_text("  from-file\n")
+    assert api_key(key, {"VIBEVOICE_API_KEY": "from-env"}) == "from-file"  # the flag wins
+    key.write_text("\n")
+    with pytest.raises(ApiKeyError, match="is empty"):
+        api_key(key, {})
+    with pytest.raises(ApiKeyError, match="No such file"):
+        api_key(tmp_path / "missing", {})

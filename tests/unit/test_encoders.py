@@ -1,8 +1,11 @@
-"""The streaming encoders: bytes out chunk by chunk, header rewrites dropped, aac without PyAV refused."""
+"""The encoders: streamed, bytes out chunk by chunk with header rewrites dropped; whole, one complete
+file; opus without PyAV from libsndfile; aac without PyAV refused, naming what to install."""
 
 from __future__ import annotations
 
 import sys
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +33,29 @@ def test_an_encoder_gives_bytes_as_chunks_come_and_its_output_decodes(
     assert 1.9 < duration_seconds(len(pcm)) < 2.2
 
 
+@pytest.mark.parametrize("response_format", ["mp3", "opus", "aac", "flac", "wav", "pcm"])
+def test_a_whole_file_comes_at_the_end_complete(response_format: ResponseFormat) -> None:
+    encoder = encoder_for(response_format, whole=True)
+    assert not any(encoder.encode(CHUNK) for _ in range(20))  # nothing until the file is complete
+    whole = encoder.finish()
+    if response_format == "pcm":
+        assert whole == CHUNK * 20
+        pcm = whole
+    else:
+        _, pcm = decode_to_pcm16(whole)
+    assert 1.9 < duration_seconds(len(pcm)) < 2.2
+
+
+def test_opus_without_pyav_comes_from_libsndfile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # `import av` now fails, as where the extra is absent
+    encoder = encoder_for("opus")
+    ogg = b"".join(encoder.encode(CHUNK) for _ in range(20)) + encoder.finish()
+    monkeypatch.delitem(sys.modules, "av")
+    codec, pcm = decode_to_pcm16(ogg)
+    assert codec == "opus"
+    assert 1.9 < duration_seconds(len(pcm)) < 2.2
+
+
 def test_flac_streams_without_its_end_of_file_header_update() -> None:
     encoder = encoder_for("flac")
     head = encoder.encode(CHUNK)
@@ -49,5 +75,8 @@ async def test_aac_without_pyav_is_a_400_naming_the_extra(monkeypatch: pytest.Mo
     error = response.json()["error"]
     assert error["code"] == "unsupported_value"
     assert error["param"] == "response_format"
-    assert "vibevoice-platform[aac]" in error["message"]
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    (requirement,) = pyproject["project"]["optional-dependencies"]["aac"]
+    assert "pip install -e '.[aac]'" in error["message"]  # from a checkout: the package is not on PyPI
+    assert f"pip install '{requirement}'" in error["message"]  # or PyAV itself, as the extra pins it
     assert mp3.status_code == 200

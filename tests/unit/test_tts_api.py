@@ -109,6 +109,17 @@ async def test_malformed_json_and_unknown_routes() -> None:
         assert missing.json()["error"]["code"] == "404"
 
 
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded"])
+async def test_a_body_not_sent_as_json_says_how_to_send_it(content_type: str | None) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    async with app_client(sine_app()) as client:
+        response = await client.post("/v1/audio/speech", content=json.dumps(SPEECH).encode(), headers=headers)
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert "send the body as JSON with Content-Type: application/json" in message
+    assert (f"Content-Type: {content_type}" if content_type else "no Content-Type") in message
+
+
 async def test_integer_speed_is_accepted() -> None:
     async with app_client(sine_app()) as client:
         assert (await client.post("/v1/audio/speech", json={**SPEECH, "speed": 2})).status_code == 200

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from vibevoice_platform.tts.engines.base import LoadProgress
 from vibevoice_platform.tts.engines.vibevoice import VibeVoiceEngine
 from vibevoice_platform.tts.engines.vibevoice_bindings import AutoBinding, binding_for
 from vibevoice_platform.tts.engines.vibevoice_interface import AudioSink, ModelBinding
@@ -77,9 +78,10 @@ class FakeBinding(ModelBinding):
     def voices(self) -> Sequence[str]:
         return ("en-Carter_man", "en-Emma_woman") if self.loaded else ()
 
-    def load(self) -> None:
+    def load(self, progress: LoadProgress) -> None:
         time.sleep(0.01)
         self.loaded = True
+        progress("loaded")
 
     def generate(self, text: str, voice: str, streamer: AudioSink, should_stop: Callable[[], bool]) -> None:
         with self._lock:
@@ -184,12 +186,12 @@ async def test_not_ready_before_load_and_voices_after() -> None:
     assert engine.native_voices == ("en-Carter_man", "en-Emma_woman")
     assert engine.resolve_voice("alloy") == "en-Carter_man"
     assert engine.default_concurrency == 1
-    assert engine.supports_speed is False
+    assert engine.speed_range == (1.0, 1.0)
 
 
 async def test_load_failure_is_reported() -> None:
     class Broken(FakeBinding):
-        def load(self) -> None:
+        def load(self, progress: LoadProgress) -> None:
             raise OSError("no such file: /models/VibeVoice-Realtime-0.5B/config.json")
 
     with pytest.raises(EngineError, match=r"config\.json"):

@@ -61,7 +61,7 @@ def create_app(settings: AgentSettings, llm: LLM | None = None) -> FastAPI:
     install_error_handlers(app)
     limiter = None
     if settings.rate_limit_per_minute:
-        limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        limiter = RateLimiter(settings.rate_limit_per_minute / 60, settings.rate_limit_burst)
     limited = frozenset({"/v1/agent/turn", "/v1/agent/ws"})
     protect(app, settings.api_keys, limiter, limited, ws_turn_type="user.text")
 
@@ -72,7 +72,8 @@ def create_app(settings: AgentSettings, llm: LLM | None = None) -> FastAPI:
 
     @app.get("/ready", response_model=AgentReadiness, responses={503: {"model": AgentReadiness}})
     async def ready(response: Response) -> AgentReadiness:
-        """Readiness with a check per dependency (TTS service, LLM); 503 until all pass."""
+        """Readiness: 200 while the agent can serve (not draining, its LLM configured); the TTS's state
+        is in the body and never makes it 503 (a TTS outage is an `error` event per turn)."""
         ok, checks = await service.readiness()
         response.status_code = 200 if ok else 503
         return readiness_body(ok, checks)

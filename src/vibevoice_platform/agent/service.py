@@ -38,16 +38,21 @@ class AgentService:
         self.draining = True
 
     async def readiness(self) -> tuple[bool, dict[str, dict[str, Any]]]:
-        """(ready, checks): every dependency's state, probed now."""
+        """(ready, checks): whether the agent itself can serve, and each dependency's state, probed now.
+
+        Only the agent's own state decides: it is draining, or its LLM backend is not configured (no
+        API key: no turn could work). The TTS's state, and the LLM server's, are reported and do not
+        make it unready: an outage of either is an `error` event per turn (`tts_unavailable`), never
+        an agent taken out of its Service, which would turn every client's turn into a refused
+        connection instead (a single-GPU TTS upgrade is such an outage)."""
         tts_ok, tts_detail = await self.tts.check()
         llm_ok, llm_detail = await self.llm.check()
         checks: dict[str, dict[str, Any]] = {
-            "tts": {"ok": tts_ok, "detail": tts_detail},
+            "server": {"ok": not self.draining, "detail": "draining" if self.draining else "serving"},
             "llm": {"ok": llm_ok, "detail": f"{self.llm.name}: {llm_detail}"},
+            "tts": {"ok": tts_ok, "detail": tts_detail},
         }
-        if self.draining:
-            checks["server"] = {"ok": False, "detail": "draining"}
-        return all(check["ok"] for check in checks.values()), checks
+        return not self.draining and llm_ok, checks
 
     def take_turn_slot(self) -> None:
         """Claim a turn slot or raise TooManyTurnsError; pair with `release_turn_slot`."""

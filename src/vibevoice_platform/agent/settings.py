@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from vibevoice_platform.config import http_url
 from vibevoice_platform.transport import TransportLimits
 
 
@@ -17,7 +18,9 @@ class AgentSettings(TransportLimits):
     model_config = SettingsConfigDict(env_prefix="VIBEVOICE_AGENT_", extra="ignore")
 
     llm: Literal["scripted", "openai"] = Field(default="scripted", description="LLM backend")
-    tts_url: str = Field(default="http://127.0.0.1:8000", description="base URL of the TTS service")
+    tts_url: str = Field(
+        default="http://127.0.0.1:8000", description="base URL of the TTS service (http:// or https://)"
+    )
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=8080, ge=0, le=65535, description="port to listen on")
     voice: str = Field(default="alloy", description="default voice")
@@ -60,3 +63,9 @@ class AgentSettings(TransportLimits):
     rate_limit_burst: int = Field(
         default=10, ge=1, description="turns a key may start at once above the rate"
     )
+
+    @field_validator("tts_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """Refused at start: a URL without a scheme would fail every turn (and /ready's TTS check)."""
+        return http_url(value)

@@ -3,10 +3,12 @@
 Client → server JSON: `{"type": "user.text", "text", "voice"?}` starts a response (interrupting one in
 progress), `{"type": "interrupt"}` stops the response now, `{"type": "session.update", "voice"?,
 "system_prompt"?}` changes the session. Server → client: `response.text.delta`, binary PCM16 frames,
-`response.interrupted` then `response.done {"interrupted": true, "metrics": null}` after an interrupt,
-`response.done {metrics}` after a whole response, `error {code, message}`; a close frame carries a
-reason. A session with no message for `--ws-idle-s` while no response is in progress, or starting more
-than `--ws-max-turns-per-s` turns a second, is closed (1008).
+`response.interrupted` then `response.done {"interrupted": true, "metrics": null}` after an interrupt
+(an interrupt with no response in progress gets `response.done {"interrupted": false, "metrics":
+null}`, so a client can always wait for done), `response.done {metrics}` after a whole response,
+`session.updated {voice, system_prompt}` after a session.update, `error {code, message}`; a close
+frame carries a reason. A session with no message for `--ws-idle-s` while no response is in progress,
+or starting more than `--ws-max-turns-per-s` turns a second, is closed (1008).
 
 An interrupt cancels the turn's task scope: the LLM stream and the TTS request close at once, and
 `response.interrupted` is sent only after the turn has stopped, so no audio of it follows.
@@ -26,7 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from vibevoice_platform.agent.events import to_ws
 from vibevoice_platform.agent.service import AgentService, TooManyTurnsError
 from vibevoice_platform.agent.turn import Event
-from vibevoice_platform.api import close_websocket
+from vibevoice_platform.api import SESSION_OVER, close_websocket
 from vibevoice_platform.auth import RateLimiter
 from vibevoice_platform.logs import new_request_id
 
@@ -74,7 +76,7 @@ class Conversation:
         self._service = service
         self._idle_s = service.settings.ws_idle_s
         turns = service.settings.ws_max_turns_per_s
-        self._turn_rate = RateLimiter(per_minute=turns * 60, burst=turns)
+        self._turn_rate = RateLimiter(per_second=turns, burst=turns)
         self._session_id = new_request_id()
         self._voice: str | None = None
         self._system_prompt: str | None = None
@@ -86,7 +88,7 @@ class Conversation:
         try:
             async with anyio.create_task_group() as tg:
                 await self._read(tg)
-        except* WebSocketDisconnect:
+        except* SESSION_OVER:
             pass
         finally:
             await self._interrupt(notify=False)
@@ -129,8 +131,12 @@ class Conversation:
             case SessionUpdate(voice=voice, system_prompt=prompt):
                 self._voice = voice or self._voice
                 self._system_prompt = prompt or self._system_prompt
+                await self._send(
+                    {"type": "session.updated", "voice": self._voice, "system_prompt": self._system_prompt}
+                )
             case Interrupt():
-                await self._interrupt(notify=True)
+                if not await self._interrupt(notify=True):
+                    await self._send({"type": "response.done", "interrupted": False, "metrics": None})
             case UserText(text=text, voice=voice):
                 await self._check_turn_rate()
                 await self._interrupt(notify=True)
@@ -170,16 +176,18 @@ class Conversation:
             self._service.release_turn_slot()
             response.finished.set()
 
-    async def _interrupt(self, *, notify: bool) -> None:
+    async def _interrupt(self, *, notify: bool) -> bool:
+        """Stop the response in progress, if any (whether there was one)."""
         response, self._response = self._response, None
         if response is None or response.finished.is_set():
-            return
+            return False
         response.scope.cancel()
         with anyio.CancelScope(shield=True):
             await response.finished.wait()
         if notify:  # then done, as after every response, so a client waiting for done does not hang
             await self._send({"type": "response.interrupted"})
             await self._send({"type": "response.done", "interrupted": True, "metrics": None})
+        return True
 
     async def _emit(self, event: Event) -> None:
         message = to_ws(event)

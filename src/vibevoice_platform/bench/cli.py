@@ -17,7 +17,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit
 
 import anyio
 
@@ -35,6 +34,8 @@ from vibevoice_platform.bench.report import summary_markdown
 from vibevoice_platform.bench.results import Results, ResultsError, RunInfo, build_results, load_results
 from vibevoice_platform.bench.testbed import describe_machine, describe_service, git_sha
 from vibevoice_platform.bench.trend import Trend, trend_svg, trends
+from vibevoice_platform.clients import ApiKeyError, add_api_key_argument, api_key
+from vibevoice_platform.config import http_url
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", default="tts-1", help="TTS model to request (default tts-1)")
     run.add_argument("--git-sha", help="commit under test (default: $GITHUB_SHA or git rev-parse HEAD)")
     run.add_argument("--out", type=Path, required=True, help="directory for the results")
+    add_api_key_argument(run)
 
     cmp = commands.add_parser("compare", help="compare a run with a baseline; exit 1 on a regression")
     cmp.add_argument(
@@ -107,10 +109,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _base_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--url must be an http(s) URL with a host, not {url!r}")
-    return url.rstrip("/")
+    try:
+        return http_url(url)
+    except ValueError as exc:
+        raise UsageError(f"--url: {exc}") from None
 
 
 def _utterances(args: argparse.Namespace) -> tuple[list[Utterance], str]:
@@ -130,7 +132,12 @@ async def _measure(
     driver = driver_for(args.target, args.protocol)
     service: dict[str, object] | None = None
     async with open_session(
-        url, concurrency=plan.concurrency, timeout_s=plan.timeout_s, voice=args.voice, model=args.model
+        url,
+        concurrency=plan.concurrency,
+        timeout_s=plan.timeout_s,
+        voice=args.voice,
+        model=args.model,
+        api_key=args.api_key,
     ) as session:
         with anyio.move_on_after(READY_TIMEOUT_S):
             service = await describe_service(session.http, url)
@@ -197,6 +204,10 @@ def _one_line(results: Results) -> str:
 def run_command(args: argparse.Namespace, stderr: TextIO) -> int:
     """`vibevoice-bench run`."""
     url = _base_url(args.url)
+    try:
+        args.api_key = api_key(args.api_key_file)
+    except ApiKeyError as exc:
+        raise UsageError(str(exc)) from None
     driver_for(args.target, args.protocol)  # an unsupported pair is a usage error before any load
     requests = DEFAULT_REQUESTS if args.requests is None else args.requests
     try:

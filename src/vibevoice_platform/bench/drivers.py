@@ -14,9 +14,9 @@ import enum
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from vibevoice_platform.bench.corpus import Utterance
 from vibevoice_platform.bench.records import ErrorType, RequestFailed, StreamClock
+from vibevoice_platform.clients import bearer
 
 
 class Target(enum.StrEnum):
@@ -61,6 +62,7 @@ class Session:
     model: str
     timeout_s: float
     request_id_prefix: str
+    auth: Mapping[str, str] = field(default_factory=dict)  # the Authorization header, if any
     lane: int = 0
 
     @property
@@ -75,21 +77,28 @@ class Session:
 
 @asynccontextmanager
 async def open_session(
-    url: str, *, concurrency: int, timeout_s: float, voice: str | None, model: str
+    url: str,
+    *,
+    concurrency: int,
+    timeout_s: float,
+    voice: str | None,
+    model: str,
+    api_key: str | None = None,
 ) -> AsyncIterator[Session]:
-    """A session with one single-connection pool per worker."""
+    """A session with one single-connection pool per worker (sending `api_key`, if any)."""
     one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     tls = httpx.create_ssl_context(trust_env=False)  # loading CA certificates takes tens of ms: once
     async with AsyncExitStack() as stack:
         # trust_env=False: the benchmark measures the service, never a proxy named in the environment
         http = await stack.enter_async_context(
-            httpx.AsyncClient(timeout=timeout_s, verify=tls, trust_env=False)
+            httpx.AsyncClient(timeout=timeout_s, verify=tls, trust_env=False, headers=bearer(api_key))
         )
         transports = [
             await stack.enter_async_context(httpx.AsyncHTTPTransport(limits=one, verify=tls, trust_env=False))
             for _ in range(concurrency)
         ]
-        yield Session(url, http, tuple(transports), voice, model, timeout_s, f"bench-{secrets.token_hex(4)}")
+        prefix = f"bench-{secrets.token_hex(4)}"
+        yield Session(url, http, tuple(transports), voice, model, timeout_s, prefix, bearer(api_key))
 
 
 Driver = Callable[[Session, Utterance, int, StreamClock, dict[str, float]], Awaitable[None]]
@@ -175,7 +184,7 @@ def _start_on_send(request: httpx.Request, clock: StreamClock, extra: dict[str, 
 
 
 def _headers(session: Session, index: int) -> dict[str, str]:
-    return {"X-Request-ID": f"{session.request_id_prefix}-{index}"}
+    return {"X-Request-ID": f"{session.request_id_prefix}-{index}", **session.auth}
 
 
 async def _raise_for_status(response: httpx.Response) -> None:

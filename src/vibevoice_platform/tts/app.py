@@ -13,14 +13,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vibevoice_platform import __version__
 from vibevoice_platform.api import error_response, error_responses, install_error_handlers
-from vibevoice_platform.auth import protect
+from vibevoice_platform.auth import RateLimiter, protect
 from vibevoice_platform.logs import RequestContextMiddleware
 from vibevoice_platform.tts.encoders import MEDIA_TYPES, check_format
 from vibevoice_platform.tts.engines import Engine, build_engine
 from vibevoice_platform.tts.errors import OverloadedError, TTSError
 from vibevoice_platform.tts.limits import Admission
 from vibevoice_platform.tts.metrics import TTSMetrics
-from vibevoice_platform.tts.responses import SynthesisResponse
+from vibevoice_platform.tts.responses import SynthesisResponse, whole_file
 from vibevoice_platform.tts.schemas import Health, ModelCard, ModelList, Readiness, SpeechRequest, VoiceList
 from vibevoice_platform.tts.service import Status, SynthesisService
 from vibevoice_platform.tts.settings import TTSSettings
@@ -48,6 +48,14 @@ async def _tts_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _protect(app: FastAPI, settings: TTSSettings) -> None:
+    """API keys, and a rate per key on speech requests and stream sessions (each process its own)."""
+    limiter = None
+    if settings.rate_limit_per_key_rps:
+        limiter = RateLimiter(settings.rate_limit_per_key_rps, settings.rate_limit_burst)
+    protect(app, settings.api_keys, limiter, frozenset({"/v1/audio/speech", "/v1/audio/stream"}))
+
+
 def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
     """Build the app; the engine loads in the background so /health answers while a model loads."""
     engine = engine or build_engine(settings)
@@ -58,7 +66,7 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
         settings.queue_timeout_s,
         on_change=metrics.admission_changed,
     )
-    service = SynthesisService(engine, admission, metrics)
+    service = SynthesisService(engine, admission, metrics, load_stall_s=settings.load_stall_s)
 
     async def load() -> None:
         await service.load()
@@ -89,15 +97,19 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    protect(app, settings.api_keys)
+    _protect(app, settings)
     app.add_exception_handler(TTSError, _tts_error)
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health(response: Response) -> Health:
-        """Liveness: the process serves requests and its engine has not failed."""
+        """Liveness: the process serves requests, its engine has not failed and its load, while it
+        loads, has made progress within `--load-stall-s`."""
         if service.status is Status.FAILED:
             response.status_code = 503
             return Health(status="failed", detail=service.detail)
+        if (stalled := service.load_stalled()) is not None:
+            response.status_code = 503
+            return Health(status="stalled", detail=stalled)
         return Health(status="ok")
 
     @app.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
@@ -150,6 +162,8 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
         check_format(body.response_format)
         voice = service.prepare(body.voice, body.speed)
         synthesis = await service.open_synthesis(body.input, voice, body.speed, "speech")
+        if not body.stream:
+            return await whole_file(synthesis, body.response_format)
         return SynthesisResponse(synthesis, body.response_format, body.stream_format, body.input)
 
     app.add_api_websocket_route("/v1/audio/stream", audio_stream)

@@ -16,11 +16,13 @@ from vibevoice_platform.server import run_service
 from vibevoice_platform.tts.app import create_app
 from vibevoice_platform.tts.settings import TTSSettings
 
+PROG = "vibevoice-tts"
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse flags over `VIBEVOICE_TTS_*` and serve until SIGTERM."""
-    settings = parse_settings(TTSSettings, argv, "vibevoice-tts", "Streaming text-to-speech service")
-    run_service(settings, create_app)
+    settings = parse_settings(TTSSettings, argv, PROG, "Streaming text-to-speech service")
+    run_service(settings, create_app, PROG)
 
 
 if __name__ == "__main__":

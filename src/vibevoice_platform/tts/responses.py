@@ -1,9 +1,10 @@
 """Encoding of a synthesis into an HTTP body: audio in the requested format, or server-sent events.
 
 Encoding is kept apart from synthesis: a `Synthesis` yields PCM16; an encoder (`encoders.py`) turns it
-into the response format, chunk by chunk, and these functions frame it. The
-response object owns the synthesis and closes it however the response ends (done, hang-up, error), so
-the engine is stopped and the slot freed even if the body was never iterated.
+into the response format, chunk by chunk, and these functions frame it. The streamed response object
+owns the synthesis and closes it however the response ends (done, hang-up, error), so the engine is
+stopped and the slot freed even if the body was never iterated. A whole file (`"stream": false`) is
+made to its end first, then sent with its length.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Literal
 
 import anyio
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from vibevoice_platform.audio import SAMPLE_RATE
@@ -24,9 +25,12 @@ from vibevoice_platform.tts.schemas import ResponseFormat
 from vibevoice_platform.tts.service import Synthesis
 
 
-async def audio_body(synthesis: Synthesis, response_format: ResponseFormat) -> AsyncGenerator[bytes, None]:
-    """The audio encoded as it is made, each chunk as soon as the encoder has bytes for it."""
-    encoder = encoder_for(response_format)
+async def audio_body(
+    synthesis: Synthesis, response_format: ResponseFormat, *, whole: bool = False
+) -> AsyncGenerator[bytes, None]:
+    """The audio encoded as it is made, each chunk as soon as the encoder has bytes for it (`whole`:
+    one chunk at the end, the complete file)."""
+    encoder = encoder_for(response_format, whole=whole)
 
     async def run(step: Callable[..., bytes], *args: bytes) -> bytes:
         # A thread that is not abandoned on cancellation: the codec is never used by two at once.
@@ -71,6 +75,27 @@ async def sse_body(
     )
 
 
+def _timing_headers(synthesis: Synthesis) -> dict[str, str]:
+    return {
+        "Cache-Control": "no-store",
+        "X-Sample-Rate": str(SAMPLE_RATE),
+        # Server-side timings, so a client can tell the service's share of its TTFA from the engine's.
+        "X-TTFA-Ms": f"{synthesis.ttfa_s * 1000:.2f}",
+        "X-Queue-Ms": f"{synthesis.queue_s * 1000:.2f}",
+        "X-Engine-TTFA-Ms": f"{(synthesis.ttfa_s - synthesis.queue_s) * 1000:.2f}",
+    }
+
+
+async def whole_file(synthesis: Synthesis, response_format: ResponseFormat) -> Response:
+    """The complete file, its header filled in (FLAC's total samples, the WAV sizes), with its length."""
+    try:
+        content = b"".join([chunk async for chunk in audio_body(synthesis, response_format, whole=True)])
+    finally:
+        with anyio.CancelScope(shield=True):
+            await synthesis.aclose()
+    return Response(content, media_type=MEDIA_TYPES[response_format], headers=_timing_headers(synthesis))
+
+
 class SynthesisResponse(StreamingResponse):
     """A streaming response that always closes its synthesis when the response ends."""
 
@@ -85,15 +110,7 @@ class SynthesisResponse(StreamingResponse):
             body, media_type = sse_body(synthesis, response_format, text), "text/event-stream"
         else:
             body, media_type = audio_body(synthesis, response_format), MEDIA_TYPES[response_format]
-        headers = {
-            "Cache-Control": "no-store",
-            "X-Sample-Rate": str(SAMPLE_RATE),
-            # Server-side timings, so a client can tell the service's share of its TTFA from the engine's.
-            "X-TTFA-Ms": f"{synthesis.ttfa_s * 1000:.2f}",
-            "X-Queue-Ms": f"{synthesis.queue_s * 1000:.2f}",
-            "X-Engine-TTFA-Ms": f"{(synthesis.ttfa_s - synthesis.queue_s) * 1000:.2f}",
-        }
-        super().__init__(body, media_type=media_type, headers=headers)
+        super().__init__(body, media_type=media_type, headers=_timing_headers(synthesis))
         self._synthesis = synthesis
         self._body = body
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 MAX_INPUT_CHARS = 4096
 ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
@@ -34,9 +34,21 @@ class SpeechRequest(BaseModel):
     )
     speed: float = Field(1.0, ge=0.25, le=4.0, description="speaking rate, 0.25 to 4.0")
     stream_format: Literal["audio", "sse"] = Field("audio", description="raw audio or server-sent events")
+    stream: bool = Field(
+        True,
+        description="not in OpenAI's API: false sends the whole file once it is made, with its length "
+        "and every header complete (FLAC's total samples, WAV's sizes), for readers such as libsndfile "
+        "or Python's wave that cannot take a stream's 'length unknown'; audio only, not with sse",
+    )
     instructions: str | None = Field(
         None, max_length=MAX_INPUT_CHARS, description="accepted for OpenAI compatibility; ignored"
     )
+
+    @model_validator(mode="after")
+    def _whole_file_is_audio(self) -> SpeechRequest:
+        if not self.stream and self.stream_format == "sse":
+            raise ValueError("stream false sends a whole audio file, so not with stream_format sse")
+        return self
 
 
 class ModelCard(BaseModel):
@@ -76,5 +88,5 @@ class Readiness(BaseModel):
 class Health(BaseModel):
     """`GET /health`."""
 
-    status: Literal["ok", "failed"]
+    status: Literal["ok", "failed", "stalled"]
     detail: str | None = None

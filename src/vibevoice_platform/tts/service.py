@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import anyio
 
@@ -114,15 +114,43 @@ class Synthesis:
             )
 
 
+class LoadWatch:
+    """When the engine's load last made progress, and which step that was: the engine's
+    `LoadProgress` (it may report from a worker thread; a report is two assignments)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._since = clock()
+        self.last_step = "the load started"
+
+    def __call__(self, step: str) -> None:
+        self._since, self.last_step = self._clock(), step
+
+    def idle_s(self) -> float:
+        """Seconds since the last step (or since the load started)."""
+        return self._clock() - self._since
+
+
 class SynthesisService:
     """The engine plus its admission control, readiness and metrics."""
 
-    def __init__(self, engine: Engine, admission: Admission, metrics: TTSMetrics) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        admission: Admission,
+        metrics: TTSMetrics,
+        *,
+        load_stall_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
         self.admission = admission
         self.metrics = metrics
         self.status = Status.LOADING
         self.detail: str | None = None
+        self.load_watch = LoadWatch(clock)
+        self._load_stall_s = load_stall_s
+        self._stall_logged = False
 
     @property
     def model_ids(self) -> list[str]:
@@ -131,14 +159,30 @@ class SynthesisService:
 
     async def load(self) -> None:
         """Load the engine; the service is ready afterwards, or failed with the reason."""
+        self.load_watch("the load started")
         try:
-            await self.engine.load()
+            await self.engine.load(self.load_watch)
         except TTSError as exc:
             self.status, self.detail = Status.FAILED, exc.message
             logger.error("engine failed to load: %s", exc.message)
             return
         self.status = Status.READY
         logger.info("engine ready", extra={"engine": self.engine.name, "model": self.engine.model})
+
+    def load_stalled(self) -> str | None:
+        """Why the load counts as hung (no progress for `load_stall_s` while loading), or None: then
+        liveness fails, so an orchestrator restarts the process (--load-stall-s; 0 never)."""
+        idle = self.load_watch.idle_s()
+        if self.status is not Status.LOADING or not self._load_stall_s or idle <= self._load_stall_s:
+            return None
+        detail = (
+            f"the engine's load has made no progress for {idle:.0f} s (--load-stall-s "
+            f"{self._load_stall_s:g}); its last step: {self.load_watch.last_step}"
+        )
+        if not self._stall_logged:
+            self._stall_logged = True
+            logger.error("%s", detail)
+        return detail
 
     def start_draining(self) -> None:
         """SIGTERM: /ready answers 503 from now on, while in-flight streams finish."""
@@ -158,8 +202,12 @@ class SynthesisService:
                 f"the service is {self.status.value}" + (f": {self.detail}" if self.detail else "")
             )
         native = self.engine.resolve_voice(voice)
-        if speed != 1.0 and not self.engine.supports_speed:
-            raise UnsupportedError(f"the {self.engine.name} engine does not support speed", param="speed")
+        low, high = self.engine.speed_range
+        if not low <= speed <= high:
+            what = "has no speed control" if low == high else f"speaks at speed {low:.2f} to {high:g}"
+            raise UnsupportedError(
+                f"the {self.engine.name} engine {what}; speed {speed:g} is outside it", param="speed"
+            )
         return native
 
     async def admit(self, endpoint: str) -> Slot:

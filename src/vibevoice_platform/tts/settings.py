@@ -34,6 +34,22 @@ class TTSSettings(TransportLimits):
         default=30, ge=0, description="after SIGTERM, seconds in-flight streams get to finish"
     )
     ws_idle_s: float = Field(default=60.0, gt=0, description="WebSocket sessions idle this long are closed")
+    load_stall_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="while the engine loads, /health answers 503 once the load has made no progress "
+        "(a step: a part of the model read or built) for this long, so a liveness probe restarts a hung "
+        "load; set it above the load's longest step (0: never)",
+    )
+    rate_limit_per_key_rps: float = Field(
+        default=0.0,
+        ge=0,
+        description="speech requests and stream sessions a second each API key may start, in this "
+        "process (0: no limit; needs API keys); over it: 429 with Retry-After",
+    )
+    rate_limit_burst: int = Field(
+        default=10, ge=1, description="requests a key may start at once above the rate"
+    )
     stay_up_unready: bool = Field(
         default=False,
         description="when the engine fails to load, keep serving /health and /ready (503, with the reason) "

@@ -27,7 +27,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from vibevoice_platform.api import close_websocket
+from vibevoice_platform.api import SESSION_OVER, close_websocket
 from vibevoice_platform.audio import duration_seconds
 from vibevoice_platform.text import SentenceChunker
 from vibevoice_platform.tts.errors import TTSError
@@ -102,9 +102,13 @@ class AudioStreamSession:
         """Serve the session until `end`, a close by the client, or a fatal error."""
         await self._ws.accept()
         try:
+            await self._run()
+        except SESSION_OVER:  # the client left, or a limit closed the socket, at any point
+            logger.info("audio stream client went away")
+
+    async def _run(self) -> None:
+        try:
             start = await self._receive_start()
-        except WebSocketDisconnect:
-            return  # the client left (or a transport limit closed it) before starting
         except _ProtocolError as exc:
             await self._send_error(exc.code, exc.message)
             await close_websocket(self._ws, CLOSE_POLICY, exc.message)
@@ -127,20 +131,14 @@ class AudioStreamSession:
 
     async def _serve(self, slot: Slot) -> None:
         engine = self._service.engine
-        await self._ws.send_json(
-            {
-                "type": "started",
-                "voice": self._voice,
-                "sample_rate": engine.sample_rate,
-                "format": "pcm_s16le",
-            }
-        )
+        started = {"type": "started", "voice": self._voice, "sample_rate": engine.sample_rate}
+        await self._ws.send_json({**started, "format": "pcm_s16le"})
         send, receive = anyio.create_memory_object_stream[_Item](1024)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._speak, receive, slot, tg.cancel_scope)
                 await self._read(send)
-        except* WebSocketDisconnect:
+        except* SESSION_OVER:
             logger.info("audio stream client went away")
 
     async def _receive_start(self) -> StartMessage:

@@ -1,7 +1,9 @@
-"""Any OpenAI-compatible `/chat/completions` endpoint, streamed (`stream: true`) over httpx.
+"""Any OpenAI-compatible `/chat/completions` endpoint, streamed (`stream: true`) over httpx, its
+server-sent events read by httpx-sse.
 
 Transport and protocol errors are translated into LLMError here, once; the API key is sent in the
-Authorization header and never logged or echoed.
+Authorization header and never logged or echoed. Without a key no request is made: each turn's error,
+like /ready's check, names the variable to set.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 from collections.abc import AsyncGenerator
 
 import httpx
+from httpx_sse import SSEError, aconnect_sse
 from pydantic import SecretStr
 
 from vibevoice_platform.agent.llm.base import LLM, LLMError, Message
@@ -33,6 +36,9 @@ def _error_message(status: int, body: bytes) -> str:
     return f"the LLM API answered {status}" + (f": {detail}" if detail else "")
 
 
+KEY_VARIABLE = "VIBEVOICE_AGENT_OPENAI_API_KEY"
+
+
 class OpenAIChatLLM(LLM):
     """Streams chat completions from an OpenAI-compatible server."""
 
@@ -51,26 +57,28 @@ class OpenAIChatLLM(LLM):
 
     async def check(self) -> tuple[bool, str]:
         if not self._has_key:  # every turn would fail with a 401: say so before traffic arrives
-            return False, (
-                f"no API key for {self._base_url}: set VIBEVOICE_AGENT_OPENAI_API_KEY "
-                "(any value for a server that needs none)"
-            )
+            return False, self._no_key()
         return True, f"{self._model} at {self._base_url}"
 
+    def _no_key(self) -> str:
+        return f"no API key for {self._base_url}: set {KEY_VARIABLE} (any value for a server that needs none)"
+
     async def stream(self, messages: list[Message]) -> AsyncGenerator[str, None]:
+        if not self._has_key:
+            raise LLMError(self._no_key(), code="llm_no_api_key")
         body = {"model": self._model, "messages": messages, "stream": True}
         try:
-            async with self._client.stream("POST", "/chat/completions", json=body) as response:
+            async with aconnect_sse(self._client, "POST", "/chat/completions", json=body) as source:
+                response = source.response
                 if response.status_code >= 400:
                     raise LLMError(_error_message(response.status_code, await response.aread()))
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == "[DONE]":
+                async for event in source.aiter_sse():
+                    if event.data == "[DONE]":
                         return
-                    if delta := _delta(payload):
+                    if delta := _delta(event.data):
                         yield delta
+        except SSEError as exc:  # an answer that is not an event stream (httpx-sse checks its type)
+            raise LLMError(f"the LLM API did not answer with an event stream: {exc}") from exc
         except httpx.TimeoutException as exc:
             raise LLMError("the LLM API timed out", code="llm_timeout") from exc
         except httpx.HTTPError as exc:

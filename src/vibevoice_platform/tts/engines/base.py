@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 
 from vibevoice_platform.audio import SAMPLE_RATE
 from vibevoice_platform.tts.errors import UnknownVoiceError
@@ -17,6 +17,19 @@ from vibevoice_platform.tts.errors import UnknownVoiceError
 OPENAI_VOICES = (
     "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse",
 )  # fmt: skip
+
+
+# How an engine reports a step of its load done (a file read, a part of the model built), with a few
+# words saying which; the service watches these for a load that hangs (--load-stall-s). Callable from
+# any thread.
+LoadProgress = Callable[[str], None]
+# OpenAI's speed range, which an engine takes whole unless it says otherwise.
+OPENAI_SPEED_RANGE = (0.25, 4.0)
+
+
+def no_progress(step: str) -> None:
+    """A `LoadProgress` that keeps nothing (an engine loaded outside the service)."""
+    del step
 
 
 def cpu_count() -> int:
@@ -32,7 +45,9 @@ class Engine(ABC):
 
     name: str
     sample_rate: int = SAMPLE_RATE
-    supports_speed: bool = True
+    # The speeds the engine really speaks at, as factors of its normal rate: (1.0, 1.0) when it has no
+    # rate control. A request outside them is refused rather than silently clamped.
+    speed_range: tuple[float, float] = OPENAI_SPEED_RANGE
 
     @property
     @abstractmethod
@@ -77,8 +92,9 @@ class Engine(ABC):
             )
         return native
 
-    async def load(self) -> None:  # noqa: B027 - a no-op default is the right default
-        """Load models or check binaries; called once before the service turns ready."""
+    async def load(self, progress: LoadProgress = no_progress) -> None:  # noqa: B027 - a no-op default
+        """Load models or check binaries, reporting each step to `progress`; called once before the
+        service turns ready."""
 
     async def aclose(self) -> None:  # noqa: B027
         """Release what `load` acquired."""

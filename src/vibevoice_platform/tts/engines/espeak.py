@@ -27,11 +27,14 @@ from anyio.abc import Process
 
 from vibevoice_platform.audio import SAMPLE_RATE, WAV_HEADER_SIZE, PCMAligner, parse_wav_header
 from vibevoice_platform.resample import StreamingResampler
-from vibevoice_platform.tts.engines.base import Engine
+from vibevoice_platform.tts.engines.base import Engine, LoadProgress, no_progress
 from vibevoice_platform.tts.errors import EngineError
 
 BASE_WPM = 175
-MIN_WPM, MAX_WPM = 80, 500
+# espeak-ng speaks no slower than 80 words a minute (a slower -s is 80); faster it follows -s well past
+# 4x (measured: 700 is 3.95 times as short as 175). So speed 1 is 175, and 0.46 (80) to 4.0 (700) is
+# what it really does; a speed below that is refused, not silently spoken at 0.46.
+MIN_WPM, MAX_WPM = 80, 700
 READ_SIZE = 8192
 ESPEAK_RATE = 22_050  # Hz, espeak-ng's own voices
 # OpenAI voice → espeak-ng voice with a variant, picked for a spread of pitch and accent.
@@ -110,6 +113,7 @@ class EspeakEngine(Engine):
     """Streams espeak-ng's speech, resampled to 24 kHz."""
 
     name = "espeak"
+    speed_range = (MIN_WPM / BASE_WPM, MAX_WPM / BASE_WPM)
 
     def __init__(self, *, binary: str = "espeak-ng", warm: int | None = 0) -> None:
         """`warm`: how many processes wait for their text (`WarmPool`); None for one per slot of the
@@ -145,14 +149,16 @@ class EspeakEngine(Engine):
                 return voice
         return super().resolve_voice(voice)
 
-    async def load(self) -> None:
+    async def load(self, progress: LoadProgress = no_progress) -> None:
         self._path = shutil.which(self._binary)
         if self._path is None:
             raise EngineError(f"{self._binary} not found on PATH; install the espeak-ng package")
         version = await anyio.run_process([self._path, "--version"])
         found = re.search(r"\d+\.\d+(\.\d+)?", version.stdout.decode())
         self._version = f"espeak-ng {found.group() if found else 'unknown'}"
+        progress("espeak-ng --version")
         listing = await anyio.run_process([self._path, "--voices"])
+        progress("espeak-ng --voices")
         languages = [
             m.group(1) for line in listing.stdout.decode().splitlines()[1:] if (m := _VOICE_LINE.match(line))
         ]

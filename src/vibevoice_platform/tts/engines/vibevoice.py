@@ -37,7 +37,7 @@ import numpy as np
 from anyio.abc import ObjectSendStream
 
 from vibevoice_platform.audio import float_to_pcm16
-from vibevoice_platform.tts.engines.base import OPENAI_VOICES, Engine
+from vibevoice_platform.tts.engines.base import OPENAI_VOICES, Engine, LoadProgress, no_progress
 from vibevoice_platform.tts.engines.vibevoice_interface import ModelBinding
 from vibevoice_platform.tts.errors import EngineError, NotReadyError
 
@@ -114,7 +114,7 @@ class VibeVoiceEngine(Engine):
     """Serves a VibeVoice model binding; one generation at a time per loaded model."""
 
     name = "vibevoice"
-    supports_speed = False
+    speed_range = (1.0, 1.0)  # the model has no rate control
 
     def __init__(self, binding: ModelBinding) -> None:
         self._binding = binding
@@ -142,9 +142,9 @@ class VibeVoiceEngine(Engine):
     def default_concurrency(self) -> int:
         return 1
 
-    async def load(self) -> None:
+    async def load(self, progress: LoadProgress = no_progress) -> None:
         try:
-            await anyio.to_thread.run_sync(self._binding.load)
+            await anyio.to_thread.run_sync(self._binding.load, progress)
         except EngineError:
             raise
         except Exception as exc:

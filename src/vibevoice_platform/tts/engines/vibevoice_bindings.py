@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from vibevoice_platform.tts.engines.base import LoadProgress
 from vibevoice_platform.tts.engines.vibevoice_interface import AudioSink, ModelBinding
 from vibevoice_platform.tts.engines.vibevoice_longform import LongformBinding
 from vibevoice_platform.tts.engines.vibevoice_realtime import MODEL_MODULE as REALTIME_MODULE
@@ -82,9 +83,9 @@ class AutoBinding(ModelBinding):
     def voices(self) -> Sequence[str]:
         return self._chosen.voices if self._chosen is not None else ()
 
-    def load(self) -> None:
+    def load(self, progress: LoadProgress) -> None:
         chosen = family_binding(self._settings, "realtime" if self._probe() else "longform")
-        chosen.load()
+        chosen.load(progress)
         self._chosen = chosen
 
     def generate(self, text: str, voice: str, streamer: AudioSink, should_stop: Callable[[], bool]) -> None:

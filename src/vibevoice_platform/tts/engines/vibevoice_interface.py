@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from vibevoice_platform.tts.engines.base import LoadProgress
+
 
 class AudioSink(Protocol):
     """What a binding's `generate` writes to: the subset of VibeVoice's `AudioStreamer` it uses."""
@@ -34,8 +36,8 @@ class ModelBinding(ABC):
         """Voice presets available once loaded."""
 
     @abstractmethod
-    def load(self) -> None:
-        """Load weights and voice presets (slow; runs in a worker thread)."""
+    def load(self, progress: LoadProgress) -> None:
+        """Load weights and voice presets (slow; runs in a worker thread), reporting each step."""
 
     @abstractmethod
     def generate(self, text: str, voice: str, streamer: AudioSink, should_stop: Callable[[], bool]) -> None:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from vibevoice_platform.tts.engines.base import LoadProgress
 from vibevoice_platform.tts.engines.vibevoice_interface import AudioSink, ModelBinding
 from vibevoice_platform.tts.errors import EngineError
 
@@ -47,6 +48,16 @@ def import_module(name: str) -> Any:
         return importlib.import_module(name)
     except ImportError as exc:
         raise EngineError(f"{name} cannot be imported ({exc}); {INSTALL_HINT}") from exc
+
+
+def check_model_folder(model: str) -> None:
+    """A `--model` written as a path (/, ., ~) must be a folder: otherwise the hub would be asked for
+    it as a model id and answer with a message about repository names."""
+    if model.startswith(("/", ".", "~")) and not Path(model).expanduser().is_dir():
+        raise EngineError(
+            f"--model {model}: no such folder (a model is a local folder, a model id such as "
+            "microsoft/VibeVoice-Realtime-0.5B, or tiny-random)"
+        )
 
 
 def import_attr(module: str, attr: str) -> Any:
@@ -163,16 +174,20 @@ class TorchModelBinding(ModelBinding):
     def voices(self) -> Sequence[str]:
         return tuple(self._voices)
 
-    def load(self) -> None:
+    def load(self, progress: LoadProgress) -> None:
+        check_model_folder(self.model_id)
         torch = import_module("torch")
         self.torch = torch
+        progress("torch imported")
         if self._threads is not None:
             torch.set_num_threads(self._threads)  # process-wide
         self.device = resolve_device(torch, self.device)
         dtype = resolve_dtype(torch, self._requested_dtype, self.device)
+        progress(f"device {self.device}")
         self.model, self.processor = self.load_model(dtype)
         self.model.eval()
         self.model.set_ddpm_inference_steps(num_steps=self._steps)
+        progress("model and processor loaded")
         self._voices = self.load_voices()
         logger.info(
             "model loaded",
