@@ -126,7 +126,7 @@ def hub(huggingface_hub: None) -> Iterator[tuple[FakeHub, str]]:
 
 def init_command(defaults: Rendered) -> list[str]:
     """The command of the defaults' fetch-model init container."""
-    spec = defaults.one("Deployment", "tts")["spec"]["template"]["spec"]
+    spec = defaults.workload("tts")["spec"]["template"]["spec"]
     (init,) = spec["initContainers"]
     return container({"containers": [init]})["command"]
 

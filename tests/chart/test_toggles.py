@@ -22,7 +22,7 @@ def pod_labels(rendered: Rendered, component: str) -> dict[str, str]:
     """The labels of a component's pods (the helm test pod's for "test")."""
     if component == "test":
         return rendered.all("Pod")[0]["metadata"]["labels"]
-    return rendered.one("Deployment", component)["spec"]["template"]["metadata"]["labels"]
+    return rendered.workload(component)["spec"]["template"]["metadata"]["labels"]
 
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -54,14 +54,14 @@ def test_pdb_percentage(rendered_sets: dict[str, Rendered]) -> None:
 
 def test_no_autoscaler_by_default_and_replicas_fixed(defaults: Rendered) -> None:
     assert defaults.all("HorizontalPodAutoscaler") == []
-    assert defaults.one("Deployment", "tts")["spec"]["replicas"] == 1
-    assert defaults.one("Deployment", "agent")["spec"]["replicas"] == 2
+    assert defaults.workload("tts")["spec"]["replicas"] == 1
+    assert defaults.workload("agent")["spec"]["replicas"] == 2
 
 
 def test_autoscalers_own_the_replica_count(rendered_sets: dict[str, Rendered]) -> None:
     gpu = rendered_sets["gpu"]
     for component, bounds in (("tts", (2, 6, 60)), ("agent", (2, 20, 70))):
-        deployment = gpu.one("Deployment", component)
+        deployment = gpu.workload(component)
         assert "replicas" not in deployment["spec"]
         spec = gpu.one("HorizontalPodAutoscaler", component)["spec"]
         assert spec["scaleTargetRef"] == {
@@ -266,12 +266,10 @@ def test_default_llm_egress_covers_ipv4_and_ipv6(helm: str) -> None:
 def test_service_accounts_created_and_used(defaults: Rendered, rendered_sets: dict[str, Rendered]) -> None:
     for component in COMPONENTS:
         account = defaults.one("ServiceAccount", component)["metadata"]["name"]
-        spec = defaults.one("Deployment", component)["spec"]["template"]["spec"]
+        spec = defaults.workload(component)["spec"]["template"]["spec"]
         assert spec["serviceAccountName"] == account == f"{RELEASE}-vibevoice-{component}"
     minimal = rendered_sets["minimal"]
-    used = {
-        c: minimal.one("Deployment", c)["spec"]["template"]["spec"]["serviceAccountName"] for c in COMPONENTS
-    }
+    used = {c: minimal.workload(c)["spec"]["template"]["spec"]["serviceAccountName"] for c in COMPONENTS}
     assert used == {"tts": "voice-runtime", "agent": "default"}
 
 
