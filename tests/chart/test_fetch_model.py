@@ -210,7 +210,7 @@ def test_a_half_fetched_snapshot_is_not_used(
 ) -> None:
     """The issue's reproduction: a snapshot folder holding only config.json (an init container that was
     stopped) counted as cached. Without a manifest it is fetched, and so is a file gone since."""
-    fake, url = hub
+    _, url = hub
     env = hub_env(url, tmp_path, f"org/model@{PINNED}")
     partial = [sys.executable, "-c", PARTIAL_FETCH, "org/model", PINNED]
     subprocess.run(partial, env={**os.environ, **env}, check=True, timeout=60, capture_output=True)

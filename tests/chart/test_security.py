@@ -76,5 +76,5 @@ def test_ids_are_overridable(helm: str) -> None:
 
 
 def test_root_is_refused(helm: str) -> None:
-    with pytest.raises(HelmFailed, match="securityContext.runAsUser: Must be greater than or equal to 1"):
+    with pytest.raises(HelmFailed, match=r"securityContext\.runAsUser: Must be greater than or equal to 1"):
         render(helm, values={"securityContext": {"runAsUser": 0}})
