@@ -78,7 +78,14 @@ def test_a_claim_per_pod_makes_the_tts_a_stateful_set(rendered_sets: dict[str, R
         "resources": {"requests": {"storage": "20Gi"}},
     }
     assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
-    assert spec["serviceName"] == openshift.one("Service", "tts")["metadata"]["name"]
+    # governed by a headless Service of its own (stable pod names); clients use the ClusterIP one
+    headless = [s for s in openshift.all("Service") if s["spec"].get("clusterIP") == "None"]
+    assert [s["metadata"]["name"] for s in headless] == [spec["serviceName"]]
+    assert headless[0]["spec"]["selector"] == spec["selector"]["matchLabels"]
+    # the ServiceMonitor scrapes each pod once, through the tts Service alone
+    monitor = openshift.one("ServiceMonitor", "tts")["spec"]["selector"]["matchLabels"]
+    scraped = [s for s in openshift.all("Service") if monitor.items() <= s["metadata"]["labels"].items()]
+    assert scraped == [openshift.one("Service", "tts")]
     assert spec["updateStrategy"] == {"type": "RollingUpdate"}
     # the pods mount the claim the template gives each of them; the chart makes no shared one
     assert "model-cache" not in [v["name"] for v in spec["template"]["spec"]["volumes"]]

@@ -113,7 +113,7 @@ def test_tts_ingress_only_from_agent_test_pod_and_scrapers(
 ) -> None:
     rendered = rendered_sets[name]
     spec = policy(rendered, "tts")
-    assert spec["policyTypes"] == ["Ingress"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
     assert selects(spec["podSelector"]["matchLabels"], pod_labels(rendered, "tts"))
     callers, scrapers = spec["ingress"]
     allowed = [peer["podSelector"]["matchLabels"] for peer in callers["from"]]
@@ -144,6 +144,20 @@ def test_agent_egress_to_tts_and_dns_only_with_the_scripted_llm(cpu: Rendered) -
     assert tts["ports"] == [{"port": 8000, "protocol": "TCP"}]
     # port 53 to any address: kube-dns, or NodeLocal DNSCache on its link-local node address
     assert dns == {"ports": DNS_PORTS}
+
+
+def test_tts_egress_to_dns_and_only_the_hub_when_it_downloads(
+    defaults: Rendered, rendered_sets: dict[str, Rendered]
+) -> None:
+    """The service reaches nothing; the init container that fetches the model reaches the Hub (port 443,
+    the internet without the cluster's ranges), and a TTS that fetches nothing only DNS."""
+    dns, hub = policy(defaults, "tts")["egress"]
+    assert dns == {"ports": DNS_PORTS}
+    assert hub["ports"] == [{"port": 443, "protocol": "TCP"}]
+    assert [peer["ipBlock"]["cidr"] for peer in hub["to"]] == ["0.0.0.0/0", "::/0"]
+    assert "100.64.0.0/10" in hub["to"][0]["ipBlock"]["except"]
+    for name in ("cpu", "airgap"):  # espeak-ng; weights already on the volume (mode local)
+        assert [rule.get("to") for rule in policy(rendered_sets[name], "tts")["egress"]] == [None], name
 
 
 def test_dns_egress_to_configured_peers(rendered_sets: dict[str, Rendered]) -> None:

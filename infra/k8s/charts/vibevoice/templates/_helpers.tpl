@@ -428,6 +428,11 @@ extraRepos (with the file patterns they are limited to).
 {{- ternary "StatefulSet" "Deployment" (and .Values.tts.gpu.enabled (eq .Values.tts.modelCache.type "perReplica")) }}
 {{- end }}
 
+{{/* The headless Service that governs the TTS StatefulSet. */}}
+{{- define "vibevoice.tts.headlessService" -}}
+{{- printf "%s-pods" (include "vibevoice.componentName" (dict "root" . "component" "tts")) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{/* The claim of the model cache: the existing one, or the chart's. */}}
 {{- define "vibevoice.modelCacheClaim" -}}
 {{- $cache := .Values.tts.modelCache }}
@@ -436,4 +441,61 @@ extraRepos (with the file patterns they are limited to).
 {{- else }}
 {{- printf "%s-model-cache" (include "vibevoice.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+{{- end }}
+
+{{/*
+NetworkPolicy egress to DNS, port 53 only: to networkPolicy.dns.peers, or to any address (kube-dns, or
+NodeLocal DNSCache on its link-local node address, which no pod selector matches). Takes networkPolicy.
+*/}}
+{{- define "vibevoice.dnsEgress" -}}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+  {{- with .dns.peers }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+
+{{/*
+A NetworkPolicy egress rule to an endpoint outside the pod's own release: address blocks (IPv4 and IPv6)
+and in-cluster peers on TCP ports. A block spanning its whole family also excepts the cluster's own
+networks of that family (networkPolicy.clusterNetworks). (dict "policy" networkPolicy "egress" <ipBlocks,
+peers, ports> "name" <its values path> "for" <what it reaches>)
+*/}}
+{{- define "vibevoice.egressRule" -}}
+{{- $egress := .egress }}
+{{- if not (or $egress.ipBlocks $egress.peers) }}
+{{- /* An empty `to` would let the pods reach every address. */}}
+{{- fail (printf "%s needs ipBlocks or peers for %s" .name .for) }}
+{{- end }}
+{{- $clusterNetworks := .policy.clusterNetworks -}}
+- to:
+    {{- range $egress.ipBlocks }}
+    {{- $block := deepCopy . }}
+    {{- $family := ternary "6" "4" (contains ":" $block.cidr) }}
+    {{- if has $block.cidr (list "0.0.0.0/0" "::/0") }}
+    {{- $except := default list $block.except }}
+    {{- range $clusterNetworks }}
+    {{- if eq (ternary "6" "4" (contains ":" .)) $family }}
+    {{- $except = append $except . }}
+    {{- end }}
+    {{- end }}
+    {{- if $except }}
+    {{- $_ := set $block "except" ($except | uniq) }}
+    {{- end }}
+    {{- end }}
+    - ipBlock:
+        {{- toYaml $block | nindent 8 }}
+    {{- end }}
+    {{- with $egress.peers }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  ports:
+    {{- range $egress.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
 {{- end }}
