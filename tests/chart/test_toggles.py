@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.chart.chart import COMPONENTS, RELEASE, VALUE_SETS, HelmFailed, Manifest, Rendered, render
@@ -200,7 +202,7 @@ def test_agent_egress_to_the_llm_endpoint_with_openai(rendered_sets: dict[str, R
 
 
 def test_default_llm_egress_covers_ipv4_and_ipv6(helm: str) -> None:
-    values = {
+    values: dict[str, Any] = {
         "agent": {
             "llm": {
                 "backend": "openai",
