@@ -45,9 +45,16 @@ def rules_file(rendered: Rendered, path: Path) -> Path:
     return path
 
 
-def firing(alert: Manifest, **labels: str) -> dict[str, Any]:
-    """What promtool expects of the alert firing with these labels besides its own."""
-    return {"exp_labels": {**alert["labels"], **labels}, "exp_annotations": alert["annotations"]}
+def fires(found: dict[str, Manifest], at: str, name: str, **labels: str) -> dict[str, Any]:
+    """promtool's check that alert `name` fires at `at`, with its labels and annotations plus `labels`."""
+    alert = found[name]
+    expected = {"exp_labels": {**alert["labels"], **labels}, "exp_annotations": alert["annotations"]}
+    return {"eval_time": at, "alertname": name, "exp_alerts": [expected]}
+
+
+def quiet(at: str, name: str) -> dict[str, Any]:
+    """promtool's check that alert `name` is not firing at `at`."""
+    return {"eval_time": at, "alertname": name, "exp_alerts": []}
 
 
 def test_rules_pass_promtool_check(promtool: str, rendered_sets: dict[str, Rendered], tmp_path: Path) -> None:
@@ -73,28 +80,20 @@ def test_availability_and_absent_metric_alerts(
             {"series": f'vibevoice_agent_active_turns{{{AGENT},pod="agent-0"}}', "values": "0x40"},
         ],
         "alert_rule_test": [
-            {"eval_time": "9m", "alertname": "VibeVoiceTTSUnavailable", "exp_alerts": []},
-            {"eval_time": "12m", "alertname": "VibeVoiceTTSUnavailable", "exp_alerts": []},  # pending for 5m
-            {
-                "eval_time": "16m",
-                "alertname": "VibeVoiceTTSUnavailable",
-                "exp_alerts": [firing(found["VibeVoiceTTSUnavailable"])],
-            },
+            quiet("9m", "VibeVoiceTTSUnavailable"),
+            quiet("12m", "VibeVoiceTTSUnavailable"),  # pending for 5m
+            fires(found, "16m", "VibeVoiceTTSUnavailable"),
             # the last sample stays visible for Prometheus's 5 minutes of lookback, then 5 more pending
-            {"eval_time": "12m", "alertname": "VibeVoiceTTSMetricsAbsent", "exp_alerts": []},
-            {
-                "eval_time": "30m",
-                "alertname": "VibeVoiceTTSMetricsAbsent",
-                "exp_alerts": [
-                    firing(
-                        found["VibeVoiceTTSMetricsAbsent"],
-                        namespace=NAMESPACE,
-                        service=f"{RELEASE}-vibevoice-tts",
-                    )
-                ],
-            },
-            {"eval_time": "30m", "alertname": "VibeVoiceAgentUnavailable", "exp_alerts": []},
-            {"eval_time": "30m", "alertname": "VibeVoiceAgentMetricsAbsent", "exp_alerts": []},
+            quiet("12m", "VibeVoiceTTSMetricsAbsent"),
+            fires(
+                found,
+                "30m",
+                "VibeVoiceTTSMetricsAbsent",
+                namespace=NAMESPACE,
+                service=f"{RELEASE}-vibevoice-tts",
+            ),
+            quiet("30m", "VibeVoiceAgentUnavailable"),
+            quiet("30m", "VibeVoiceAgentMetricsAbsent"),
         ],
     }
     never_scraped = {  # no agent target at all (a ServiceMonitor that finds nothing): no series to be 0
@@ -104,24 +103,16 @@ def test_availability_and_absent_metric_alerts(
             {"series": f'vibevoice_tts_queue_depth{{{TTS},pod="tts-0"}}', "values": "0x20"},
         ],
         "alert_rule_test": [
-            {
-                "eval_time": "10m",
-                "alertname": "VibeVoiceAgentUnavailable",
-                "exp_alerts": [firing(found["VibeVoiceAgentUnavailable"])],
-            },
-            {
-                "eval_time": "10m",
-                "alertname": "VibeVoiceAgentMetricsAbsent",
-                "exp_alerts": [
-                    firing(
-                        found["VibeVoiceAgentMetricsAbsent"],
-                        namespace=NAMESPACE,
-                        service=f"{RELEASE}-vibevoice-agent",
-                    )
-                ],
-            },
-            {"eval_time": "10m", "alertname": "VibeVoiceTTSUnavailable", "exp_alerts": []},
-            {"eval_time": "10m", "alertname": "VibeVoiceTTSMetricsAbsent", "exp_alerts": []},
+            fires(found, "10m", "VibeVoiceAgentUnavailable"),
+            fires(
+                found,
+                "10m",
+                "VibeVoiceAgentMetricsAbsent",
+                namespace=NAMESPACE,
+                service=f"{RELEASE}-vibevoice-agent",
+            ),
+            quiet("10m", "VibeVoiceTTSUnavailable"),
+            quiet("10m", "VibeVoiceTTSMetricsAbsent"),
         ],
     }
     tests = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": [down_at_10m, never_scraped]}
