@@ -17,6 +17,9 @@ from tests.support.tools import require_tool
 
 TTS = f'namespace="{NAMESPACE}",service="{RELEASE}-vibevoice-tts"'
 AGENT = f'namespace="{NAMESPACE}",service="{RELEASE}-vibevoice-agent"'
+# The labels absent() gives its alert: the selector's equality matchers.
+TTS_LABELS = {"namespace": NAMESPACE, "service": f"{RELEASE}-vibevoice-tts"}
+AGENT_LABELS = {"namespace": NAMESPACE, "service": f"{RELEASE}-vibevoice-agent"}
 ADAPTER = yaml.safe_load((CHART / "files" / "prometheus-adapter-values.yaml").read_text())
 
 
@@ -85,13 +88,7 @@ def test_availability_and_absent_metric_alerts(
             fires(found, "16m", "VibeVoiceTTSUnavailable"),
             # the last sample stays visible for Prometheus's 5 minutes of lookback, then 5 more pending
             quiet("12m", "VibeVoiceTTSMetricsAbsent"),
-            fires(
-                found,
-                "30m",
-                "VibeVoiceTTSMetricsAbsent",
-                namespace=NAMESPACE,
-                service=f"{RELEASE}-vibevoice-tts",
-            ),
+            fires(found, "30m", "VibeVoiceTTSMetricsAbsent", **TTS_LABELS),
             quiet("30m", "VibeVoiceAgentUnavailable"),
             quiet("30m", "VibeVoiceAgentMetricsAbsent"),
         ],
@@ -104,13 +101,7 @@ def test_availability_and_absent_metric_alerts(
         ],
         "alert_rule_test": [
             fires(found, "10m", "VibeVoiceAgentUnavailable"),
-            fires(
-                found,
-                "10m",
-                "VibeVoiceAgentMetricsAbsent",
-                namespace=NAMESPACE,
-                service=f"{RELEASE}-vibevoice-agent",
-            ),
+            fires(found, "10m", "VibeVoiceAgentMetricsAbsent", **AGENT_LABELS),
             quiet("10m", "VibeVoiceTTSUnavailable"),
             quiet("10m", "VibeVoiceTTSMetricsAbsent"),
         ],
