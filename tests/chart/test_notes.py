@@ -64,6 +64,7 @@ def test_notes_describe_the_variant(helm: str, notes_chart: Path) -> None:
     assert "its key from Secret\n      vibevoice-openai (key api-key)" in gpu
     assert "UNSET" not in gpu
     assert "Rate limits are per pod" in gpu
+    assert "N TTS pods make N times\ntts.rateLimit.requestsPerSecond" in gpu
     cpu = notes(helm, notes_chart, VALUE_SETS["cpu"])
     assert "espeak-ng engine on CPU" in cpu
     assert "Ingress:" not in cpu
@@ -78,6 +79,8 @@ def test_notes_describe_the_variant(helm: str, notes_chart: Path) -> None:
     assert "Chart defaults in use (agent.llm.openai.baseUrl, .model)" in defaults
     assert "LLM backend: scripted" in cpu
     airgap = notes(helm, notes_chart, VALUE_SETS["airgap"])
+    assert "Rate limits are per pod" in airgap
+    assert "N TTS pods" not in airgap  # its TTS limit is off
     assert "mode local, nothing is fetched" in airgap
     assert "a session's HTTP turns must reach one pod" not in airgap  # one agent pod, no affinity
     assert "Chart defaults in use" not in airgap  # its own vLLM
