@@ -15,19 +15,21 @@ bin_dir=$PWD/.tools/bin
 mkdir -p "$bin_dir"
 command -v go >/dev/null || PATH=/usr/local/go/bin:$PATH
 
-go_tool() {  # go_tool NAME MODULE PACKAGE VERSION: build MODULE/PACKAGE@VERSION into .tools/bin/NAME
-  local name=$1 module=$2 package=$3 version=$4
+go_tool() {  # go_tool NAME MODULE PACKAGE VERSION [TAGS]: build MODULE/PACKAGE@VERSION into .tools/bin/NAME
+  local name=$1 module=$2 package=$3 version=$4 tags=${5:-}
   # The binary's build information names its module's version: nothing to do when it is this one.
   if [[ -x $bin_dir/$name ]] && go version -m "$bin_dir/$name" | grep -qE "^[[:space:]]+mod[[:space:]]+${module}[[:space:]]+${version}([[:space:]]|$)"; then
     return
   fi
   echo "install-chart-checkers: go install $module/$package@$version (minutes on 2 cores)" >&2
   # -modcacherw: a module cache that `go clean -modcache` or rm can remove.
-  GOBIN=$bin_dir GOFLAGS="-buildvcs=false -modcacherw" go install "$module/$package@$version"
+  GOBIN=$bin_dir GOFLAGS="-buildvcs=false -modcacherw" go install ${tags:+-tags="$tags"} "$module/$package@$version"
 }
 
 go_tool kube-score github.com/zegl/kube-score cmd/kube-score "$KUBE_SCORE_VERSION"
-go_tool promtool github.com/prometheus/prometheus cmd/promtool "$PROMETHEUS_MODULE_VERSION"
+# remove_all_sd leaves out Prometheus's service discovery plugins (the cloud SDKs, most of its build
+# time): promtool checks and unit-tests rules without them.
+go_tool promtool github.com/prometheus/prometheus cmd/promtool "$PROMETHEUS_MODULE_VERSION" remove_all_sd
 
 checkov_venv=$PWD/.tools/checkov
 if ! { [[ -x $checkov_venv/bin/checkov ]] && [[ $("$checkov_venv/bin/checkov" --version) == "$CHECKOV_VERSION" ]]; }; then
