@@ -85,6 +85,10 @@ $(COSIGN): scripts/install-cosign.sh ci/images/cosign/Dockerfile
 	scripts/install-cosign.sh
 	touch $@
 
+.PHONY: chart-checkers
+chart-checkers: ## kube-score, promtool (Go module proxy) and checkov (PyPI, own venv) into .tools for the chart tests
+	scripts/install-chart-checkers.sh
+
 $(HELM): scripts/fetch-helm.py
 	$(PYTHON) scripts/fetch-helm.py --dest $@
 

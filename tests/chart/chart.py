@@ -25,6 +25,7 @@ VALUE_SETS: dict[str, tuple[Path, ...]] = {
     **{path.name.removesuffix("-values.yaml"): (path,) for path in sorted(CHART.glob("ci/*-values.yaml"))},
 }
 COMPONENTS = ("tts", "agent")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 
 Manifest = dict[str, Any]
 
@@ -93,11 +94,17 @@ class Rendered:
         assert len(found) == 1, f"{len(found)} {kind} manifests for {component}: {self.kinds()}"
         return found[0]
 
+    def workload(self, component: str) -> Manifest:
+        """The Deployment of `component`, or its StatefulSet (the TTS with a model cache per pod)."""
+        found = [m for kind in WORKLOAD_KINDS for m in self.all(kind) if component_of(m) == component]
+        assert len(found) == 1, f"{len(found)} workloads for {component}: {self.kinds()}"
+        return found[0]
+
     def pod_specs(self) -> Iterator[tuple[str, Manifest]]:
-        """(name, pod spec) of every pod the manifests make: Deployments' templates and bare Pods."""
+        """(name, pod spec) of every pod the manifests make: workloads' templates and bare Pods."""
         for manifest in self.manifests:
             name = f"{manifest['kind']}/{manifest['metadata']['name']}"
-            if manifest["kind"] == "Deployment":
+            if manifest["kind"] in WORKLOAD_KINDS:
                 yield name, manifest["spec"]["template"]["spec"]
             elif manifest["kind"] == "Pod":
                 yield name, manifest["spec"]
@@ -129,6 +136,6 @@ def env_of(container_spec: Manifest) -> dict[str, Any]:
 
 def chart_environment(rendered: Rendered, component: str) -> dict[str, str]:
     """A component container's environment: its ConfigMap, then its literal `env` entries (not Secrets)."""
-    spec = rendered.one("Deployment", component)["spec"]["template"]["spec"]
+    spec = rendered.workload(component)["spec"]["template"]["spec"]
     literal = {name: value for name, value in env_of(container(spec)).items() if isinstance(value, str)}
     return {**rendered.one("ConfigMap", component)["data"], **literal}

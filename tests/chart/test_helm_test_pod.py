@@ -1,12 +1,15 @@
 """The `helm test` pod: what it runs, and that its check passes against the real services started with
-the chart's own environment, and fails on silence or on a service that does not answer."""
+the chart's own environment (also when they start after it, as a pod that a NetworkPolicy admits a second
+late sees them), and fails on silence or on a service that never answers."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -40,12 +43,27 @@ def test_test_pod_is_a_helm_test_hook_running_the_script(cpu: Rendered) -> None:
     assert env_of(check) == {"VIBEVOICE_TEST_TTS_URL": urls["tts"], "VIBEVOICE_TEST_AGENT_URL": urls["agent"]}
 
 
-def run_check(cpu: Rendered, tts_url: str, agent_url: str) -> subprocess.CompletedProcess[str]:
+def check_argv(cpu: Rendered) -> list[str]:
+    """The test pod's command, run here with this Python."""
+    return [sys.executable, *container(hook_pod(cpu)["spec"])["command"][1:]]
+
+
+def check_env(tts_url: str, agent_url: str, deadline_s: float) -> dict[str, str]:
+    """The test pod's environment, pointed at local URLs, with a deadline for each check."""
+    return {
+        "VIBEVOICE_TEST_TTS_URL": tts_url,
+        "VIBEVOICE_TEST_AGENT_URL": agent_url,
+        "VIBEVOICE_TEST_DEADLINE_S": str(deadline_s),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def run_check(
+    cpu: Rendered, tts_url: str, agent_url: str, deadline_s: float = 2.0
+) -> subprocess.CompletedProcess[str]:
     """Run the test pod's command here, as the pod would, pointed at local URLs."""
-    command = container(hook_pod(cpu)["spec"])["command"]
-    env = {"VIBEVOICE_TEST_TTS_URL": tts_url, "VIBEVOICE_TEST_AGENT_URL": agent_url}
-    argv = [sys.executable, *command[1:]]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    env = check_env(tts_url, agent_url, deadline_s)
+    return subprocess.run(check_argv(cpu), env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def local(environment: dict[str, str], prefix: str, port: int) -> dict[str, str]:
@@ -53,10 +71,9 @@ def local(environment: dict[str, str], prefix: str, port: int) -> dict[str, str]
     return {**environment, f"{prefix}_HOST": "127.0.0.1", f"{prefix}_PORT": str(port)}
 
 
-@pytest.fixture(scope="module")
-def chart_services(cpu: Rendered, espeak_ng: str) -> Iterator[tuple[Service, Service]]:
-    """The real TTS and agent, started with the environment of the chart's cpu values."""
-    tts_port, agent_port = free_port(), free_port()
+@contextmanager
+def started_services(cpu: Rendered, tts_port: int, agent_port: int) -> Iterator[tuple[Service, Service]]:
+    """The real TTS and agent on the given ports, started with the environment of the chart's cpu values."""
     tts_env = local(chart_environment(cpu, "tts"), "VIBEVOICE_TTS", tts_port)
     with running(["vibevoice-tts"], port=tts_port, env=tts_env) as tts:
         agent_env = {
@@ -65,6 +82,13 @@ def chart_services(cpu: Rendered, espeak_ng: str) -> Iterator[tuple[Service, Ser
         }
         with running(["vibevoice-agent"], port=agent_port, env=agent_env) as agent:
             yield tts, agent
+
+
+@pytest.fixture(scope="module")
+def chart_services(cpu: Rendered, espeak_ng: str) -> Iterator[tuple[Service, Service]]:
+    """The real TTS and agent, started with the environment of the chart's cpu values."""
+    with started_services(cpu, free_port(), free_port()) as services:
+        yield services
 
 
 @pytest.mark.integration
@@ -121,9 +145,32 @@ def test_check_fails_on_silent_audio(cpu: Rendered) -> None:
 
 
 @pytest.mark.integration
+def test_check_waits_for_services_that_start_late(cpu: Rendered, espeak_ng: str) -> None:
+    """Issue 27: under an enforced NetworkPolicy the test pod's first connections were refused. The check
+    starts first, is refused, and passes once the real services come up."""
+    tts_port, agent_port = free_port(), free_port()
+    tts_url, agent_url = f"http://127.0.0.1:{tts_port}", f"http://127.0.0.1:{agent_port}"
+    env = {**os.environ, **check_env(tts_url, agent_url, deadline_s=120)}
+    check = subprocess.Popen(check_argv(cpu), env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert check.stdout is not None
+        first = check.stdout.readline()  # no service listens yet: the first attempt is refused
+        assert first.startswith(f"wait GET {tts_url}/health: "), first
+        with started_services(cpu, tts_port, agent_port):
+            rest, _ = check.communicate(timeout=120)
+    finally:
+        check.kill()
+    assert check.returncode == 0, first + rest
+    assert f"ok   GET {tts_url}/health" in rest
+    assert f"ok   POST {tts_url}/v1/audio/speech" in rest
+    assert f"ok   GET {agent_url}/ready" in rest
+
+
+@pytest.mark.integration
 def test_check_fails_when_nothing_answers(cpu: Rendered) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    result = run_check(cpu, url, url)
+    result = run_check(cpu, url, url, deadline_s=2.0)
     assert result.returncode == 1
     assert f"FAIL GET {url}/health: " in result.stdout
     assert f"FAIL POST {url}/v1/audio/speech: " in result.stdout
+    assert "attempts)" in result.stdout  # tried again until the deadline, then failed

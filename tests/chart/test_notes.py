@@ -59,24 +59,37 @@ def test_notes_describe_the_variant(helm: str, notes_chart: Path) -> None:
     assert "WARNING" not in gpu  # a pinned revision, a ReadWriteMany claim
     assert "API keys are required" in gpu
     assert "X-Session-ID" in gpu
-    assert "https://voice.example.com" in gpu
-    assert "key from Secret vibevoice-openai" in gpu
+    assert "HTTPRoute voice-vibevoice on public for voice.example.com (timeouts 7200 s)" in gpu
+    assert "asks the Gateway for session persistence (Cookie)" in gpu
+    assert "its key from Secret\n      vibevoice-openai (key api-key)" in gpu
+    assert "UNSET" not in gpu
+    assert "Rate limits are per pod" in gpu
+    assert "N TTS pods make N times\ntts.rateLimit.requestsPerSecond" in gpu
     cpu = notes(helm, notes_chart, VALUE_SETS["cpu"])
     assert "espeak-ng engine on CPU" in cpu
     assert "Ingress:" not in cpu
     assert "API keys" not in cpu
     defaults = notes(helm, notes_chart, ())
     assert "vibevoice-tts:0.1.0-cuda" in defaults
-    assert 'WARNING: tts.modelCache.revision "main" is not a commit' in defaults
+    assert "WARNING" not in defaults  # the model and its tokenizer are pinned to commits
+    # the LLM: what the defaults name, and the Secret nobody has made yet
+    assert "LLM: gpt-4o-mini at https://api.openai.com/v1 (OpenAI-compatible)" in defaults
+    assert "UNSET: agent.llm.openai.apiKeySecret.name" in defaults
+    assert f"create secret generic {RELEASE}-vibevoice-llm --from-file=api-key=" in defaults
+    assert "Chart defaults in use (agent.llm.openai.baseUrl, .model)" in defaults
+    assert "LLM backend: scripted" in cpu
     airgap = notes(helm, notes_chart, VALUE_SETS["airgap"])
+    assert "Rate limits are per pod" in airgap
+    assert "N TTS pods" not in airgap  # its TTS limit is off
     assert "mode local, nothing is fetched" in airgap
-    assert "Ingress (upstream-hash-by)" not in airgap
+    assert "a session's HTTP turns must reach one pod" not in airgap  # one agent pod, no affinity
+    assert "Chart defaults in use" not in airgap  # its own vLLM
     assert 'Authorization: Bearer $VIBEVOICE_API_KEY" \\\n    -d' in airgap
     assert "Authorization" not in defaults
     assert "pods on other nodes cannot" not in defaults  # one TTS pod
 
 
-def test_notes_warn_of_a_single_node_claim_shared_by_several_pods(helm: str, notes_chart: Path) -> None:
+def test_notes_say_what_a_shared_existing_claim_needs(helm: str, notes_chart: Path) -> None:
     args = [
         "template",
         RELEASE,
@@ -86,6 +99,9 @@ def test_notes_warn_of_a_single_node_claim_shared_by_several_pods(helm: str, not
         "--show-only",
         "templates/notes.yaml",
     ]
-    rendered = run_helm(helm, args, {"tts": {"replicaCount": 2}})
+    cache = {"type": "existingClaim", "existingClaim": "weights"}
+    rendered = run_helm(helm, args, {"tts": {"replicaCount": 2, "modelCache": cache}})
     text = Rendered.parse(rendered).manifests[0]["data"]["notes"]
-    assert "WARNING: several TTS pods share a ReadWriteOnce claim" in text
+    assert "Several TTS pods share the claim weights: it must be ReadWriteMany" in text
+    one = run_helm(helm, args, {"tts": {"modelCache": cache}})
+    assert "Several TTS pods" not in Rendered.parse(one).manifests[0]["data"]["notes"]

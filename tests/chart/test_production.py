@@ -33,7 +33,7 @@ from vibevoice_platform.tts.metrics import TTSMetrics
 
 def pod_spec(rendered: Rendered, component: str) -> Manifest:
     """The pod template spec of a component's Deployment."""
-    return rendered.one("Deployment", component)["spec"]["template"]["spec"]
+    return rendered.workload(component)["spec"]["template"]["spec"]
 
 
 def tts_image(rendered: Rendered) -> str:
@@ -86,7 +86,7 @@ def test_cpu_variant_ignores_the_cuda_build(helm: str) -> None:
 
 def rollout(rendered: Rendered, component: str) -> tuple[dict[str, Any], int]:
     """A component Deployment's strategy and progressDeadlineSeconds."""
-    spec = rendered.one("Deployment", component)["spec"]
+    spec = rendered.workload(component)["spec"]
     return spec["strategy"], spec["progressDeadlineSeconds"]
 
 
@@ -96,15 +96,16 @@ def test_default_rollouts(defaults: Rendered, cpu: Rendered) -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert deadline > values["tts"]["gpu"]["modelLoadSeconds"] == 900
     assert rollout(cpu, "tts")[1] == 600
-    strategy, deadline = rollout(defaults, "agent")
+    strategy, agent_deadline = rollout(defaults, "agent")
     assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
-    assert deadline == 600
+    assert agent_deadline == deadline == 1200  # never shorter than the TTS's
+    assert rollout(cpu, "agent")[1] == 600
 
 
 def test_recreate_and_explicit_deadlines(rendered_sets: dict[str, Rendered]) -> None:
     airgap = rendered_sets["airgap"]
     assert rollout(airgap, "tts") == ({"type": "Recreate"}, 1800)
-    assert rollout(airgap, "agent") == ({"type": "Recreate"}, 300)
+    assert rollout(airgap, "agent") == ({"type": "Recreate"}, 1800)
     assert rollout(rendered_sets["gpu"], "tts")[1] == 1500  # modelLoadSeconds 1200 + 300
 
 
@@ -118,26 +119,16 @@ def test_deadline_shorter_than_the_model_load_fails(helm: str) -> None:
     assert rollout(render(helm, values=cpu_values), "tts")[1] == 60
 
 
-# Sessions across agent pods.
-
-HASH = "nginx.ingress.kubernetes.io/upstream-hash-by"
-
-
-def test_sessions_stay_on_one_agent_pod(rendered_sets: dict[str, Rendered], defaults: Rendered) -> None:
-    service = defaults.one("Service", "agent")["spec"]
-    assert service["sessionAffinity"] == "ClientIP"
-    assert service["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 10800}}
-    assert "sessionAffinity" not in defaults.one("Service", "tts")["spec"]
-    gpu = rendered_sets["gpu"]
-    assert gpu.one("Ingress", "agent")["metadata"]["annotations"][HASH] == "$http_x_session_id$remote_addr"
-    assert HASH not in gpu.one("Ingress", "tts")["metadata"]["annotations"]
+def test_agent_deadline_shorter_than_the_tts_fails(helm: str) -> None:
+    fails(
+        helm,
+        {"agent": {"progressDeadlineSeconds": 600}},
+        "agent.progressDeadlineSeconds (600) is shorter than the TTS's (1200)",
+    )
+    assert rollout(render(helm, values={"agent": {"progressDeadlineSeconds": 1500}}), "agent")[1] == 1500
 
 
-def test_one_agent_pod_keeps_the_in_memory_store(helm: str, rendered_sets: dict[str, Rendered]) -> None:
-    airgap = rendered_sets["airgap"]
-    assert "sessionAffinity" not in airgap.one("Service", "agent")["spec"]
-    off = {"agent": {"replicaCount": 1, "sessionAffinity": {"enabled": False}}, "ingress": {"enabled": True}}
-    assert HASH not in render(helm, values=off).one("Ingress", "agent")["metadata"]["annotations"]
+# Sessions across agent pods: see test_edge.py.
 
 
 @pytest.mark.parametrize(
@@ -165,13 +156,17 @@ def test_tts_scales_on_queue_depth_beside_cpu(rendered_sets: dict[str, Rendered]
         m["type"] for m in rendered_sets["gpu"].one("HorizontalPodAutoscaler", "agent")["spec"]["metrics"]
     ] == ["Resource"]
     queue_only = {
-        "autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": None, "targetQueueDepth": 1.5}
+        "modelCache": {"accessModes": ["ReadWriteMany"]},
+        "autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": None, "targetQueueDepth": 1.5},
     }
     (metric,) = render(helm, values={"tts": queue_only}).one("HorizontalPodAutoscaler", "tts")["spec"][
         "metrics"
     ]
     assert metric["pods"]["target"]["averageValue"] == "1.5"
-    no_target = {"autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": None}}
+    no_target = {
+        "gpu": {"enabled": False},
+        "autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": None},
+    }
     fails(helm, {"tts": no_target}, "tts.autoscaling needs a target")
 
 
@@ -203,7 +198,8 @@ def test_default_cache_is_a_claim_filled_at_the_revisions(defaults: Rendered) ->
     assert env == {
         "HF_HOME": "/var/cache/huggingface",
         # the tokenizer's repository without its weights
-        "VIBEVOICE_FETCH_REPOS": "microsoft/VibeVoice-Realtime-0.5B@main Qwen/Qwen2.5-0.5B@main:*.json,*.txt",
+        "VIBEVOICE_FETCH_REPOS": "microsoft/VibeVoice-Realtime-0.5B@6bce5f06044837fe6d2c5d7a71a84f0416bd57e4 "
+        "Qwen/Qwen2.5-0.5B@060db6499f32faf8b98477b0a26969ef7d8b9987:*.json,*.txt",
     }
     assert init["command"] == ["python3", "-c", (CHART / "files" / "fetch_model.py").read_text()]
     assert {"name": "model-cache", "mountPath": "/var/cache/huggingface"} in init["volumeMounts"]
@@ -236,7 +232,11 @@ def test_air_gapped_mode_reads_an_existing_claim_and_fetches_nothing(
 
 
 def test_empty_dir_cache(helm: str) -> None:
-    rendered = render(helm, values={"tts": {"modelCache": {"type": "emptyDir", "size": "15Gi"}}})
+    values = {
+        "modelCache": {"type": "emptyDir", "size": "15Gi"},
+        "resources": {"limits": {"ephemeral-storage": "16Gi"}},
+    }
+    rendered = render(helm, values={"tts": values})
     assert rendered.all("PersistentVolumeClaim") == []
     assert volume(rendered, "model-cache") == {"name": "model-cache", "emptyDir": {"sizeLimit": "15Gi"}}
     assert fetch_container(rendered)
@@ -246,6 +246,12 @@ def test_empty_dir_cache(helm: str) -> None:
     ("cache", "model", "message"),
     [
         ({"mode": "local", "type": "emptyDir"}, None, "tts.modelCache.mode local needs a volume"),
+        ({"mode": "local"}, None, "a claim this chart makes (type pvc) starts empty"),
+        (
+            {"mode": "local", "type": "perReplica"},
+            None,
+            "a claim this chart makes (type perReplica) starts empty",
+        ),
         ({"type": "existingClaim"}, None, "tts.modelCache.existingClaim must name the claim"),
         ({}, "/models/vibevoice", "tts.gpu.model is a path, which cannot be downloaded"),
     ],
@@ -258,7 +264,8 @@ def test_impossible_caches_fail(helm: str, cache: dict[str, str], model: str | N
 
 
 def test_local_mode_takes_a_model_path(helm: str) -> None:
-    values = {"tts": {"gpu": {"model": "/var/cache/huggingface/vibevoice"}, "modelCache": {"mode": "local"}}}
+    cache = {"mode": "local", "type": "existingClaim", "existingClaim": "weights"}
+    values = {"tts": {"gpu": {"model": "/var/cache/huggingface/vibevoice"}, "modelCache": cache}}
     rendered = render(helm, values=values)
     assert (
         rendered.one("ConfigMap", "tts")["data"]["VIBEVOICE_TTS_MODEL"] == "/var/cache/huggingface/vibevoice"
@@ -311,7 +318,10 @@ def test_api_keys_come_from_the_secret(rendered_sets: dict[str, Rendered]) -> No
 
 
 def test_no_api_keys_by_default(defaults: Rendered) -> None:
-    assert not [name for name in secret_env(defaults) if "API_KEY" in name]
+    # only the LLM's key, from its Secret
+    assert [name for name in secret_env(defaults) if "API_KEY" in name] == [
+        f"Deployment/{RELEASE}-vibevoice-agent:VIBEVOICE_AGENT_OPENAI_API_KEY"
+    ]
     assert "VIBEVOICE_AGENT_RATE_LIMIT_PER_MINUTE" not in defaults.one("ConfigMap", "agent")["data"]
 
 
@@ -341,7 +351,7 @@ def test_escape_hatches_reach_the_pods(rendered_sets: dict[str, Rendered]) -> No
     assert {"name": "voices", "mountPath": "/opt/voices", "readOnly": True} in tts["volumeMounts"]
     assert spec["priorityClassName"] == "voice-critical"
     for component in COMPONENTS:
-        labels = gpu.one("Deployment", component)["spec"]["template"]["metadata"]["labels"]
+        labels = gpu.workload(component)["spec"]["template"]["metadata"]["labels"]
         assert labels["team"] == "voice"
 
 
@@ -349,13 +359,12 @@ def test_no_escape_hatches_by_default(defaults: Rendered) -> None:
     for component in COMPONENTS:
         spec = pod_spec(defaults, component)
         assert "priorityClassName" not in spec
-        assert "topologySpreadConstraints" not in spec
         assert [volume["name"] for volume in spec["volumes"]] in (["tmp"], ["tmp", "model-cache"])
 
 
 def test_pod_labels_never_override_the_chart_labels(helm: str) -> None:
     values = {"agent": {"podLabels": {"app.kubernetes.io/component": "tts", "tier": "edge"}}}
-    labels = render(helm, values=values).one("Deployment", "agent")["spec"]["template"]["metadata"]["labels"]
+    labels = render(helm, values=values).workload("agent")["spec"]["template"]["metadata"]["labels"]
     assert labels["app.kubernetes.io/component"] == "agent"
     assert labels["tier"] == "edge"
 
@@ -383,8 +392,8 @@ def test_a_chart_version_bump_leaves_the_pods_alone(helm: str, tmp_path: Path, d
     )
     after = Rendered.parse(run_helm(helm, ["template", RELEASE, str(bumped), "--namespace", NAMESPACE]))
     for component in COMPONENTS:
-        before_deployment = defaults.one("Deployment", component)
-        after_deployment = after.one("Deployment", component)
+        before_deployment = defaults.workload(component)
+        after_deployment = after.workload(component)
         assert after_deployment["metadata"]["labels"] != before_deployment["metadata"]["labels"]
         assert after_deployment["spec"]["template"] == before_deployment["spec"]["template"]
         assert "helm.sh/chart" not in after_deployment["spec"]["template"]["metadata"]["labels"]
@@ -428,6 +437,10 @@ def test_alerts_on_latency_errors_and_queueing(rendered_sets: dict[str, Rendered
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     alerts = {alert["alert"]: alert for group in rule["spec"]["groups"] for alert in group["rules"]}
     assert set(alerts) == {
+        "VibeVoiceTTSUnavailable",
+        "VibeVoiceAgentUnavailable",
+        "VibeVoiceTTSMetricsAbsent",
+        "VibeVoiceAgentMetricsAbsent",
         "VibeVoiceTTSTimeToFirstAudioHigh",
         "VibeVoiceAgentTimeToFirstAudioHigh",
         "VibeVoiceTTSErrorRateHigh",
@@ -443,7 +456,10 @@ def test_alerts_on_latency_errors_and_queueing(rendered_sets: dict[str, Rendered
     )
     used = set().union(*(metric_names(alert["expr"]) for alert in alerts.values()))
     assert used <= exported_metrics()
-    assert all(alert["for"] == "10m" for alert in alerts.values())
+    assert {
+        alert["for"] for name, alert in alerts.items() if "Unavailable" not in name and "Absent" not in name
+    } == {"10m"}
+    assert alerts["VibeVoiceTTSUnavailable"]["for"] == "5m"
 
 
 def test_dashboard_reads_what_the_services_export(rendered_sets: dict[str, Rendered]) -> None:

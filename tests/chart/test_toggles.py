@@ -13,6 +13,9 @@ OPTIONAL_KINDS = (
     "HorizontalPodAutoscaler",
     "ServiceMonitor",
     "Ingress",
+    "HTTPRoute",
+    "ScaledObject",
+    "StatefulSet",
     "NetworkPolicy",
     "PrometheusRule",
 )
@@ -22,7 +25,7 @@ def pod_labels(rendered: Rendered, component: str) -> dict[str, str]:
     """The labels of a component's pods (the helm test pod's for "test")."""
     if component == "test":
         return rendered.all("Pod")[0]["metadata"]["labels"]
-    return rendered.one("Deployment", component)["spec"]["template"]["metadata"]["labels"]
+    return rendered.workload(component)["spec"]["template"]["metadata"]["labels"]
 
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -54,14 +57,14 @@ def test_pdb_percentage(rendered_sets: dict[str, Rendered]) -> None:
 
 def test_no_autoscaler_by_default_and_replicas_fixed(defaults: Rendered) -> None:
     assert defaults.all("HorizontalPodAutoscaler") == []
-    assert defaults.one("Deployment", "tts")["spec"]["replicas"] == 1
-    assert defaults.one("Deployment", "agent")["spec"]["replicas"] == 2
+    assert defaults.workload("tts")["spec"]["replicas"] == 1
+    assert defaults.workload("agent")["spec"]["replicas"] == 2
 
 
 def test_autoscalers_own_the_replica_count(rendered_sets: dict[str, Rendered]) -> None:
     gpu = rendered_sets["gpu"]
     for component, bounds in (("tts", (2, 6, 60)), ("agent", (2, 20, 70))):
-        deployment = gpu.one("Deployment", component)
+        deployment = gpu.workload(component)
         assert "replicas" not in deployment["spec"]
         spec = gpu.one("HorizontalPodAutoscaler", component)["spec"]
         assert spec["scaleTargetRef"] == {
@@ -97,52 +100,6 @@ def test_service_monitors_scrape_metrics_of_each_service(
     assert "http" in service_ports
 
 
-def test_no_ingress_by_default(defaults: Rendered) -> None:
-    assert defaults.all("Ingress") == []
-
-
-def test_ingress_keeps_websockets_and_streams_open(rendered_sets: dict[str, Rendered]) -> None:
-    """One Ingress per component with paths, each with long timeouts and unbuffered proxying."""
-    gpu = rendered_sets["gpu"]
-    services = {service["metadata"]["name"]: service for service in gpu.all("Service")}
-    backends: dict[str, dict[str, Any]] = {}
-    for component in COMPONENTS:
-        ingress = gpu.one("Ingress", component)
-        annotations = ingress["metadata"]["annotations"]
-        assert annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "7200"
-        assert annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"] == "7200"
-        assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
-        assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt"
-        spec = ingress["spec"]
-        assert spec["ingressClassName"] == "nginx"
-        assert spec["tls"] == [{"hosts": ["voice.example.com"], "secretName": "voice-example-com-tls"}]
-        (rule,) = spec["rules"]
-        backends |= {path["path"]: path["backend"]["service"] for path in rule["http"]["paths"]}
-    assert backends == {
-        "/v1/agent": {"name": f"{RELEASE}-vibevoice-agent", "port": {"name": "http"}},
-        "/v1/audio": {"name": f"{RELEASE}-vibevoice-tts", "port": {"name": "http"}},
-    }
-    for backend in backends.values():
-        assert backend["port"]["name"] in {
-            port["name"] for port in services[backend["name"]]["spec"]["ports"]
-        }
-
-
-def test_ingress_user_annotations_override_the_defaults(helm: str) -> None:
-    rendered = render(
-        helm,
-        values={
-            "ingress": {
-                "enabled": True,
-                "annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "60"},
-            }
-        },
-    )
-    (ingress,) = rendered.all("Ingress")  # the default path leads to the agent alone
-    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "60"
-    assert "tls" not in ingress["spec"]
-
-
 def policy(rendered: Rendered, component: str) -> Manifest:
     """A component's NetworkPolicy."""
     return rendered.one("NetworkPolicy", component)["spec"]
@@ -158,7 +115,7 @@ def test_tts_ingress_only_from_agent_test_pod_and_scrapers(
 ) -> None:
     rendered = rendered_sets[name]
     spec = policy(rendered, "tts")
-    assert spec["policyTypes"] == ["Ingress"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
     assert selects(spec["podSelector"]["matchLabels"], pod_labels(rendered, "tts"))
     callers, scrapers = spec["ingress"]
     allowed = [peer["podSelector"]["matchLabels"] for peer in callers["from"]]
@@ -171,33 +128,6 @@ def test_tts_ingress_only_from_agent_test_pod_and_scrapers(
         assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
 
 
-def test_tts_admits_the_ingress_controller_only_when_exposed(
-    rendered_sets: dict[str, Rendered], helm: str
-) -> None:
-    gpu_rules = policy(rendered_sets["gpu"], "tts")["ingress"]
-    assert gpu_rules[-1]["from"] == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
-    ]
-    assert len(gpu_rules) == 3
-    agent_only = render(helm, values={"ingress": {"enabled": True}})  # the default path leads to the agent
-    assert len(policy(agent_only, "tts")["ingress"]) == 2
-
-
-def test_exposed_tts_with_no_ingress_controller_peers_fails(helm: str) -> None:
-    """An empty `from` would admit every source, so the chart refuses to render one."""
-    values: dict[str, Any] = {
-        "ingress": {
-            "enabled": True,
-            "paths": [{"path": "/v1/audio", "pathType": "Prefix", "component": "tts"}],
-        },
-        "networkPolicy": {"ingressControllers": []},
-    }
-    with pytest.raises(
-        HelmFailed, match=r"networkPolicy\.ingressControllers must name the Ingress controller"
-    ):
-        render(helm, values=values)
-
-
 def test_no_scraper_rule_without_scrapers(helm: str) -> None:
     rendered = render(helm, values={"networkPolicy": {"metricsScrapers": []}})
     assert len(policy(rendered, "tts")["ingress"]) == 1
@@ -206,8 +136,9 @@ def test_no_scraper_rule_without_scrapers(helm: str) -> None:
 DNS_PORTS = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
 
 
-def test_agent_egress_to_tts_and_dns_only_with_the_scripted_llm(defaults: Rendered) -> None:
-    spec = policy(defaults, "agent")
+def test_agent_egress_to_tts_and_dns_only_with_the_scripted_llm(cpu: Rendered) -> None:
+    defaults = cpu
+    spec = policy(cpu, "agent")
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     assert spec["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
     tts, dns = spec["egress"]
@@ -215,6 +146,20 @@ def test_agent_egress_to_tts_and_dns_only_with_the_scripted_llm(defaults: Render
     assert tts["ports"] == [{"port": 8000, "protocol": "TCP"}]
     # port 53 to any address: kube-dns, or NodeLocal DNSCache on its link-local node address
     assert dns == {"ports": DNS_PORTS}
+
+
+def test_tts_egress_to_dns_and_only_the_hub_when_it_downloads(
+    defaults: Rendered, rendered_sets: dict[str, Rendered]
+) -> None:
+    """The service reaches nothing; the init container that fetches the model reaches the Hub (port 443,
+    the internet without the cluster's ranges), and a TTS that fetches nothing only DNS."""
+    dns, hub = policy(defaults, "tts")["egress"]
+    assert dns == {"ports": DNS_PORTS}
+    assert hub["ports"] == [{"port": 443, "protocol": "TCP"}]
+    assert [peer["ipBlock"]["cidr"] for peer in hub["to"]] == ["0.0.0.0/0", "::/0"]
+    assert "100.64.0.0/10" in hub["to"][0]["ipBlock"]["except"]
+    for name in ("cpu", "airgap"):  # espeak-ng; weights already on the volume (mode local)
+        assert [rule.get("to") for rule in policy(rendered_sets[name], "tts")["egress"]] == [None], name
 
 
 def test_dns_egress_to_configured_peers(rendered_sets: dict[str, Rendered]) -> None:
@@ -232,10 +177,22 @@ def test_agent_egress_to_the_llm_endpoint_with_openai(rendered_sets: dict[str, R
         {
             "ipBlock": {
                 "cidr": "0.0.0.0/0",
-                "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"],
+                "except": [
+                    "10.0.0.0/8",
+                    "100.64.0.0/10",
+                    "172.16.0.0/12",
+                    "192.168.0.0/16",
+                    "169.254.0.0/16",
+                ],
             }
         },
-        {"ipBlock": {"cidr": "::/0", "except": ["fc00::/7", "fe80::/10"]}},
+        # the cluster's global IPv6 pod and service ranges (networkPolicy.clusterNetworks) are kept out
+        {
+            "ipBlock": {
+                "cidr": "::/0",
+                "except": ["fc00::/7", "fe80::/10", "2001:db8:42::/56", "2001:db8:43::/112"],
+            }
+        },
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "vllm"}},
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": "vllm"}},
@@ -245,7 +202,7 @@ def test_agent_egress_to_the_llm_endpoint_with_openai(rendered_sets: dict[str, R
 
 
 def test_default_llm_egress_covers_ipv4_and_ipv6(helm: str) -> None:
-    values = {
+    values: dict[str, Any] = {
         "agent": {
             "llm": {
                 "backend": "openai",
@@ -255,6 +212,22 @@ def test_default_llm_egress_covers_ipv4_and_ipv6(helm: str) -> None:
     }
     llm = policy(render(helm, values=values), "agent")["egress"][2]
     assert [peer["ipBlock"]["cidr"] for peer in llm["to"]] == ["0.0.0.0/0", "::/0"]
+    # carrier-grade NAT space, which some clusters give their pods, is not "the internet"
+    assert "100.64.0.0/10" in llm["to"][0]["ipBlock"]["except"]
+    # the cluster's own ranges go where their family's whole-family block is, and nowhere else
+    narrow = {"cidr": "203.0.113.0/24"}
+    values["networkPolicy"] = {
+        "clusterNetworks": ["10.244.0.0/16", "2001:db8::/56"],
+        "llmEgress": {
+            "ipBlocks": [narrow, {"cidr": "::/0"}, {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}]
+        },
+    }
+    blocks = [peer["ipBlock"] for peer in policy(render(helm, values=values), "agent")["egress"][2]["to"]]
+    assert blocks == [
+        narrow,
+        {"cidr": "::/0", "except": ["2001:db8::/56"]},
+        {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "10.244.0.0/16"]},
+    ]
     in_cluster = {"podSelector": {"matchLabels": {"app": "vllm"}}}
     values["networkPolicy"] = {"llmEgress": {"ipBlocks": [], "peers": [in_cluster]}}
     assert policy(render(helm, values=values), "agent")["egress"][2]["to"] == [in_cluster]
@@ -266,12 +239,10 @@ def test_default_llm_egress_covers_ipv4_and_ipv6(helm: str) -> None:
 def test_service_accounts_created_and_used(defaults: Rendered, rendered_sets: dict[str, Rendered]) -> None:
     for component in COMPONENTS:
         account = defaults.one("ServiceAccount", component)["metadata"]["name"]
-        spec = defaults.one("Deployment", component)["spec"]["template"]["spec"]
+        spec = defaults.workload(component)["spec"]["template"]["spec"]
         assert spec["serviceAccountName"] == account == f"{RELEASE}-vibevoice-{component}"
     minimal = rendered_sets["minimal"]
-    used = {
-        c: minimal.one("Deployment", c)["spec"]["template"]["spec"]["serviceAccountName"] for c in COMPONENTS
-    }
+    used = {c: minimal.workload(c)["spec"]["template"]["spec"]["serviceAccountName"] for c in COMPONENTS}
     assert used == {"tts": "voice-runtime", "agent": "default"}
 
 

@@ -17,8 +17,9 @@ from tests.support.tools import require_tool
 
 # The chart's kubeVersion floor and the newest schemas kubernetes-validate carries.
 KUBE_VERSIONS = ("1.30.0", "1.37.0")
-# Custom resources kubernetes-validate has no schema for; tests/chart/test_toggles.py checks them.
-CUSTOM_API_GROUPS = ("monitoring.coreos.com/",)
+# Custom resources kubernetes-validate has no schema for; tests/chart/test_toggles.py and test_edge.py
+# check them against the resources they refer to.
+CUSTOM_API_GROUPS = ("monitoring.coreos.com/", "gateway.networking.k8s.io/", "keda.sh/")
 BLOCKING = ("HIGH", "CRITICAL")
 
 

@@ -27,7 +27,7 @@ APP_VERSION = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
 
 def pod_spec(rendered: Rendered, component: str) -> Manifest:
     """The pod template spec of a component's Deployment."""
-    return rendered.one("Deployment", component)["spec"]["template"]["spec"]
+    return rendered.workload(component)["spec"]["template"]["spec"]
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
@@ -35,7 +35,8 @@ def pod_spec(rendered: Rendered, component: str) -> Manifest:
 def test_startup_and_liveness_ask_the_pod_readiness_the_dependencies(
     rendered_sets: dict[str, Rendered], name: str, component: str
 ) -> None:
-    """Startup and liveness never wait on the model or the TTS (/health); readiness does (/ready)."""
+    """Startup and liveness never wait on the model (/health); readiness asks /ready, which for the agent
+    is its own state (its TTS's is in the body only), so a TTS outage leaves the agents in their Service."""
     main = container(pod_spec(rendered_sets[name], component))
     assert main["ports"] == [{"name": "http", "containerPort": PORTS[component], "protocol": "TCP"}]
     paths = {kind: main[kind]["httpGet"] for kind in ("startupProbe", "readinessProbe", "livenessProbe")}
@@ -51,7 +52,9 @@ def test_gpu_variant_requests_a_gpu_and_waits_for_the_model(defaults: Rendered) 
     tts = container(spec)
     assert tts["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert "nvidia.com/gpu" not in tts["resources"]["requests"]
-    assert spec["runtimeClassName"] == "nvidia"
+    # no RuntimeClass by default: one that does not exist (GPU pools without the GPU Operator) would make
+    # admission reject every TTS pod
+    assert "runtimeClassName" not in spec
     # the GPU limit alone confines the pod to GPU nodes: no label is required of them by default
     assert "nodeSelector" not in spec
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
@@ -77,7 +80,7 @@ def test_cpu_variant_has_no_gpu_settings(cpu: Rendered, defaults: Rendered) -> N
     config = cpu.one("ConfigMap", "tts")["data"]
     assert config["VIBEVOICE_TTS_ENGINE"] == "espeak"
     assert not {"VIBEVOICE_TTS_DEVICE", "VIBEVOICE_TTS_MODEL", "HF_HOME", "HF_HUB_OFFLINE"} & set(config)
-    assert "nvidia" not in str(defaults.one("Deployment", "agent"))
+    assert "nvidia" not in str(defaults.workload("agent"))
 
 
 def test_gpu_settings_merge_with_the_pod_settings(rendered_sets: dict[str, Rendered]) -> None:
@@ -92,7 +95,7 @@ def test_gpu_settings_merge_with_the_pod_settings(rendered_sets: dict[str, Rende
     assert spread["topologyKey"] == "topology.kubernetes.io/zone"
     assert (
         spread["labelSelector"]["matchLabels"]
-        == (rendered_sets["gpu"].one("Deployment", "tts")["spec"]["selector"]["matchLabels"])
+        == (rendered_sets["gpu"].workload("tts")["spec"]["selector"]["matchLabels"])
     )
     assert [toleration["key"] for toleration in spec["tolerations"]] == ["nvidia.com/gpu", "dedicated"]
 
@@ -104,22 +107,20 @@ def test_gpu_settings_merge_with_the_pod_settings(rendered_sets: dict[str, Rende
         ({"tts": {"gpu": {"resourceName": None}}}, "tts.gpu.resourceName is required when tts.gpu.enabled"),
         ({"tts": {"gpu": {"model": None}}}, "tts.gpu.model is required when tts.gpu.enabled"),
         (
-            {"agent": {"llm": {"backend": "openai"}}},
+            {"agent": {"llm": {"openai": {"baseUrl": ""}}}},
             "agent.llm.openai.baseUrl is required with backend openai",
         ),
         (
-            {
-                "agent": {
-                    "llm": {
-                        "backend": "openai",
-                        "openai": {"baseUrl": "https://llm.example/v1", "model": "m"},
-                    }
-                }
-            },
-            "agent.llm.openai.apiKeySecret.name is required with backend openai",
+            {"agent": {"llm": {"openai": {"model": ""}}}},
+            "agent.llm.openai.model is required with backend openai",
         ),
         (
-            {"tts": {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}},
+            {
+                "tts": {
+                    "gpu": {"enabled": False},
+                    "autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2},
+                }
+            },
             "tts.autoscaling.minReplicas (5) exceeds maxReplicas (2)",
         ),
     ],
@@ -139,7 +140,7 @@ def test_gpu_settings_are_not_required_on_cpu(helm: str) -> None:
     [
         ("defaults", "tts", 5, 310),
         ("defaults", "agent", 5, 910),
-        ("cpu", "agent", 1, 11),
+        ("cpu", "agent", 5, 15),
         ("gpu", "tts", 5, 600),
     ],
 )
@@ -164,7 +165,7 @@ def test_grace_period_covers_pause_drain_and_in_flight_streams(helm: str) -> Non
 def checksums(rendered: Rendered) -> dict[str, str]:
     """The config checksum annotation of each component's pods."""
     return {
-        component: rendered.one("Deployment", component)["spec"]["template"]["metadata"]["annotations"][
+        component: rendered.workload(component)["spec"]["template"]["metadata"]["annotations"][
             "checksum/config"
         ]
         for component in COMPONENTS
@@ -241,8 +242,24 @@ def test_agent_finds_the_tts_service(helm: str) -> None:
 def test_services_select_their_own_pods(defaults: Rendered, component: str) -> None:
     selector = defaults.one("Service", component)["spec"]["selector"]
     for candidate in COMPONENTS:
-        labels = defaults.one("Deployment", candidate)["spec"]["template"]["metadata"]["labels"]
+        labels = defaults.workload(candidate)["spec"]["template"]["metadata"]["labels"]
         assert (selector.items() <= labels.items()) == (candidate == component)
+
+
+def test_the_default_llm_is_an_openai_compatible_server(defaults: Rendered, cpu: Rendered) -> None:
+    """The production defaults name a server, a model and the Secret of its key; CI chooses scripted."""
+    config = defaults.one("ConfigMap", "agent")["data"]
+    assert config["VIBEVOICE_AGENT_LLM"] == "openai"
+    assert config["VIBEVOICE_AGENT_OPENAI_BASE_URL"] == "https://api.openai.com/v1"
+    assert config["VIBEVOICE_AGENT_OPENAI_MODEL"] == "gpt-4o-mini"
+    agent = container(defaults.workload("agent")["spec"]["template"]["spec"])
+    assert env_of(agent)["VIBEVOICE_AGENT_OPENAI_API_KEY"] == {
+        "secretKeyRef": {"name": f"{RELEASE}-vibevoice-llm", "key": "api-key"}
+    }
+    assert cpu.one("ConfigMap", "agent")["data"]["VIBEVOICE_AGENT_LLM"] == "scripted"
+    assert "VIBEVOICE_AGENT_OPENAI_API_KEY" not in env_of(
+        container(cpu.workload("agent")["spec"]["template"]["spec"])
+    )
 
 
 def test_openai_backend_settings(rendered_sets: dict[str, Rendered]) -> None:

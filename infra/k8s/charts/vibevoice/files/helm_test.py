@@ -3,6 +3,10 @@
 The chart runs this with `python3 -c` in the agent image, which has Python but no curl, so it uses the
 standard library only. URLs come from VIBEVOICE_TEST_TTS_URL and VIBEVOICE_TEST_AGENT_URL (optional);
 VIBEVOICE_TEST_API_KEY, when set, is sent as a Bearer token (the services require one with auth on).
+
+A request that gets no HTTP answer (refused, timed out, unresolvable) is tried again until the check's
+deadline (VIBEVOICE_TEST_DEADLINE_S, 60 s by default): under an enforced NetworkPolicy a new pod is let
+through about a second after it starts, and a first refusal is no verdict. An HTTP answer is final.
 Every failure is printed; the exit status is 0 when all checks pass, else 1.
 """
 
@@ -11,11 +15,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from array import array
 
 TIMEOUT_S = 30.0
+RETRY_PAUSE_S = 1.0
 SAMPLE_RATE = 24_000
 # Speech peaks far above this on the 16-bit scale; silence and near-silence stay below it.
 MIN_PEAK = 500
@@ -42,11 +48,25 @@ def call(url: str, body: dict[str, str] | None = None) -> tuple[int, bytes]:
         raise Unreachable(f"{request.get_method()} {url}: {reason}") from error
 
 
-def check_up(base: str) -> list[str]:
+def call_until(deadline: float, url: str, body: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """`call`, tried again while it gets no HTTP answer and `deadline` (a monotonic time) is ahead."""
+    attempt = 1
+    while True:
+        try:
+            return call(url, body)
+        except Unreachable as error:
+            if time.monotonic() + RETRY_PAUSE_S >= deadline:
+                raise Unreachable(f"{error} (after {attempt} attempts)") from error
+            print(f"wait {error}: attempt {attempt}, trying again")
+            attempt += 1
+            time.sleep(RETRY_PAUSE_S)
+
+
+def check_up(base: str, deadline: float) -> list[str]:
     """Failures of /health and /ready at `base`."""
     failures = []
     for path in ("/health", "/ready"):
-        status, body = call(base + path)
+        status, body = call_until(deadline, base + path)
         if status == 200:
             print(f"ok   GET {base}{path}")
         else:
@@ -54,10 +74,10 @@ def check_up(base: str) -> list[str]:
     return failures
 
 
-def check_speech(base: str) -> list[str]:
+def check_speech(base: str, deadline: float) -> list[str]:
     """Failures of one tiny synthesis: 200, whole 16-bit samples, not silent."""
     url = base + "/v1/audio/speech"
-    status, audio = call(url, {"model": "tts-1", "input": "hi", "response_format": "pcm"})
+    status, audio = call_until(deadline, url, {"model": "tts-1", "input": "hi", "response_format": "pcm"})
     if status != 200:
         return [f"POST {url} answered {status}: {audio[:300]!r}"]
     if not audio or len(audio) % 2:
@@ -80,13 +100,14 @@ def main() -> int:
         if not url.startswith(("http://", "https://")):
             print(f"FAIL {url!r} is not an http(s) URL")
             return 1
-    checks = [lambda: check_up(tts), lambda: check_speech(tts)]
+    deadline_s = float(os.environ.get("VIBEVOICE_TEST_DEADLINE_S", "60"))
+    checks = [lambda d: check_up(tts, d), lambda d: check_speech(tts, d)]
     if agent:
-        checks.append(lambda: check_up(agent))
+        checks.append(lambda d: check_up(agent, d))
     failures: list[str] = []
     for check in checks:
         try:
-            failures += check()
+            failures += check(time.monotonic() + deadline_s)
         except Unreachable as error:
             failures.append(str(error))
     for failure in failures:

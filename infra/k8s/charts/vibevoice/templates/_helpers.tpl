@@ -134,12 +134,25 @@ timeoutSeconds: {{ required "a probe needs timeoutSeconds" .probe.timeoutSeconds
 failureThreshold: {{ required "a probe needs failureThreshold" .probe.failureThreshold }}
 {{- end }}
 
-{{/* The pod security context every pod of the chart runs with (uid 10001 is the images' user). */}}
+{{/* The ids of securityContext that are set (null leaves one to the platform): (list "runAsUser" ...). */}}
+{{- define "vibevoice.securityIds" -}}
+{{- $context := .root.Values.securityContext }}
+{{- range .keys }}
+{{- $id := index $context . }}
+{{- if not (kindIs "invalid" $id) }}
+{{ . }}: {{ $id }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The pod security context every pod of the chart runs with: non-root, the ids of securityContext (uid
+10001 is the images' user; null ones are the platform's, as OpenShift's restricted SCC assigns them).
+*/}}
 {{- define "vibevoice.podSecurityContext" -}}
 runAsNonRoot: true
-runAsUser: 10001
-runAsGroup: 10001
-fsGroup: 10001
+{{- include "vibevoice.securityIds" (dict "root" . "keys" (list "runAsUser" "runAsGroup" "fsGroup")) }}
+fsGroupChangePolicy: {{ .Values.securityContext.fsGroupChangePolicy }}
 seccompProfile:
   type: RuntimeDefault
 {{- end }}
@@ -147,8 +160,7 @@ seccompProfile:
 {{/* The container security context: read-only root, no privilege escalation, no capabilities. */}}
 {{- define "vibevoice.containerSecurityContext" -}}
 runAsNonRoot: true
-runAsUser: 10001
-runAsGroup: 10001
+{{- include "vibevoice.securityIds" (dict "root" . "keys" (list "runAsUser" "runAsGroup")) }}
 readOnlyRootFilesystem: true
 allowPrivilegeEscalation: false
 privileged: false
@@ -189,7 +201,7 @@ lets in-flight streams finish; the grace period covers all of it plus 5 seconds 
 {{- end }}
 {{- end }}
 
-{{/* The preStop pause. */}}
+{{/* The preStop pause (the schema keeps it at 5 s or more: endpoint propagation took up to 4 s). */}}
 {{- define "vibevoice.lifecycle" -}}
 preStop:
   sleep:
@@ -204,6 +216,10 @@ VIBEVOICE_TTS_ENGINE: vibevoice
 VIBEVOICE_TTS_MODEL: {{ required "tts.gpu.model is required when tts.gpu.enabled" $tts.gpu.model | quote }}
 VIBEVOICE_TTS_DEVICE: cuda
 VIBEVOICE_TTS_MODEL_FAMILY: realtime
+{{- with $tts.gpu.loadStallSeconds }}
+# /health answers 503 once the model load has made no progress for this long: liveness restarts it.
+VIBEVOICE_TTS_LOAD_STALL_S: {{ . | quote }}
+{{- end }}
 HF_HOME: {{ include "vibevoice.modelCachePath" . }}
 # The weights come from the cache volume only (filled by the init container or beforehand).
 HF_HUB_OFFLINE: "1"
@@ -216,6 +232,10 @@ VIBEVOICE_TTS_ENGINE: espeak
 VIBEVOICE_TTS_MAX_CONCURRENCY: {{ . | quote }}
 {{- end }}
 VIBEVOICE_TTS_MAX_QUEUE: {{ $tts.maxQueue | quote }}
+{{- if .Values.auth.enabled }}
+VIBEVOICE_TTS_RATE_LIMIT_PER_KEY_RPS: {{ $tts.rateLimit.requestsPerSecond | quote }}
+VIBEVOICE_TTS_RATE_LIMIT_BURST: {{ $tts.rateLimit.burst | quote }}
+{{- end }}
 VIBEVOICE_TTS_DRAIN_S: {{ $tts.shutdown.drainSeconds | quote }}
 VIBEVOICE_TTS_GRACE_S: {{ $tts.shutdown.graceSeconds | quote }}
 VIBEVOICE_TTS_LOG_LEVEL: {{ $tts.logLevel | quote }}
@@ -238,6 +258,48 @@ VIBEVOICE_AGENT_RATE_LIMIT_BURST: {{ $agent.rateLimit.burst | quote }}
 VIBEVOICE_AGENT_DRAIN_S: {{ $agent.shutdown.drainSeconds | quote }}
 VIBEVOICE_AGENT_GRACE_S: {{ $agent.shutdown.graceSeconds | quote }}
 VIBEVOICE_AGENT_LOG_LEVEL: {{ $agent.logLevel | quote }}
+{{- end }}
+
+{{/* The Secret holding the LLM's API key (backend openai): the one named, or `<fullname>-llm`. */}}
+{{- define "vibevoice.llmSecret" -}}
+{{- default (printf "%s-llm" (include "vibevoice.fullname" .) | trunc 63 | trimSuffix "-") .Values.agent.llm.openai.apiKeySecret.name }}
+{{- end }}
+
+{{/*
+A resource quantity in bytes (a number, for comparisons): plain, decimal (k M G T P E) or binary (Ki ...
+Ei) suffixes, as values.schema.json allows them.
+*/}}
+{{- define "vibevoice.bytes" -}}
+{{- $text := toString . }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $text }}
+{{- $suffix := trimPrefix $number $text }}
+{{- $scale := dict "" 1.0 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 }}
+{{- mulf (float64 $number) (index $scale $suffix) }}
+{{- end }}
+
+{{/*
+How many TTS pods may run at once: replicaCount, or the autoscaler's maximum. Several pods need a cache
+each (perReplica) or a claim they can share (ReadWriteMany; ReadOnlyMany when nothing is fetched).
+*/}}
+{{- define "vibevoice.tts.checkCache" -}}
+{{- $tts := .Values.tts }}
+{{- $cache := $tts.modelCache }}
+{{- $pods := ternary (int $tts.autoscaling.maxReplicas) (int $tts.replicaCount) $tts.autoscaling.enabled }}
+{{- $shared := or (has "ReadWriteMany" $cache.accessModes) (and (eq $cache.mode "local") (has "ReadOnlyMany" $cache.accessModes)) }}
+{{- if and (eq $cache.type "pvc") (gt $pods 1) (not $shared) }}
+{{- fail (printf "%d TTS pods would share one %s model cache claim, which pods on other nodes cannot mount (Multi-Attach): set tts.modelCache.type perReplica (a claim per pod), or accessModes [ReadWriteMany]" $pods (join "/" $cache.accessModes)) }}
+{{- end }}
+{{- if and (eq $cache.mode "local") (has $cache.type (list "pvc" "perReplica")) }}
+{{- fail (printf "tts.modelCache.mode local reads weights put there beforehand, and a claim this chart makes (type %s) starts empty: use type existingClaim with a filled claim, or mode download" $cache.type) }}
+{{- end }}
+{{- if eq $cache.type "emptyDir" }}
+{{- $limit := $tts.resources.limits | default dict }}
+{{- $ephemeral := index $limit "ephemeral-storage" }}
+{{- $needed := addf (include "vibevoice.bytes" $cache.size) (include "vibevoice.bytes" $tts.tmpSizeLimit) }}
+{{- if and $ephemeral (lt (float64 (include "vibevoice.bytes" $ephemeral)) $needed) }}
+{{- fail (printf "tts.modelCache.type emptyDir keeps the model (size %v) in the pod's ephemeral storage with /tmp (%v): tts.resources.limits.ephemeral-storage (%v) must cover both, or the pod is evicted mid-download" $cache.size $tts.tmpSizeLimit $ephemeral) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* The GPU limit of the TTS container; the GPU settings are mandatory when the GPU is on. */}}
@@ -274,22 +336,41 @@ VIBEVOICE_AGENT_LOG_LEVEL: {{ $agent.logLevel | quote }}
 {{- end }}
 
 {{/*
-A component's Deployment strategy and progress deadline. The deadline must outlast the time a new pod
-takes to become ready: on a GPU the model load (gpu.modelLoadSeconds).
+The TTS's progress deadline: it must outlast the time a new pod takes to become ready, on a GPU the model
+load (gpu.modelLoadSeconds).
+*/}}
+{{- define "vibevoice.tts.progressDeadline" -}}
+{{- $tts := .Values.tts }}
+{{- $budget := 0 }}
+{{- $deadline := 600 }}
+{{- if $tts.gpu.enabled }}
+{{- $budget = int $tts.gpu.modelLoadSeconds }}
+{{- $deadline = add $budget 300 }}
+{{- end }}
+{{- if not (kindIs "invalid" $tts.progressDeadlineSeconds) }}
+{{- $deadline = int $tts.progressDeadlineSeconds }}
+{{- end }}
+{{- if le (int $deadline) $budget }}
+{{- fail (printf "tts.progressDeadlineSeconds (%v) must exceed the model load budget tts.gpu.modelLoadSeconds (%v)" $deadline $budget) }}
+{{- end }}
+{{- $deadline }}
+{{- end }}
+
+{{/*
+A component's Deployment strategy and progress deadline. The agent's is never shorter than the TTS's: an
+install or upgrade rolls both, and a deadline the agent alone misses fails the release.
 */}}
 {{- define "vibevoice.rollout" -}}
 {{- $values := index .root.Values .component }}
-{{- $budget := 0 }}
-{{- $deadline := 600 }}
-{{- if and (eq .component "tts") .root.Values.tts.gpu.enabled }}
-{{- $budget = int .root.Values.tts.gpu.modelLoadSeconds }}
-{{- $deadline = add $budget 300 }}
-{{- end }}
+{{- $deadline := int (include "vibevoice.tts.progressDeadline" .root) }}
+{{- if eq .component "agent" }}
+{{- $tts := $deadline }}
 {{- if not (kindIs "invalid" $values.progressDeadlineSeconds) }}
 {{- $deadline = int $values.progressDeadlineSeconds }}
 {{- end }}
-{{- if le (int $deadline) $budget }}
-{{- fail (printf "%s.progressDeadlineSeconds (%v) must exceed the model load budget tts.gpu.modelLoadSeconds (%v)" .component $deadline $budget) }}
+{{- if lt $deadline $tts }}
+{{- fail (printf "agent.progressDeadlineSeconds (%v) is shorter than the TTS's (%v): a release that rolls both would fail on the agent while the TTS loads" $deadline $tts) }}
+{{- end }}
 {{- end }}
 strategy:
   {{- if eq $values.strategy.type "Recreate" }}
@@ -342,6 +423,16 @@ extraRepos (with the file patterns they are limited to).
 {{- join " " $repos }}
 {{- end }}
 
+{{/* The TTS workload's kind: a StatefulSet when each pod has a cache claim of its own. */}}
+{{- define "vibevoice.tts.kind" -}}
+{{- ternary "StatefulSet" "Deployment" (and .Values.tts.gpu.enabled (eq .Values.tts.modelCache.type "perReplica")) }}
+{{- end }}
+
+{{/* The headless Service that governs the TTS StatefulSet. */}}
+{{- define "vibevoice.tts.headlessService" -}}
+{{- printf "%s-pods" (include "vibevoice.componentName" (dict "root" . "component" "tts")) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{/* The claim of the model cache: the existing one, or the chart's. */}}
 {{- define "vibevoice.modelCacheClaim" -}}
 {{- $cache := .Values.tts.modelCache }}
@@ -350,4 +441,61 @@ extraRepos (with the file patterns they are limited to).
 {{- else }}
 {{- printf "%s-model-cache" (include "vibevoice.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+{{- end }}
+
+{{/*
+NetworkPolicy egress to DNS, port 53 only: to networkPolicy.dns.peers, or to any address (kube-dns, or
+NodeLocal DNSCache on its link-local node address, which no pod selector matches). Takes networkPolicy.
+*/}}
+{{- define "vibevoice.dnsEgress" -}}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+  {{- with .dns.peers }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+
+{{/*
+A NetworkPolicy egress rule to an endpoint outside the pod's own release: address blocks (IPv4 and IPv6)
+and in-cluster peers on TCP ports. A block spanning its whole family also excepts the cluster's own
+networks of that family (networkPolicy.clusterNetworks). (dict "policy" networkPolicy "egress" <ipBlocks,
+peers, ports> "name" <its values path> "for" <what it reaches>)
+*/}}
+{{- define "vibevoice.egressRule" -}}
+{{- $egress := .egress }}
+{{- if not (or $egress.ipBlocks $egress.peers) }}
+{{- /* An empty `to` would let the pods reach every address. */}}
+{{- fail (printf "%s needs ipBlocks or peers for %s" .name .for) }}
+{{- end }}
+{{- $clusterNetworks := .policy.clusterNetworks -}}
+- to:
+    {{- range $egress.ipBlocks }}
+    {{- $block := deepCopy . }}
+    {{- $family := ternary "6" "4" (contains ":" $block.cidr) }}
+    {{- if has $block.cidr (list "0.0.0.0/0" "::/0") }}
+    {{- $except := default list $block.except }}
+    {{- range $clusterNetworks }}
+    {{- if eq (ternary "6" "4" (contains ":" .)) $family }}
+    {{- $except = append $except . }}
+    {{- end }}
+    {{- end }}
+    {{- if $except }}
+    {{- $_ := set $block "except" ($except | uniq) }}
+    {{- end }}
+    {{- end }}
+    - ipBlock:
+        {{- toYaml $block | nindent 8 }}
+    {{- end }}
+    {{- with $egress.peers }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  ports:
+    {{- range $egress.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
 {{- end }}
