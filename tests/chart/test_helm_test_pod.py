@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -129,17 +130,23 @@ class SilentSpeech(BaseHTTPRequestHandler):
         """Quiet."""
 
 
-@pytest.mark.integration
-def test_check_fails_on_silent_audio(cpu: Rendered) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SilentSpeech)
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` behind a real HTTP server on loopback, for as long as the block runs; yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        result = run_check(cpu, url, url)
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.integration
+def test_check_fails_on_silent_audio(cpu: Rendered) -> None:
+    with serving(SilentSpeech) as url:
+        result = run_check(cpu, url, url)
     assert result.returncode == 1
     assert f"FAIL POST {url}/v1/audio/speech: 2400 samples are silent (peak 0 < 500)" in result.stdout
 
@@ -164,6 +171,46 @@ def test_check_waits_for_services_that_start_late(cpu: Rendered, espeak_ng: str)
     assert f"ok   GET {tts_url}/health" in rest
     assert f"ok   POST {tts_url}/v1/audio/speech" in rest
     assert f"ok   GET {agent_url}/ready" in rest
+
+
+class LoadingThenReady(SilentSpeech):
+    """A service that listens before its engine is loaded (as both do: the port is bound first): its first
+    answers are 503 "loading", then it is ready and speaks (a square wave, loud enough to pass)."""
+
+    loading_answers = 3
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        if not self.still_loading():
+            self.reply(b"{}")
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if not self.still_loading():
+            self.reply(array("h", [8000, -8000] * 1200).tobytes())
+
+    def still_loading(self) -> bool:
+        with self.lock:
+            loading = type(self).loading_answers > 0
+            type(self).loading_answers -= 1
+        if loading:
+            body = b'{"status": "loading"}'
+            self.send_response(503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        return loading
+
+
+@pytest.mark.integration
+def test_check_waits_for_a_service_that_listens_before_it_is_ready(cpu: Rendered) -> None:
+    """Found merging the services' busy-port fix (the port is bound before the engine loads): the late-start
+    test above got "/ready answered 503 loading" when it caught the TTS between listening and ready."""
+    with serving(LoadingThenReady) as url:
+        result = run_check(cpu, url, url, deadline_s=30.0)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("answered 503 (not ready yet)") == 3
+    assert f"ok   GET {url}/ready" in result.stdout
 
 
 @pytest.mark.integration

@@ -4,9 +4,10 @@ The chart runs this with `python3 -c` in the agent image, which has Python but n
 standard library only. URLs come from VIBEVOICE_TEST_TTS_URL and VIBEVOICE_TEST_AGENT_URL (optional);
 VIBEVOICE_TEST_API_KEY, when set, is sent as a Bearer token (the services require one with auth on).
 
-A request that gets no HTTP answer (refused, timed out, unresolvable) is tried again until the check's
-deadline (VIBEVOICE_TEST_DEADLINE_S, 60 s by default): under an enforced NetworkPolicy a new pod is let
-through about a second after it starts, and a first refusal is no verdict. An HTTP answer is final.
+A request that gets no HTTP answer (refused, timed out, unresolvable) or a 503 (a service that listens
+but is still loading its engine, or draining) is tried again until the check's deadline
+(VIBEVOICE_TEST_DEADLINE_S, 60 s by default): under an enforced NetworkPolicy a new pod is let through
+about a second after it starts, and a first refusal is no verdict. Any other HTTP answer is final.
 Every failure is printed; the exit status is 0 when all checks pass, else 1.
 """
 
@@ -22,6 +23,7 @@ from array import array
 
 TIMEOUT_S = 30.0
 RETRY_PAUSE_S = 1.0
+UNAVAILABLE = 503  # loading or draining: ask again
 SAMPLE_RATE = 24_000
 # Speech peaks far above this on the 16-bit scale; silence and near-silence stay below it.
 MIN_PEAK = 500
@@ -49,17 +51,22 @@ def call(url: str, body: dict[str, str] | None = None) -> tuple[int, bytes]:
 
 
 def call_until(deadline: float, url: str, body: dict[str, str] | None = None) -> tuple[int, bytes]:
-    """`call`, tried again while it gets no HTTP answer and `deadline` (a monotonic time) is ahead."""
+    """`call`, tried again on no HTTP answer or a 503 while `deadline` (a monotonic time) is ahead."""
     attempt = 1
     while True:
+        last_chance = time.monotonic() + RETRY_PAUSE_S >= deadline
         try:
-            return call(url, body)
+            status, answer = call(url, body)
         except Unreachable as error:
-            if time.monotonic() + RETRY_PAUSE_S >= deadline:
+            if last_chance:
                 raise Unreachable(f"{error} (after {attempt} attempts)") from error
             print(f"wait {error}: attempt {attempt}, trying again")
-            attempt += 1
-            time.sleep(RETRY_PAUSE_S)
+        else:
+            if status != UNAVAILABLE or last_chance:
+                return status, answer
+            print(f"wait {url}: answered {status} (not ready yet): attempt {attempt}, trying again")
+        attempt += 1
+        time.sleep(RETRY_PAUSE_S)
 
 
 def check_up(base: str, deadline: float) -> list[str]:
