@@ -9,12 +9,16 @@ Given the history of past passing runs (history.py) with at least `min_runs` of 
 warning or failure also has to be beyond the run-to-run spread those runs show: a statistic within
 median + k x MAD of its past values is noise of the machine, not of the code, and passes, saying so.
 Without a history, or with too short a one, the verdicts are exactly those of the test alone.
+
+Given pairs (`run --against`: the two targets measured interleaved, paired.py), each statistic is
+still judged on its thresholds, and the test is the paired one: the bootstrap resamples pairs and the
+rank test is Wilcoxon's signed-rank test, so the noise is that of the differences within the pairs.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -23,10 +27,13 @@ from vibevoice_platform.bench.history import History, HistoryEntry, past_values,
 from vibevoice_platform.bench.policy import Check, Method, Policy
 from vibevoice_platform.bench.results import Results
 from vibevoice_platform.bench.stats import (
+    Interval,
     bootstrap_difference,
     mann_whitney_greater,
+    paired_bootstrap_difference,
     samples_needed,
     statistic,
+    wilcoxon_greater,
 )
 
 
@@ -62,8 +69,8 @@ class CheckResult(BaseModel):
     relative: float | None  # change / baseline
     warn_at: float | None  # the absolute change (in the worse direction) that warns
     fail_at: float | None
-    p_value: float | None  # one-sided Mann-Whitney U, in the worse direction
-    interval: tuple[float, float] | None  # bootstrap interval of current - baseline
+    p_value: float | None  # one-sided Mann-Whitney U (Wilcoxon signed-rank when paired), worse direction
+    interval: tuple[float, float] | None  # bootstrap interval of current - baseline (of pairs when paired)
     significant: bool | None  # by the policy's method, in the direction of the change
     verdict: Verdict
     reason: str
@@ -104,6 +111,7 @@ class Comparison(BaseModel):
     notes: list[str]
     policy: Policy
     history_runs: int | None = None  # past runs of this scenario in the history; None: no history given
+    pairs: int | None = None  # an A/B run's pairs (of TTFA); None: two separate runs
 
 
 def _ref(results: Results) -> RunRef:
@@ -118,9 +126,15 @@ def _ref(results: Results) -> RunRef:
 
 
 def compare_check(
-    check: Check, baseline: Sequence[float], current: Sequence[float], policy: Policy, unit: str
+    check: Check,
+    baseline: Sequence[float],
+    current: Sequence[float],
+    policy: Policy,
+    unit: str,
+    *,
+    paired: bool = False,
 ) -> CheckResult:
-    """Judge one statistic of one metric."""
+    """Judge one statistic of one metric; `paired`: `baseline[i]` and `current[i]` are a pair."""
     if not current or not baseline:
         side = "this run" if not current else "the baseline"
         return _unjudged(check, baseline, current, unit, f"no {check.metric} samples in {side}")
@@ -135,19 +149,20 @@ def compare_check(
     worse_by = sign * change  # > 0: a regression of this size; < 0: an improvement
     warn_at = max(check.warn * abs(base), check.floor)
     fail_at = max(check.fail * abs(base), check.floor)
-    low, high = _interval(baseline, current, check, policy)
-    # mann_whitney_greater(a, b) tests "b tends to be larger than a"; larger is worse when higher is
+    low, high = _interval(baseline, current, check, policy, paired=paired)
+    # rank_test(a, b) tests "b tends to be larger than a"; larger is worse when higher is
+    rank_test = wilcoxon_greater if paired else mann_whitney_greater
     ordered = (baseline, current) if sign > 0 else (current, baseline)
-    p_worse = mann_whitney_greater(*ordered)
+    p_worse = rank_test(*ordered)
     if policy.method is Method.MANN_WHITNEY:
-        p_better = mann_whitney_greater(ordered[1], ordered[0])
+        p_better = rank_test(ordered[1], ordered[0])
         worse_real, better_real = p_worse < policy.alpha, p_better < policy.alpha
     else:
         worse_real = (low > 0) if sign > 0 else (high < 0)
         better_real = (high < 0) if sign > 0 else (low > 0)
     verdict, reason = _judge(
         worse_by=worse_by, warn_at=warn_at, fail_at=fail_at, worse_real=worse_real,
-        better_real=better_real, policy=policy, p_worse=p_worse, unit=unit,
+        better_real=better_real, test=_test_name(policy, p_worse, paired=paired), unit=unit,
     )  # fmt: skip
     return CheckResult(
         metric=check.metric,
@@ -168,9 +183,10 @@ def compare_check(
 
 
 def _interval(
-    baseline: Sequence[float], current: Sequence[float], check: Check, policy: Policy
+    baseline: Sequence[float], current: Sequence[float], check: Check, policy: Policy, *, paired: bool
 ) -> tuple[float, float]:
-    interval = bootstrap_difference(
+    bootstrap = paired_bootstrap_difference if paired else bootstrap_difference
+    interval: Interval = bootstrap(
         baseline,
         current,
         check.statistic,
@@ -181,6 +197,12 @@ def _interval(
     return interval.low, interval.high
 
 
+def _test_name(policy: Policy, p_worse: float, *, paired: bool) -> str:
+    if policy.method is Method.BOOTSTRAP:
+        return "bootstrap interval of the pairs" if paired else "bootstrap interval"
+    return f"{'Wilcoxon signed-rank' if paired else 'Mann-Whitney'} p={p_worse:.3g}"
+
+
 def _judge(
     *,
     worse_by: float,
@@ -188,11 +210,9 @@ def _judge(
     fail_at: float,
     worse_real: bool,
     better_real: bool,
-    policy: Policy,
-    p_worse: float,
+    test: str,
     unit: str,
 ) -> tuple[Verdict, str]:
-    test = "bootstrap interval" if policy.method is Method.BOOTSTRAP else f"Mann-Whitney p={p_worse:.3g}"
     if worse_by > warn_at:
         level, limit = (Verdict.FAIL, fail_at) if worse_by > fail_at else (Verdict.WARN, warn_at)
         if worse_real:
@@ -305,23 +325,33 @@ def _history_note(history: History, past: Sequence[HistoryEntry], policy: Policy
 
 
 def compare(
-    baseline: Results | None, current: Results, policy: Policy, history: History | None = None
+    baseline: Results | None,
+    current: Results,
+    policy: Policy,
+    history: History | None = None,
+    pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
 ) -> Comparison:
     """Compare `current` with `baseline` (and the spread of its past runs, given a history); with no
-    baseline, `current` becomes it unless it fails its limits."""
+    baseline, `current` becomes it unless it fails its limits. With `pairs` (each metric's values,
+    the baseline's then the current's, pair by pair) the checks are judged on them, paired."""
     notes: list[str] = []
     checks: list[CheckResult] = []
     past = series(history, current) if history is not None else []
     for check in policy.checks:
+        if all(check.metric not in run.metrics for run in (baseline, current) if run is not None):
+            continue  # a metric neither run measured (the CPU figure of a remote run without /metrics)
         summary = current.metrics.get(check.metric)
         unit = summary.unit if summary else ""
         current_samples = summary.samples if summary else []
         if baseline is None:
             checks.append(_unjudged(check, [], current_samples, unit, "no baseline yet"))
             continue
-        base_summary = baseline.metrics.get(check.metric)
-        base_samples = base_summary.samples if base_summary else []
-        judged = compare_check(check, base_samples, current_samples, policy, unit)
+        if pairs is not None:
+            base_samples, current_samples = pairs.get(check.metric, ([], []))
+        else:
+            base_summary = baseline.metrics.get(check.metric)
+            base_samples = base_summary.samples if base_summary else []
+        judged = compare_check(check, base_samples, current_samples, policy, unit, paired=pairs is not None)
         checks.append(within_history(judged, check, past, policy) if past else judged)
     error_rate = compare_error_rate(baseline, current, policy)
     differences = mismatches(baseline, current) if baseline is not None else []
@@ -354,6 +384,7 @@ def compare(
         notes=notes,
         policy=policy,
         history_runs=len(past) if history is not None else None,
+        pairs=len(pairs.get("ttfa_ms", ([], []))[0]) if pairs is not None else None,
     )
 
 

@@ -113,6 +113,8 @@ DEFAULT_CHECKS = (
     Check(metric="ttfa_ms", statistic="p95", warn=0.25, fail=0.50, floor=15.0),
     Check(metric="e2e_latency_ms", statistic="p50", warn=0.15, fail=0.30, floor=10.0),
     Check(metric="e2e_latency_ms", statistic="p95", warn=0.25, fail=0.50, floor=25.0),
+    # The service's CPU time per request (cpu.py): judged where it was measured, skipped elsewhere.
+    Check(metric="cpu_ms_per_request", statistic="p50", warn=0.10, fail=0.20, floor=0.5),
 )
 
 
