@@ -382,7 +382,8 @@ def compare_command(args: argparse.Namespace, stderr: TextIO) -> int:
     history = load_history(args.history) if args.history is not None else None
     comparison = compare(baseline, current, policy, history)
     out: Path = args.out
-    entry = entry_for(current, (check.statistic for check in policy.checks))
+    passed = comparison.verdict is not Verdict.FAIL
+    entry = entry_for(current, (check.statistic for check in policy.checks), passed=passed)
     panels: list[Trend] = []
     trend_file: str | None = None
     if history is not None:  # the trend of the past runs, this one last
@@ -393,12 +394,13 @@ def compare_command(args: argparse.Namespace, stderr: TextIO) -> int:
     _write_comparison(out, comparison, baseline, current, panels=panels, trend_file=trend_file, stderr=stderr)
     if not current.run.complete:
         print("note: the current run was interrupted: never written as baseline or history", file=stderr)
-    elif comparison.verdict is not Verdict.FAIL:
+        return EXIT_REGRESSION if not passed else EXIT_OK
+    if passed:
         _write(out / "baseline.json", current.model_dump_json(indent=2) + "\n")
-        if history is not None:
-            updated = appended(history, entry, policy.history.max_runs)
-            _write(out / "history.json", updated.model_dump_json(indent=2) + "\n")
-    return EXIT_REGRESSION if comparison.verdict is Verdict.FAIL else EXIT_OK
+    if history is not None:  # a failing run joins too, marked: it never widens the spread (history.py)
+        updated = appended(history, entry, policy.history.max_runs)
+        _write(out / "history.json", updated.model_dump_json(indent=2) + "\n")
+    return EXIT_OK if passed else EXIT_REGRESSION
 
 
 def _write_comparison(

@@ -5,10 +5,16 @@ the samples say the change is real (the policy's significance test). A change pa
 the test cannot tell from noise passes, with the reason given, so a noisy runner does not fail a build
 that did not change; a large, consistent slowdown fails.
 
-Given the history of past passing runs (history.py) with at least `min_runs` of this scenario, a
-warning or failure also has to be beyond the run-to-run spread those runs show: a statistic within
+Given the history of past runs (history.py) with at least `min_runs` passing runs of this scenario,
+a warning or failure also has to be beyond the run-to-run spread those runs show: a statistic within
 median + k x MAD of its past values is noise of the machine, not of the code, and passes, saying so.
-Without a history, or with too short a one, the verdicts are exactly those of the test alone.
+
+A younger history has no spread to trust yet, but its median says more than the last run alone: a
+failure whose statistic is within the check's fail threshold of the median of every past run of the
+scenario (passing or not) is only a warning. Without that, a fast night that became the baseline
+failed the nights after it, and a failing night never joined the history, so the chain could not grow
+out of it (scripts/bench-noise.py: it passed 3 of 8 nights in one sweep). Without a history the
+verdicts are exactly those of the test alone.
 
 Given pairs (`run --against`: the two targets measured interleaved, paired.py), each statistic is
 still judged on its thresholds, and the test is the paired one: the bootstrap resamples pairs and the
@@ -18,6 +24,7 @@ rank test is Wilcoxon's signed-rank test, so the noise is that of the difference
 from __future__ import annotations
 
 import enum
+import statistics as pystats
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -110,7 +117,7 @@ class Comparison(BaseModel):
     throughput_rps: tuple[float | None, float]  # (baseline, current), reported, not gated
     notes: list[str]
     policy: Policy
-    history_runs: int | None = None  # past runs of this scenario in the history; None: no history given
+    history_runs: int | None = None  # past passing runs of this scenario in the history; None: no history
     pairs: int | None = None  # an A/B run's pairs (of TTFA); None: two separate runs
 
 
@@ -311,17 +318,68 @@ def within_history(
     return result.model_copy(update={"history": recorded, "reason": f"{result.reason}, beyond {where}"})
 
 
-def _history_note(history: History, past: Sequence[HistoryEntry], policy: Policy) -> str:
+def within_median(result: CheckResult, check: Check, past: Sequence[HistoryEntry]) -> CheckResult:
+    """A failure of a young history's run judged again against the median of every past run: within
+    the check's fail threshold of it, the baseline was the odd one out, and the run only warns."""
+    values = past_values(past, check.metric, check.statistic)
+    if result.verdict is not Verdict.FAIL or result.current is None or not values:
+        return result
+    median = pystats.median(values)
+    worse_by = (result.current - median) * (1.0 if check.worse == "higher" else -1.0)
+    limit = max(check.fail * abs(median), check.floor)
+    if worse_by > limit:
+        return result
+    return result.model_copy(
+        update={
+            "verdict": Verdict.WARN,
+            "reason": f"{result.reason}, but within {limit:.4g} {result.unit} of the median of {len(values)} "
+            f"past runs ({median:.4g} {result.unit}): the baseline was the odd one out",
+        }
+    )
+
+
+def _history_note(history: History, past: Sequence[HistoryEntry], passing: int, policy: Policy) -> str:
     limits = policy.history
-    if len(past) >= limits.min_runs:
+    if passing >= limits.min_runs:
         return (
-            f"Run-to-run spread: {len(past)} past runs of this scenario; a change also has to go "
+            f"Run-to-run spread: {passing} past passing runs of this scenario; a change also has to go "
             f"beyond their median + {limits.k:g} x MAD to count."
         )
     return (
-        f"History: {len(past)} past runs of this scenario ({len(history.runs)} in the file); "
-        f"their spread is used from {limits.min_runs} on."
+        f"History: {len(past)} past runs of this scenario, {passing} of them passing ({len(history.runs)} "
+        f"in the file); their spread is used from {limits.min_runs} passing runs on, and until then a "
+        "failure within the fail threshold of their median only warns."
     )
+
+
+def _check(
+    check: Check,
+    baseline: Results | None,
+    current: Results,
+    policy: Policy,
+    *,
+    pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None,
+    past: Sequence[HistoryEntry],
+    passing: Sequence[HistoryEntry],
+) -> CheckResult | None:
+    """One check judged (None for a metric neither run measured: the CPU figure of a remote run
+    without /metrics), with the history's spread once it has `min_runs` passing runs, its median before."""
+    if all(check.metric not in run.metrics for run in (baseline, current) if run is not None):
+        return None
+    summary = current.metrics.get(check.metric)
+    unit = summary.unit if summary else ""
+    current_samples = summary.samples if summary else []
+    if baseline is None:
+        return _unjudged(check, [], current_samples, unit, "no baseline yet")
+    if pairs is not None:
+        base_samples, current_samples = pairs.get(check.metric, ([], []))
+    else:
+        base_summary = baseline.metrics.get(check.metric)
+        base_samples = base_summary.samples if base_summary else []
+    judged = compare_check(check, base_samples, current_samples, policy, unit, paired=pairs is not None)
+    if len(passing) >= policy.history.min_runs:
+        return within_history(judged, check, passing, policy)
+    return within_median(judged, check, past) if past else judged
 
 
 def compare(
@@ -335,31 +393,21 @@ def compare(
     baseline, `current` becomes it unless it fails its limits. With `pairs` (each metric's values,
     the baseline's then the current's, pair by pair) the checks are judged on them, paired."""
     notes: list[str] = []
-    checks: list[CheckResult] = []
     past = series(history, current) if history is not None else []
-    for check in policy.checks:
-        if all(check.metric not in run.metrics for run in (baseline, current) if run is not None):
-            continue  # a metric neither run measured (the CPU figure of a remote run without /metrics)
-        summary = current.metrics.get(check.metric)
-        unit = summary.unit if summary else ""
-        current_samples = summary.samples if summary else []
-        if baseline is None:
-            checks.append(_unjudged(check, [], current_samples, unit, "no baseline yet"))
-            continue
-        if pairs is not None:
-            base_samples, current_samples = pairs.get(check.metric, ([], []))
-        else:
-            base_summary = baseline.metrics.get(check.metric)
-            base_samples = base_summary.samples if base_summary else []
-        judged = compare_check(check, base_samples, current_samples, policy, unit, paired=pairs is not None)
-        checks.append(within_history(judged, check, past, policy) if past else judged)
+    passing = [entry for entry in past if entry.passed]
+    checks = [
+        judged
+        for check in policy.checks
+        if (judged := _check(check, baseline, current, policy, pairs=pairs, past=past, passing=passing))
+        is not None
+    ]
     error_rate = compare_error_rate(baseline, current, policy)
     differences = mismatches(baseline, current) if baseline is not None else []
     notes.extend(differences)
     if baseline is not None:
         notes.extend(machine_notes(baseline, current))
     if history is not None:
-        notes.append(_history_note(history, past, policy))
+        notes.append(_history_note(history, past, len(passing), policy))
     verdicts = {c.verdict for c in checks} | {error_rate.verdict}
     if Verdict.FAIL in verdicts:
         verdict = Verdict.FAIL
@@ -383,7 +431,7 @@ def compare(
         throughput_rps=(baseline.throughput_rps if baseline else None, current.throughput_rps),
         notes=notes,
         policy=policy,
-        history_runs=len(past) if history is not None else None,
+        history_runs=len(passing) if history is not None else None,
         pairs=len(pairs.get("ttfa_ms", ([], []))[0]) if pairs is not None else None,
     )
 
