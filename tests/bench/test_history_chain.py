@@ -45,7 +45,7 @@ def chain(tmp_path: Path, centres: Sequence[float], policy: str | None = None) -
 
 
 def test_a_drifting_machine_passes_night_after_night(tmp_path: Path) -> None:
-    # (was a timing test against real sine services: tests/bench/test_history_services.py)
+    # Steps of at most 14 %, 40 % between the fastest and the slowest night.
     verdicts = chain(tmp_path, [100, 114, 128, 140, 128, 114, 140])
     assert "fail" not in verdicts
     runs = load_history(tmp_path / "night-6" / "history.json").runs
