@@ -38,10 +38,13 @@ from vibevoice_platform.bench.stats import (
     bootstrap_difference,
     mann_whitney_greater,
     paired_bootstrap_difference,
+    paired_ratio_interval,
     samples_needed,
     statistic,
     wilcoxon_greater,
 )
+
+CENTRE_STATISTICS = ("p50", "avg")  # judged, when paired, on the pairs' typical ratio
 
 
 class Verdict(enum.StrEnum):
@@ -192,15 +195,18 @@ def compare_check(
 def _interval(
     baseline: Sequence[float], current: Sequence[float], check: Check, policy: Policy, *, paired: bool
 ) -> tuple[float, float]:
+    """The (1 - alpha) bootstrap interval of `current - baseline` in the statistic's unit. Paired, for
+    a centre statistic (p50, avg) of positive values: the baseline's statistic times the interval of
+    the pairs' typical ratio, minus one (stats.paired_ratio_interval); for a tail, the difference of
+    the statistic over resampled pairs."""
+    options = {"confidence": 1 - policy.alpha, "resamples": policy.resamples, "seed": policy.seed}
+    positive = min(baseline) > 0 and min(current) > 0
+    if paired and check.statistic in CENTRE_STATISTICS and positive:
+        ratio = paired_ratio_interval(baseline, current, **options)
+        base = statistic(baseline, check.statistic)
+        return base * (ratio.low - 1), base * (ratio.high - 1)
     bootstrap = paired_bootstrap_difference if paired else bootstrap_difference
-    interval: Interval = bootstrap(
-        baseline,
-        current,
-        check.statistic,
-        confidence=1 - policy.alpha,
-        resamples=policy.resamples,
-        seed=policy.seed,
-    )
+    interval: Interval = bootstrap(baseline, current, check.statistic, **options)
     return interval.low, interval.high
 
 
