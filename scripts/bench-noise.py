@@ -28,14 +28,16 @@ the built-in one). `--rejudge DIR` judges the runs of an earlier history sweep a
 
 --mode ab (a pull request's: `vibevoice-bench run --url HEAD --against BASE`, both measured interleaved
 in one run and judged pair by pair): the targets are `vibevoice-tts --engine sine` services whose
-every synthesis spends --work-ms of CPU time before its first chunk (`--sine-first-cpu-ms`), in a
-worker thread: the baseline, an identical second process (a fail against it is a false alarm) and one
-per factor with `factor` times the work (a fail is a catch). Each trial runs `vibevoice-bench run
---against` for each of them, in an order that rotates. The regression is real CPU work inside the
-service: it holds the request's synthesis slot and competes for the cores with everything else on the
-machine, so the load stretches it as it stretches real synthesis code, which a sleep or a delaying
-proxy would not; the table reports the TTFA p50 ratio it produced (a little under the factor: the
-service's own path to the first byte is not slowed).
+every synthesis spends CPU time before its first chunk (`--sine-first-cpu-ms`), in a worker thread:
+the baseline with --work-ms, an identical second process (a fail against it is a false alarm) and one
+per factor with more work (a fail is a catch). The regression is real CPU work inside the service: it
+holds the request's synthesis slot and competes for the cores with everything else on the machine, so
+the load stretches it as it stretches real synthesis code, which a sleep or a delaying proxy would
+not. A factor is of the time to first audio, as in the history mode: a calibration run first
+measures the baseline's TTFA against a target with no work (the service's own path and the machine's
+wake-ups, which more work does not slow), and each factor's work is set so that its TTFA is `factor`
+times the baseline's; the table reports the TTFA p50 ratio each one showed. Each trial runs
+`vibevoice-bench run --against` for every target, in an order that rotates.
 
 Writes sweep.json and sweep.md to --out, the runs under --out/runs.
 
@@ -60,6 +62,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from vibevoice_platform.bench.cli import AGAINST
 from vibevoice_platform.bench.compare import Comparison, Verdict, compare
 from vibevoice_platform.bench.history import History, appended, entry_for
 from vibevoice_platform.bench.policy import Policy, load_policy
@@ -153,11 +156,27 @@ class Pairing:
     work_ms: float  # CPU time of the baseline's first chunk
 
 
+def run_against(pairing: Pairing, url: str, base: str, out: Path, *, seed: int, policy: Path | None) -> float:
+    """`vibevoice-bench run --url URL --against BASE` (exit 0 or 1); its wall time."""
+    argv = [
+        "vibevoice-bench", "run", "--target", "tts", "--url", url, "--against", base,
+        "--requests", str(pairing.requests), "--concurrency", str(pairing.concurrency),
+        "--corpus", pairing.corpus, "--seed", str(seed), "--git-sha", "0" * 40, "--out", str(out),
+    ]  # fmt: skip
+    argv += ["--warmup", str(pairing.warmup)] if pairing.warmup is not None else []
+    argv += ["--policy", str(policy)] if policy is not None else []
+    started = time.perf_counter()
+    code = subprocess.run(argv, env=ENV, capture_output=True, check=False).returncode
+    if code not in (0, 1):
+        raise SystemExit(f"vibevoice-bench run --against exited {code} for {out.name}")
+    return round(time.perf_counter() - started, 3)
+
+
 def ab_measure(
     pairing: Pairing, factors: Sequence[float], trials: int, policy: Path | None, folder: Path
-) -> tuple[list[Planned], list[Judged]]:
-    """Start the targets, then each trial's `run --against` for the unchanged build and every factor."""
-    work = {CONTROL: pairing.work_ms, **{label(f): f * pairing.work_ms for f in factors}}
+) -> tuple[list[Planned], list[Judged], dict[str, float]]:
+    """Calibrate, start the targets, then each trial's `run --against` for the unchanged build and
+    every factor; (runs, verdicts, the calibration and each target's work)."""
     planned: list[Planned] = []
     judged: list[Judged] = []
     with ExitStack() as stack:
@@ -168,30 +187,37 @@ def ab_measure(
             return stack.enter_context(running([*command, "--port", str(port)], port=port)).url
 
         base = start(pairing.work_ms)
+        with ExitStack() as calibration:
+            port = free_port()
+            command = ["vibevoice-tts", "--engine", "sine", "--port", str(port)]
+            idle = calibration.enter_context(running(command, port=port)).url
+            run_against(pairing, idle, base, folder / "calibration", seed=0, policy=policy)
+        ttfa = {
+            side: load_results(folder / "calibration" / path / "results.json").metrics["ttfa_ms"].p50 or 0.0
+            for side, path in (("work", AGAINST), ("none", "."))
+        }
+        # The baseline's TTFA is its work, stretched by the load, plus what no work costs; more work
+        # stretches the same way, so factor f needs the extra work that adds (f - 1) x its TTFA.
+        stretch = (ttfa["work"] - ttfa["none"]) / pairing.work_ms
+        if stretch <= 0:
+            raise SystemExit(f"calibration: no slower with {pairing.work_ms:g} ms of work ({ttfa})")
+        work = {
+            CONTROL: pairing.work_ms,
+            **{label(f): pairing.work_ms + (f - 1) * ttfa["work"] / stretch for f in factors},
+        }
         urls = {kind: start(ms) for kind, ms in work.items()}
         kinds = list(urls)
         for trial in range(trials):
             turn = trial % len(kinds)
             for kind in kinds[turn:] + kinds[:turn]:
                 name = f"trial-{trial:02d}-{kind}"
-                argv = [
-                    "vibevoice-bench", "run", "--target", "tts", "--url", urls[kind], "--against", base,
-                    "--requests", str(pairing.requests), "--concurrency", str(pairing.concurrency),
-                    "--corpus", pairing.corpus, "--seed", str(trial), "--git-sha", "0" * 40,
-                    "--out", str(folder / name),
-                ]  # fmt: skip
-                argv += ["--warmup", str(pairing.warmup)] if pairing.warmup is not None else []
-                argv += ["--policy", str(policy)] if policy is not None else []
-                started = time.perf_counter()
-                code = subprocess.run(argv, env=ENV, capture_output=True, check=False).returncode
-                if code not in (0, 1):
-                    raise SystemExit(f"vibevoice-bench run --against exited {code} for {name}")
-                wall = round(time.perf_counter() - started, 3)
+                wall = run_against(pairing, urls[kind], base, folder / name, seed=trial, policy=policy)
                 planned.append(Planned(name, kind, trial, wall, os.getloadavg()[0]))
                 judged.append(ab_verdict(folder / name, trial, kind))
                 print(f"[{len(planned)}/{trials * len(kinds)}] {name}: {judged[-1].verdict}, {wall:.1f} s, "
                       f"load {planned[-1].load1:.2f}", file=sys.stderr)  # fmt: skip
-    return planned, judged
+    calibrated = {f"ttfa_p50_{side}_ms": round(value, 3) for side, value in ttfa.items()}
+    return planned, judged, {**calibrated, **{f"work_ms_{kind}": round(ms, 3) for kind, ms in work.items()}}
 
 
 def ab_verdict(folder: Path, trial: int, kind: str) -> Judged:
@@ -349,7 +375,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     factors = sorted(float(f) for f in args.factors.split(","))
-    policy = load_policy(args.policy)
+    policy = load_policy(args.policy, paired=args.mode == "ab")
     out: Path = args.out
     passed, nights = 0, 0
     settings: object
@@ -357,8 +383,8 @@ def main() -> None:
         pairing = Pairing(
             args.requests or 100, args.concurrency or 2, args.corpus or "short", args.warmup, args.work_ms
         )
-        settings = pairing.__dict__
-        runs, judged = ab_measure(pairing, factors, args.trials, args.policy, out / "runs")
+        runs, judged, calibration = ab_measure(pairing, factors, args.trials, args.policy, out / "runs")
+        settings = {**pairing.__dict__, **calibration}
     else:
         if args.rejudge is not None:
             earlier = json.loads((args.rejudge / "sweep.json").read_text(encoding="utf-8"))

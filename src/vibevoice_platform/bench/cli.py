@@ -97,8 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--policy", type=Path, help="with --against: the regression policy (default: built-in)")
     run.add_argument("--seed", type=int, default=0, help="with --against: seed of each pair's order")
     run.add_argument(
-        "--cpu-window", type=int, default=10,
-        help="requests per sample of the service's CPU time per request (default 10)",
+        "--cpu-window", type=int, default=5,
+        help="requests per sample of the service's CPU time per request (default 5)",
     )  # fmt: skip
 
     cmp = commands.add_parser("compare", help="compare a run with a baseline; exit 1 on a regression")
@@ -292,7 +292,7 @@ def run_command(args: argparse.Namespace, stderr: TextIO) -> int:
     if len(urls) == 2 and urls[0] == urls[1]:
         raise UsageError("--against must name another service than --url")
     driver_for(args.target, args.protocol)  # an unsupported pair is a usage error before any load
-    policy = load_policy(args.policy) if args.against else None
+    policy = load_policy(args.policy, paired=True) if args.against else None
     if args.cpu_window < 1:
         raise UsageError("--cpu-window must be at least 1")
     requests = DEFAULT_REQUESTS if args.requests is None else args.requests

@@ -116,6 +116,18 @@ DEFAULT_CHECKS = (
     # The service's CPU time per request (cpu.py): judged where it was measured, skipped elsewhere.
     Check(metric="cpu_ms_per_request", statistic="p50", warn=0.10, fail=0.20, floor=0.5),
 )
+# `run --against` (paired.py): two builds measured in one run, interleaved, drift between runs out of
+# the picture and the noise within the run in the paired test, so the thresholds can be tighter: a
+# 1.25x slower first audio fails in 15 of 15 trials on this project's loaded 2-core machine, an
+# unchanged build in none (scripts/bench-noise.py --mode ab; at +20 % the test's own estimate of
+# +25 % fell below the threshold about half the time).
+PAIRED_CHECKS = (
+    Check(metric="ttfa_ms", statistic="p50", warn=0.05, fail=0.10, floor=1.0),
+    Check(metric="ttfa_ms", statistic="p95", warn=0.15, fail=0.30, floor=5.0),
+    Check(metric="e2e_latency_ms", statistic="p50", warn=0.05, fail=0.10, floor=2.0),
+    Check(metric="e2e_latency_ms", statistic="p95", warn=0.15, fail=0.30, floor=10.0),
+    Check(metric="cpu_ms_per_request", statistic="p50", warn=0.05, fail=0.10, floor=0.1),
+)
 
 
 class Policy(_Strict):
@@ -135,10 +147,12 @@ class PolicyError(ValueError):
     """A policy file that cannot be used."""
 
 
-def load_policy(path: Path | None) -> Policy:
-    """The policy in `path` (TOML, or JSON by its suffix) over the defaults; the defaults for None."""
+def load_policy(path: Path | None, *, paired: bool = False) -> Policy:
+    """The policy in `path` (TOML, or JSON by its suffix) over the defaults; the defaults for None.
+    `paired`: for `run --against`, whose default checks are PAIRED_CHECKS."""
+    defaults = {"checks": [check.model_dump() for check in PAIRED_CHECKS]} if paired else {}
     if path is None:
-        return Policy()
+        return Policy.model_validate(defaults)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -149,7 +163,7 @@ def load_policy(path: Path | None) -> Policy:
         kind = "JSON" if path.suffix == ".json" else "TOML"
         raise PolicyError(f"policy {path} is not valid {kind}: {exc}") from exc
     try:
-        return Policy.model_validate(data)
+        return Policy.model_validate({**defaults, **data})
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in exc.errors()
