@@ -11,7 +11,11 @@ from vibevoice_platform.bench.loadgen import Outcome
 from vibevoice_platform.bench.paired import PairedOutcome, pairs_of
 from vibevoice_platform.bench.policy import Method, Policy
 from vibevoice_platform.bench.records import ErrorType, RequestError, RequestRecord
-from vibevoice_platform.bench.stats import paired_bootstrap_difference, paired_ratio_interval, wilcoxon_greater
+from vibevoice_platform.bench.stats import (
+    paired_bootstrap_difference,
+    paired_ratio_interval,
+    wilcoxon_greater,
+)
 
 N = 100
 
