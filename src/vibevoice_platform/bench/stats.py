@@ -11,7 +11,7 @@ within each pair: what moved both sides of a pair, the machine, cancels.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,15 +179,12 @@ def bootstrap_difference(
     """Percentile-bootstrap interval of the difference of `stat` between the samples (seeded)."""
     if not baseline or not current:
         raise ValueError("both samples must be non-empty")
-    if not 0 < confidence < 1:
-        raise ValueError("confidence must be between 0 and 1")
     rng = np.random.default_rng(seed)
     base = np.asarray(baseline, dtype=float)
     cur = np.asarray(current, dtype=float)
-    diffs = _resampled(cur, stat, resamples, rng) - _resampled(base, stat, resamples, rng)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(diffs, [tail, 100 - tail])
-    return Interval(float(low), float(high), confidence)
+    of_current = _resampled(len(cur), resamples, rng, lambda picks: _of_rows(cur[picks], stat))
+    of_baseline = _resampled(len(base), resamples, rng, lambda picks: _of_rows(base[picks], stat))
+    return _percentile_interval(of_current - of_baseline, confidence)
 
 
 def paired_bootstrap_difference(
@@ -202,25 +199,13 @@ def paired_bootstrap_difference(
     """Percentile-bootstrap interval of `stat(current) - stat(baseline)` over paired samples: each
     resample draws pairs, the same indices on both sides, so the interval is as wide as the noise
     within the pairs, not that of each side (seeded)."""
-    if len(baseline) != len(current):
-        raise ValueError("paired samples must have the same length")
-    if not baseline:
-        raise ValueError("both samples must be non-empty")
-    if not 0 < confidence < 1:
-        raise ValueError("confidence must be between 0 and 1")
+    base, cur = _pairs(baseline, current)
+
+    def difference(picks: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        return _of_rows(cur[picks], stat) - _of_rows(base[picks], stat)
+
     rng = np.random.default_rng(seed)
-    base = np.asarray(baseline, dtype=float)
-    cur = np.asarray(current, dtype=float)
-    n = len(base)
-    batch = max(1, _BOOTSTRAP_CELLS // n)
-    diffs = np.empty(resamples, dtype=float)
-    for start in range(0, resamples, batch):
-        stop = min(resamples, start + batch)
-        picks = rng.integers(0, n, size=(stop - start, n))
-        diffs[start:stop] = _of_rows(cur[picks], stat) - _of_rows(base[picks], stat)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(diffs, [tail, 100 - tail])
-    return Interval(float(low), float(high), confidence)
+    return _percentile_interval(_resampled(len(base), resamples, rng, difference), confidence)
 
 
 def paired_ratio_interval(
@@ -238,24 +223,32 @@ def paired_ratio_interval(
     pair's ratio cancels the moment it ran in, where two medians taken apart still move with it (on
     a machine whose speed swings 1.6x between requests, a 25 % regression gives a ratio interval of
     about +/-1 % against +/-9 % for the difference of the medians)."""
-    if len(baseline) != len(current):
-        raise ValueError("paired samples must have the same length")
-    if not baseline:
-        raise ValueError("both samples must be non-empty")
-    base = np.asarray(baseline, dtype=float)
-    cur = np.asarray(current, dtype=float)
+    base, cur = _pairs(baseline, current)
     if (base <= 0).any() or (cur <= 0).any():
         raise ValueError("ratios need positive values")
     ratios = np.log(cur) - np.log(base)
     rng = np.random.default_rng(seed)
-    n = len(ratios)
-    batch = max(1, _BOOTSTRAP_CELLS // n)
-    medians = np.empty(resamples, dtype=float)
-    for start in range(0, resamples, batch):
-        stop = min(resamples, start + batch)
-        medians[start:stop] = np.median(ratios[rng.integers(0, n, size=(stop - start, n))], axis=1)
+    medians = _resampled(len(ratios), resamples, rng, lambda picks: np.median(ratios[picks], axis=1))
+    interval = _percentile_interval(medians, confidence)
+    return Interval(math.exp(interval.low), math.exp(interval.high), confidence)
+
+
+def _pairs(
+    baseline: Sequence[float], current: Sequence[float]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    if len(baseline) != len(current):
+        raise ValueError("paired samples must have the same length")
+    if not baseline:
+        raise ValueError("both samples must be non-empty")
+    return np.asarray(baseline, dtype=float), np.asarray(current, dtype=float)
+
+
+def _percentile_interval(estimates: npt.NDArray[np.float64], confidence: float) -> Interval:
+    """The central `confidence` interval of bootstrap estimates."""
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
     tail = (1 - confidence) / 2 * 100
-    low, high = np.exp(np.percentile(medians, [tail, 100 - tail]))
+    low, high = np.percentile(estimates, [tail, 100 - tail])
     return Interval(float(low), float(high), confidence)
 
 
@@ -265,12 +258,16 @@ def _of_rows(draws: npt.NDArray[np.float64], stat: str) -> npt.NDArray[np.float6
 
 
 def _resampled(
-    data: npt.NDArray[np.float64], stat: str, resamples: int, rng: np.random.Generator
+    n: int,
+    resamples: int,
+    rng: np.random.Generator,
+    estimate: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]],
 ) -> npt.NDArray[np.float64]:
-    """`stat` of `resamples` bootstrap resamples of `data`, in batches of bounded size."""
-    batch = max(1, _BOOTSTRAP_CELLS // len(data))
+    """`estimate` of `resamples` bootstrap resamples of n values (rows of drawn indices), in batches
+    of bounded size."""
+    batch = max(1, _BOOTSTRAP_CELLS // n)
     out = np.empty(resamples, dtype=float)
     for start in range(0, resamples, batch):
         stop = min(resamples, start + batch)
-        out[start:stop] = _of_rows(data[rng.integers(0, len(data), size=(stop - start, len(data)))], stat)
+        out[start:stop] = estimate(rng.integers(0, n, size=(stop - start, n)))
     return out
