@@ -42,10 +42,11 @@ async def test_a_process_clock_counts_its_cpu_in_nanoseconds() -> None:
 
 
 class Scripted:
-    """A CPU clock that reads the values it is given, in turn."""
+    """A CPU clock that reads the values it is given, in turn, counting in `resolution_s` steps."""
 
-    def __init__(self, *readings: float) -> None:
+    def __init__(self, *readings: float, resolution_s: float = 1e-9) -> None:
         self._readings = list(readings)
+        self.resolution_s = resolution_s
 
     @property
     def source(self) -> str:
@@ -66,3 +67,17 @@ async def test_windows_close_once_every_clock_has_its_requests() -> None:
     assert windows.windows == [pytest.approx([20.0, 20.0]), pytest.approx([20.0 / 3, 10.0])]
     with pytest.raises(ValueError, match="at least one"):
         CpuWindows([], size=0)
+
+
+async def test_a_clock_in_ticks_gets_windows_long_enough_for_them() -> None:
+    """10 ms ticks: a window needs 20 of them (0.2 s of CPU); with 30 ms a request, 5 requests are
+    not enough, 10 are."""
+    windows = CpuWindows([Scripted(0.0, 0.15, 0.30, 0.60, resolution_s=0.01)], size=5)
+    await windows.start()
+    await windows.completed([5])  # 0.15 s: 15 ticks, too few; the window grows to 10 requests
+    assert windows.windows == [[]]
+    assert windows.size == 10
+    await windows.completed([7])  # not read: fewer than 10 requests since the window began
+    await windows.completed([10])  # 0.30 s over 10 requests
+    await windows.completed([20])  # 0.30 s more
+    assert windows.windows == [pytest.approx([30.0, 30.0])]

@@ -11,8 +11,11 @@ ways to read a service's CPU clock:
   do, through prometheus-client: a container, a pod, another machine): in clock ticks, without
   children; each read is one more small request to the service, the same for every window.
 
-`CpuWindows` turns readings into samples: the CPU per request over each window of `size` requests
-(measured from the client's side: requests completed between two readings), one series per clock.
+`CpuWindows` turns readings into samples: the CPU per request over each window of at least `size`
+requests (measured from the client's side: requests completed between two readings), one series per
+clock. A clock that counts in ticks (10 ms) needs windows long enough for a tick to be small beside
+them: a window closes only once every clock has moved by `TICKS_PER_WINDOW` of its ticks, and where
+one has not, the windows grow (doubling) until they do.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ PROC = Path("/proc")
 CPU_METRIC = "process_cpu_seconds_total"
 SERVICE_MARK = b"vibevoice"  # a listening process whose command line lacks it is not the service
 _TCP_LISTEN = "0A"
+TICKS_PER_WINDOW = 20  # a tick is then at most 5 % of a window's CPU time
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 
 
 class CpuClock(Protocol):
@@ -41,6 +46,11 @@ class CpuClock(Protocol):
     @property
     def source(self) -> str:
         """Where the figure comes from, as results.json records it."""
+        ...
+
+    @property
+    def resolution_s(self) -> float:
+        """The smallest step the clock counts in, as far as it has been read."""
         ...
 
     async def seconds(self) -> float: ...
@@ -52,16 +62,22 @@ class ProcClock:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self._clock = ((~pid) << 3) | 2  # the kernel's CPU clock of a whole process (CPUCLOCK_SCHED)
-        self._tick = os.sysconf("SC_CLK_TCK")
+        self._resolution = 1e-9
 
     @property
     def source(self) -> str:
         return f"proc:{self.pid}"
 
+    @property
+    def resolution_s(self) -> float:
+        return self._resolution  # a tick once its children (in ticks) count
+
     async def seconds(self) -> float:
         own = time.clock_gettime(self._clock)
         fields = (PROC / str(self.pid) / "stat").read_text().rsplit(")", 1)[1].split()
-        children = (int(fields[13]) + int(fields[14])) / self._tick  # cutime, cstime
+        children = (int(fields[13]) + int(fields[14])) * TICK_S  # cutime, cstime
+        if children:
+            self._resolution = TICK_S
         return own + children
 
 
@@ -75,6 +91,10 @@ class MetricsClock:
     @property
     def source(self) -> str:
         return "metrics"
+
+    @property
+    def resolution_s(self) -> float:
+        return TICK_S  # prometheus-client reads /proc/self/stat
 
     async def seconds(self) -> float:
         response = await self._http.get(self._url)
@@ -147,7 +167,8 @@ def _cmdline(pid: int) -> bytes:
 
 
 class CpuWindows:
-    """CPU milliseconds per request of each clock, over windows of at least `size` requests each."""
+    """CPU milliseconds per request of each clock, over windows of at least `size` requests each (more
+    where a clock counts in ticks)."""
 
     def __init__(self, clocks: Sequence[CpuClock], size: int) -> None:
         if size < 1:
@@ -176,6 +197,13 @@ class CpuWindows:
             now = [await clock.seconds() for clock in self.clocks]
         finally:
             self._reading = False
+        moved = [
+            (seconds - last) / clock.resolution_s
+            for seconds, last, clock in zip(now, self._last, self.clocks, strict=True)
+        ]
+        if min(moved) < TICKS_PER_WINDOW:
+            self.size *= 2  # too little CPU yet to tell from a tick: a longer window
+            return
         for series, seconds, last, done, before in zip(
             self.windows, now, self._last, counts, self._counts, strict=True
         ):
