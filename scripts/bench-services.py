@@ -281,7 +281,8 @@ async def measure(
 
 
 def stats(values: list[float]) -> dict[str, float]:
-    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
+    p5, p50, p95 = (float(v) for v in np.percentile(values, [5, 50, 95]))
+    return {"p5": p5, "p50": p50, "p95": p95}
 
 
 def tts_row(concurrency: int, samples: list[Sample]) -> dict[str, Any]:
@@ -320,7 +321,8 @@ def agent_row(samples: list[Sample]) -> dict[str, Any]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: per row, p50 / p95 in ms; 'adds' is the paired difference."""
+    """Markdown: per row, p50 / p95 in ms; 'adds' is the paired difference, p5 / p50 / p95 (its p5:
+    what the service adds at the moments the machine lets every process run when it wakes)."""
     baseline = "base" in rows[0]
     head = "| row | n | raw espeak-ng (cold) | raw warm | service | queue | service adds |"
     rule = "|---|--:|--:|--:|--:|--:|--:|"
@@ -329,16 +331,19 @@ def table(rows: list[dict[str, Any]]) -> str:
         rule += "--:|--:|"
     lines = [head, rule]
 
+    def adds(row: dict[str, Any], key: str) -> str:
+        return f"{row[key]['p5']:.2f} / {cell(row, key)}" if key in row else "-"
+
     def cell(row: dict[str, Any], key: str) -> str:
         return f"{row[key]['p50']:.2f} / {row[key]['p95']:.2f}" if key in row else "-"
 
     for row in rows:
         line = (
             f"| {row['row']} | {row['n']} | {cell(row, 'raw')} | {cell(row, 'raw_warm')} "
-            f"| {cell(row, 'tts')} | {cell(row, 'tts_queue')} | {cell(row, 'tts_added')} |"
+            f"| {cell(row, 'tts')} | {cell(row, 'tts_queue')} | {adds(row, 'tts_added')} |"
         )
         if baseline:
-            line += f" {cell(row, 'base')} | {cell(row, 'base_added')} |"
+            line += f" {cell(row, 'base')} | {adds(row, 'base_added')} |"
         lines.append(line)
     return "\n".join(lines)
 
@@ -388,8 +393,8 @@ def main() -> int:
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     print(f"TTS flags {args.tts_args or '(none)'}; baseline {args.baseline_src} {args.baseline_tts_args}")
     print(f"{machine}; load average at start {loads['start']}, at end {loads['end']}")
-    print("p50 / p95 in ms; 'adds' is paired per sample (tts: minus the queue wait and raw warm espeak-ng;")
-    print("agent: minus a direct TTS request for its first sentence)\n")
+    print("p50 / p95 in ms ('adds': p5 / p50 / p95); 'adds' is paired per sample (tts: minus the queue")
+    print("wait and raw warm espeak-ng; agent: minus a direct TTS request for its first sentence)\n")
     print(table(rows))
     agent = rows[-1]
     direct = [f"{agent[f'{n}_direct_tts']['p50']:.2f}" for n in ("tts", "base") if f"{n}_direct_tts" in agent]
