@@ -269,7 +269,7 @@ def pidfd_child_watcher() -> Iterator[None]:
     than from a thread per process (its default there; 3.12 uses pidfds itself, and drops child
     watchers). Starting that thread is part of every spawn, and `Thread.start` waits until the new
     thread runs: on a loaded machine, milliseconds in which the event loop serves no one (measured
-    here at load 15: a spawn held the loop 11 ms at the median, 3 to 8 ms with a pidfd). The service's
+    here at load 15: a spawn took 11 ms at the median, 3 to 8 ms with a pidfd). The service's
     lifespan enters it, in the loop that will serve; leaving puts the previous watcher back."""
     if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
         yield
