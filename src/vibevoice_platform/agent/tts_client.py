@@ -1,7 +1,7 @@
 """The agent's client of the TTS service: one streamed request per sentence, and a readiness probe.
 
-The speech requests go straight through a keep-alive connection pool (httpcore, which httpx itself
-runs on), with the URL and headers made once: httpx's client layers (URL parsing and merging,
+The speech requests and the readiness probe go straight through one keep-alive connection pool
+(httpcore, which httpx itself runs on), with the URLs and headers made once: httpx's client layers (URL parsing and merging,
 cookies, auth, redirects, event hooks) cost about 0.5 ms of CPU a request here, each one on the path
 to the turn's first audio. The TTS is reached directly, never through a proxy named in the
 environment: it is the service next door.
@@ -36,21 +36,20 @@ def _error_detail(body: bytes) -> str:
         return body[:200].decode(errors="replace")
 
 
+UNREACHABLE = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol)
+READY_TIMEOUT_S = 2.0
+
+
 class TTSClient:
-    """Streams PCM16 from `POST /v1/audio/speech`; closing the stream hangs up, which stops synthesis."""
+    """Streams PCM16 from `POST /v1/audio/speech`; closing the stream hangs up, which stops synthesis.
+    The readiness probe shares the pool, so a probe also drops the connections the TTS has closed."""
 
     def __init__(self, base_url: str, timeout_s: float, api_key: SecretStr | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key else None
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            headers=headers,
-            trust_env=False,
-        )
         speech = httpx.URL(f"{self.base_url}/v1/audio/speech")
         self._speech_url = httpcore.URL(str(speech))
-        self._headers = [(b"Host", speech.netloc), (b"Content-Type", b"application/json")]
+        self._ready_url = httpcore.URL(str(speech.copy_with(path="/ready")))
+        self._headers = [(b"Host", speech.netloc)]
         if api_key:
             self._headers.append((b"Authorization", f"Bearer {api_key.get_secret_value()}".encode()))
         connect = min(timeout_s, 5.0)
@@ -67,7 +66,11 @@ class TTSClient:
         body = json.dumps(
             {"model": "tts-1", "input": text, "voice": voice, "response_format": "pcm"}
         ).encode()
-        headers = [*self._headers, (b"Content-Length", str(len(body)).encode())]
+        headers = [
+            *self._headers,
+            (b"Content-Type", b"application/json"),
+            (b"Content-Length", str(len(body)).encode()),
+        ]
         if rid := request_id_var.get():
             headers.append((REQUEST_ID_HEADER.encode(), rid.encode()))
         aligner = PCMAligner()
@@ -88,20 +91,22 @@ class TTSClient:
                         yield pcm
         except httpcore.TimeoutException as exc:
             raise TTSUnavailableError("the TTS service timed out", "tts_timeout") from exc
-        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
+        except UNREACHABLE as exc:
             raise TTSUnavailableError(f"the TTS service is unreachable: {type(exc).__name__}") from exc
 
     async def check(self) -> tuple[bool, str]:
         """Readiness of the TTS service: (ok, detail); never raises."""
+        timeouts = dict.fromkeys(("connect", "read", "write", "pool"), READY_TIMEOUT_S)
         try:
-            response = await self._client.get("/ready", timeout=2.0)
-        except httpx.HTTPError as exc:
+            response = await self._pool.request(
+                "GET", self._ready_url, headers=self._headers, extensions={"timeout": timeouts}
+            )
+        except (httpcore.TimeoutException, *UNREACHABLE) as exc:
             return False, f"{self.base_url} unreachable: {type(exc).__name__}"
-        if response.status_code != 200:
-            return False, f"{self.base_url}/ready answered {response.status_code}"
+        if response.status != 200:
+            return False, f"{self.base_url}/ready answered {response.status}"
         return True, f"{self.base_url} ready"
 
     async def aclose(self) -> None:
-        """Close the connection pools."""
+        """Close the connection pool."""
         await self._pool.aclose()
-        await self._client.aclose()
