@@ -118,10 +118,10 @@ DEFAULT_CHECKS = (
 )
 # `run --against` (paired.py): two builds measured in one run, interleaved, drift between runs out of
 # the picture and the noise within the run in the paired test, so the thresholds can be tighter. On
-# this project's shared 2-core machine (load average 11 to 27) a 1.25x slower first audio failed in
-# 15 of 15 trials, an unchanged build in 1 (scripts/bench-noise.py --mode ab). At +20 % a 1.25x
-# regression could not fail reliably: its p50 ratio over 100 pairs came out below 1.20 in 3 of 15
-# runs (a log standard deviation of 6 to 8 % between runs here).
+# this project's shared 2-core machine (load average 6 to 27) a 1.25x slower first audio failed in
+# 15 of 15 trials in each of two sweeps, an unchanged build in 1 and 0 (scripts/bench-noise.py
+# --mode ab). At +20 % a 1.25x regression could not fail reliably: its p50 ratio over 100 pairs came
+# out below 1.20 in 3 of 15 runs (a log standard deviation of 6 to 8 % between runs here).
 PAIRED_CHECKS = (
     Check(metric="ttfa_ms", statistic="p50", warn=0.05, fail=0.10, floor=1.0),
     Check(metric="ttfa_ms", statistic="p95", warn=0.15, fail=0.30, floor=5.0),
