@@ -3,8 +3,8 @@
 The speech requests and the readiness probe go straight through one keep-alive connection pool
 (httpcore, which httpx itself runs on), with the URLs and headers made once: httpx's client layers
 (URL parsing and merging, cookies, auth, redirects, event hooks) cost about 0.5 ms of CPU a request
-here, each one on the path to the turn's first audio. The TTS is reached directly, never through a proxy named in the
-environment: it is the service next door.
+here, each one on the path to the turn's first audio. The TTS is reached directly, never through a
+proxy named in the environment: it is the service next door.
 """
 
 from __future__ import annotations
