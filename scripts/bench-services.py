@@ -1,26 +1,26 @@
 """Service overhead benchmark: what the TTS and agent services add to time to first audio (TTFA).
 
 Real processes on loopback: `vibevoice-tts --engine espeak` and, in front of it, `vibevoice-agent
---llm scripted` (no token delay). The floor is raw espeak-ng, spawned by this script with the engine's
-own command line (`espeak_command`), timed from the spawn to its first audio byte on stdout. Each
-sample runs one of every probe, in a random order, so the comparison is paired request by request:
-  tts c=1, c=4  raw espeak-ng, then a `pcm` request to the TTS for the same text (request sent → first
-                body byte); the service adds `tts - queue - raw`, where `queue` is the wait for a slot
-                the service reports (`X-Queue-Ms`), so at c=4 the figure is "beyond queue wait".
+--llm scripted` (no token delay). The floor is espeak-ng run by this script with the engine's own
+command line (`espeak_command`): `raw warm`, one started beforehand and waiting on stdin (given 50 ms
+to load its voice), timed from its text written to its first audio byte on stdout, which is what the
+service's warm pool can reach; and `raw`, a cold one, timed from its spawn. Each sample runs one of
+every probe, in a random order, so the comparison is paired request by request:
+  tts c=1, c=4  raw, raw warm, then a `pcm` request to the TTS for the same text (request sent → first
+                body byte); the service adds `tts - queue - raw warm`, where `queue` is the wait for a
+                slot the service reports (`X-Queue-Ms`), so at c=4 the figure is "beyond queue wait".
   agent c=1     the agent's first sentence ("Here is what I heard." with the scripted LLM) straight to
                 the TTS with the agent's voice, and a turn to the agent (request sent → first `event:
                 audio`); the agent adds `agent - tts`.
-`raw warm` is the same espeak-ng started beforehand and already waiting on stdin, timed from the text
-written to its first audio byte: the synthesis without the process start-up, for a service that keeps
-espeak-ng processes warm. The client speaks HTTP/1.1 itself (h11 over one keep-alive connection per
-worker), so the client's own parsing is not counted against the service.
+The client speaks HTTP/1.1 itself (h11 over one keep-alive connection per worker), so the client's
+own parsing is not counted against the service.
 
 `--baseline-src DIR` also starts a TTS and an agent from another checkout's `src` (a `git worktree` of
 an older commit) on other ports and adds them to every sample: before and after, side by side, in one run.
 `--tts-args` and `--baseline-tts-args` add flags to either TTS. The TTS keeps one espeak-ng per slot
-started and waiting for its text by default (its warm pool), so `raw warm` is its floor and `raw` the
-cold one; `--baseline-src src --baseline-tts-args="--espeak-warm 0"` sets it beside the same service
-with each request starting its own espeak-ng.
+started and waiting for its text by default (its warm pool), so `raw warm` is its floor;
+`--baseline-src src --baseline-tts-args="--espeak-warm 0"` sets it beside the same service with each
+request starting its own espeak-ng (whose floor is `raw`: the JSON has both differences).
 
     .venv/bin/python scripts/bench-services.py [--requests 200] [--out overhead.json]
         [--baseline-src /tmp/base/src] [--baseline-tts-args="--espeak-warm 0"]
@@ -95,20 +95,30 @@ def running(module: str, args: list[str], src: Path | None) -> Iterator[int]:
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection; `post` times a request to the first byte that counts."""
+    """One keep-alive HTTP/1.1 connection; `post` times a request to the first byte that counts.
+
+    A connection idle for longer than `IDLE_S` is replaced before the request (not timed): uvicorn
+    closes one idle for 5 s, and on a loaded machine a sample's other probes can take that long.
+    """
+
+    IDLE_S = 4.0
 
     def __init__(self, port: int) -> None:
         self._port = port
         self._stream: SocketStream | None = None
         self._conn = h11.Connection(h11.CLIENT)
+        self._used = 0.0
 
     async def post(
         self, path: str, body: dict[str, Any], marker: bytes = b""
     ) -> tuple[float, Mapping[str, str]]:
         """Seconds from sending the request to the first body bytes (that contain `marker`), and the
         response headers; reads the response to its end."""
-        if self._stream is None:
+        if self._stream is None or time.monotonic() - self._used > self.IDLE_S:
+            if self._stream is not None:
+                await self._stream.aclose()
             self._stream = await anyio.connect_tcp("127.0.0.1", self._port)
+            self._conn = h11.Connection(h11.CLIENT)
         payload = json.dumps(body).encode()
         headers = [
             ("host", "127.0.0.1"),
@@ -136,6 +146,7 @@ class Client:
             elif isinstance(event, h11.EndOfMessage):
                 break
         self._conn.start_next_cycle()
+        self._used = time.monotonic()
         assert response is not None, "no response"
         assert response.status_code == 200, response
         assert first is not None, f"no audio from {path}"
@@ -270,7 +281,8 @@ async def measure(
 
 
 def stats(values: list[float]) -> dict[str, float]:
-    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
+    p5, p50, p95 = (float(v) for v in np.percentile(values, [5, 50, 95]))
+    return {"p5": p5, "p50": p50, "p95": p95}
 
 
 def tts_row(concurrency: int, samples: list[Sample]) -> dict[str, Any]:
@@ -285,7 +297,13 @@ def tts_row(concurrency: int, samples: list[Sample]) -> dict[str, Any]:
             row[f"{name}_engine"] = stats([s[f"{name}_engine"] for s in samples])
             row[f"{name}_outside_engine"] = stats([s[name] - s[f"{name}_engine"] for s in samples])
             row[f"{name}_engine_over_raw"] = stats([s[f"{name}_engine"] - s["raw"] for s in samples])
-            row[f"{name}_added"] = stats([s[name] - s[f"{name}_queue"] - s["raw"] for s in samples])
+            beyond_queue = [s[name] - s[f"{name}_queue"] for s in samples]
+            row[f"{name}_added"] = stats(
+                [b - s["raw_warm"] for b, s in zip(beyond_queue, samples, strict=True)]
+            )
+            row[f"{name}_added_cold"] = stats(
+                [b - s["raw"] for b, s in zip(beyond_queue, samples, strict=True)]
+            )
     row["samples"] = samples
     return row
 
@@ -303,14 +321,18 @@ def agent_row(samples: list[Sample]) -> dict[str, Any]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: per row, p50 / p95 in ms; 'adds' is the paired difference."""
+    """Markdown: per row, p50 / p95 in ms; 'adds' is the paired difference, p5 / p50 / p95 (its p5:
+    what the service adds at the moments the machine lets every process run when it wakes)."""
     baseline = "base" in rows[0]
-    head = "| row | n | raw espeak-ng | raw warm | service | queue | service adds |"
+    head = "| row | n | raw espeak-ng (cold) | raw warm | service | queue | service adds |"
     rule = "|---|--:|--:|--:|--:|--:|--:|"
     if baseline:
         head += " baseline | baseline adds |"
         rule += "--:|--:|"
     lines = [head, rule]
+
+    def adds(row: dict[str, Any], key: str) -> str:
+        return f"{row[key]['p5']:.2f} / {cell(row, key)}" if key in row else "-"
 
     def cell(row: dict[str, Any], key: str) -> str:
         return f"{row[key]['p50']:.2f} / {row[key]['p95']:.2f}" if key in row else "-"
@@ -318,10 +340,10 @@ def table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         line = (
             f"| {row['row']} | {row['n']} | {cell(row, 'raw')} | {cell(row, 'raw_warm')} "
-            f"| {cell(row, 'tts')} | {cell(row, 'tts_queue')} | {cell(row, 'tts_added')} |"
+            f"| {cell(row, 'tts')} | {cell(row, 'tts_queue')} | {adds(row, 'tts_added')} |"
         )
         if baseline:
-            line += f" {cell(row, 'base')} | {cell(row, 'base_added')} |"
+            line += f" {cell(row, 'base')} | {adds(row, 'base_added')} |"
         lines.append(line)
     return "\n".join(lines)
 
@@ -371,8 +393,8 @@ def main() -> int:
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     print(f"TTS flags {args.tts_args or '(none)'}; baseline {args.baseline_src} {args.baseline_tts_args}")
     print(f"{machine}; load average at start {loads['start']}, at end {loads['end']}")
-    print("p50 / p95 in ms; 'adds' is paired per sample (tts: minus the queue wait and raw espeak-ng;")
-    print("agent: minus a direct TTS request for its first sentence)\n")
+    print("p50 / p95 in ms ('adds': p5 / p50 / p95); 'adds' is paired per sample (tts: minus the queue")
+    print("wait and raw warm espeak-ng; agent: minus a direct TTS request for its first sentence)\n")
     print(table(rows))
     agent = rows[-1]
     direct = [f"{agent[f'{n}_direct_tts']['p50']:.2f}" for n in ("tts", "base") if f"{n}_direct_tts" in agent]

@@ -141,6 +141,15 @@ def test_compare_reports_an_unwritable_output(tmp_path: Path, capsys: pytest.Cap
             ["--target", "tts", "--url", "http://127.0.0.1:1", "--corpus-file", "/nonexistent"],
             "cannot read corpus",
         ),
+        (
+            ["--target", "tts", "--url", "http://127.0.0.1:1/", "--against", "http://127.0.0.1:1"],
+            "--against must name another service",
+        ),
+        (
+            ["--target", "tts", "--url", "http://127.0.0.1:1", "--against", "ftp://x"],
+            "--against: 'ftp://x' is not an http:// or https:// URL",
+        ),
+        (["--target", "tts", "--url", "http://127.0.0.1:1", "--cpu-window", "0"], "--cpu-window must be"),
     ],
 )
 def test_run_usage_errors_exit_2_before_any_load(

@@ -13,7 +13,7 @@ def test_no_file_gives_the_defaults() -> None:
     policy = load_policy(None)
     assert policy == Policy()
     assert [c.label for c in policy.checks] == [
-        "ttfa_ms p50", "ttfa_ms p95", "e2e_latency_ms p50", "e2e_latency_ms p95",
+        "ttfa_ms p50", "ttfa_ms p95", "e2e_latency_ms p50", "e2e_latency_ms p95", "cpu_ms_per_request p50",
     ]  # fmt: skip
     assert all(c.floor > 0 and c.warn < c.fail for c in DEFAULT_CHECKS)
     assert (policy.error_rate.warn, policy.error_rate.fail) == (0.0, 0.01)

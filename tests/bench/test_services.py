@@ -11,13 +11,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.processes import Service, free_port, running, wait_for
-from vibevoice_platform.bench.cli import EXIT_OK, EXIT_REGRESSION, main
+from vibevoice_platform.bench.cli import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, main
 from vibevoice_platform.bench.compare import Comparison
 from vibevoice_platform.bench.records import RequestRecord
 from vibevoice_platform.bench.results import Results, load_results
@@ -91,6 +92,65 @@ def test_two_runs_of_one_build_pass_and_a_4x_slower_ttfa_fails(
     assert "| ttfa_ms p50 |" in summary
     assert "❌ fail" in summary
     assert not (tmp_path / "cmp-slow" / "baseline.json").exists()
+
+
+def test_run_against_pairs_two_builds_and_fails_the_4x_slower_one(
+    sine_fast: Service, sine_slow: Service, corpus: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "ab"
+    argv = ["run", "--target", "tts", "--url", sine_slow.url, "--against", sine_fast.url, "--requests", "12"]
+    argv += ["--concurrency", "2", "--corpus-file", str(corpus), "--against-git-sha", "b" * 40]
+    assert main([*argv, "--out", str(out)]) == EXIT_REGRESSION
+    comparison = Comparison.model_validate_json((out / "comparison.json").read_text())
+    assert comparison.pairs == 12
+    ttfa = next(c for c in comparison.checks if (c.metric, c.statistic) == ("ttfa_ms", "p50"))
+    assert ttfa.verdict == "fail"
+    assert "of the pairs" in ttfa.reason
+    head, base = load_results(out / "results.json"), load_results(out / "against" / "results.json")
+    assert (head.run.url, head.run.paired_with) == (sine_slow.url, sine_fast.url)
+    assert (base.run.url, base.run.paired_with, base.run.git_sha) == (sine_fast.url, sine_slow.url, "b" * 40)
+    # both local: each side's CPU comes from its own process
+    assert head.run.cpu_source == f"proc:{sine_slow.process.pid}"
+    assert base.run.cpu_source == f"proc:{sine_fast.process.pid}"
+    assert head.metrics["cpu_ms_per_request"].count >= 2
+    indices = [
+        sorted(
+            RequestRecord.model_validate_json(line).index
+            for line in (folder / "requests.jsonl").read_text().splitlines()
+        )
+        for folder in (out, out / "against")
+    ]
+    assert indices[0] == indices[1] == list(range(12))
+    assert "Measured interleaved in one run: 12 pairs" in (out / "summary.md").read_text()
+
+
+def test_run_against_a_cpu_regression_fails_its_cpu_check(corpus: Path, tmp_path: Path) -> None:
+    """CPU time, not wall time: 40 ms of CPU a request against none is plain under any load."""
+    with _sine_first_cpu(0) as base, _sine_first_cpu(40) as head:
+        argv = ["run", "--target", "tts", "--url", head.url, "--against", base.url, "--requests", "20"]
+        argv += ["--cpu-window", "2", "--corpus-file", str(corpus), "--out", str(tmp_path)]
+        assert main(argv) == EXIT_REGRESSION
+    comparison = Comparison.model_validate_json((tmp_path / "comparison.json").read_text())
+    cpu = next(c for c in comparison.checks if c.metric == "cpu_ms_per_request")
+    assert cpu.verdict == "fail"
+    assert cpu.change is not None
+    assert cpu.change > 30
+
+
+def test_run_against_a_dead_baseline_is_an_error(sine_fast: Service, corpus: Path, tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    argv = ["run", "--target", "tts", "--url", sine_fast.url, "--against", dead, "--requests", "4"]
+    assert main([*argv, "--corpus-file", str(corpus), "--out", str(tmp_path)]) == EXIT_ERROR
+    assert load_results(tmp_path / "against" / "results.json").error_rate == 1.0
+    assert not (tmp_path / "comparison.json").exists()
+
+
+@contextmanager
+def _sine_first_cpu(ms: float) -> Iterator[Service]:
+    port = free_port()
+    command = ["vibevoice-tts", "--engine", "sine", "--sine-first-cpu-ms", f"{ms:g}", "--port", str(port)]
+    with running(command, port=port) as service:
+        yield service
 
 
 def test_http_and_websocket_audio_matches_the_text(sine_fast: Service, corpus: Path, tmp_path: Path) -> None:

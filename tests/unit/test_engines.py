@@ -28,6 +28,18 @@ async def collect(
     return [chunk async for chunk in engine.synthesize(text, voice=voice, speed=speed)]
 
 
+async def test_sine_first_cpu_spends_that_much_cpu_before_the_first_chunk() -> None:
+    """The stand-in for a model's compute (scripts/bench-noise.py): CPU time, not a sleep, so a busy
+    machine stretches it; the audio is that of the plain engine."""
+    engine = build_engine(TTSSettings(engine="sine", sine_first_cpu_ms=50))  # the flag's way in
+    assert isinstance(engine, SineEngine)
+    before = os.times()
+    chunks = await collect(engine, "hi", "sine-low")
+    spent = (os.times().user - before.user) + (os.times().system - before.system)
+    assert spent >= 0.05 - 0.011  # os.times counts in clock ticks (10 ms)
+    assert chunks == await collect(SineEngine(), "hi", "sine-low")
+
+
 async def test_sine_is_deterministic_and_its_length_follows_text_and_speed() -> None:
     engine = SineEngine()
     first = await collect(engine, "hello world", "sine-low")

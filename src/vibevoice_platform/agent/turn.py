@@ -121,9 +121,11 @@ class Turn:
                         if self._llm_first is None:
                             self._llm_first = time.perf_counter()
                         self.reply += delta
-                        await emit(TextDelta(delta))
+                        # A finished sentence goes to the speaker before the delta to the client:
+                        # its TTS request then leaves while the text event is being written.
                         for sentence in chunker.feed(delta):
                             await send.send(sentence)
+                        await emit(TextDelta(delta))
             except LLMError as exc:
                 fail(TurnError(exc.code, exc.message))
                 return

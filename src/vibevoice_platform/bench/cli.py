@@ -1,10 +1,11 @@
-"""`vibevoice-bench`: `run` measures a service, `compare` gates a run against a baseline, `report`
-posts the outcome to GitHub.
+"""`vibevoice-bench`: `run` measures a service (`run --against URL`: two, interleaved, and judges them
+pair by pair), `compare` gates a run against a baseline, `report` posts the outcome to GitHub.
 
 Exit codes: 0 the run was measured / the comparison passed or only warned / the report was posted;
 1 the comparison found a regression; 2 a usage or infrastructure error (bad flags, unreadable or
-invalid files, unwritable output, GitHub unreachable or refusing). A run whose requests all failed
-still exits 0: it measured an error rate of 1.0, and the gate on that is `compare`'s job.
+invalid files, unwritable output, GitHub unreachable or refusing, a baseline target that failed its
+requests). A run whose requests all failed still exits 0: it measured an error rate of 1.0, and the
+gate on that is `compare`'s job.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -23,10 +25,19 @@ import anyio
 from vibevoice_platform.bench.chart import distribution_svg
 from vibevoice_platform.bench.compare import Comparison, Verdict, compare
 from vibevoice_platform.bench.corpus import CorpusChoice, CorpusError, Utterance, load_corpus_file
-from vibevoice_platform.bench.drivers import Protocol, Target, UnsupportedScenario, driver_for, open_session
+from vibevoice_platform.bench.cpu import CpuClock, CpuWindows, find_clock
+from vibevoice_platform.bench.drivers import (
+    Protocol,
+    Session,
+    Target,
+    UnsupportedScenario,
+    driver_for,
+    open_session,
+)
 from vibevoice_platform.bench.github import API_URL, GitHub, GitHubError
 from vibevoice_platform.bench.history import appended, entry_for, load_history, series
 from vibevoice_platform.bench.loadgen import Outcome, Plan, execute
+from vibevoice_platform.bench.paired import PairedOutcome, Pairs, execute_pairs, pairs_of
 from vibevoice_platform.bench.policy import PolicyError, load_policy
 from vibevoice_platform.bench.progress import Progress
 from vibevoice_platform.bench.records import RequestRecord
@@ -43,6 +54,7 @@ EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C; the results are written
 DEFAULT_REQUESTS = 100
 READY_TIMEOUT_S = 5.0
+AGAINST = "against"  # where `run --against` writes the other target's results.json
 
 
 class UsageError(Exception):
@@ -77,6 +89,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", default="tts-1", help="TTS model to request (default tts-1)")
     run.add_argument("--git-sha", help="commit under test (default: $GITHUB_SHA or git rev-parse HEAD)")
     run.add_argument("--out", type=Path, required=True, help="directory for the results")
+    run.add_argument(
+        "--against", metavar="URL",
+        help="the baseline's service: measure it and --url interleaved, pair by pair, and judge the "
+        f"pairs (writes comparison.json and summary.md; its results go to OUT/{AGAINST}/)",
+    )  # fmt: skip
+    run.add_argument("--against-git-sha", help="the baseline's commit, recorded with its results")
+    run.add_argument("--policy", type=Path, help="with --against: the regression policy (default: built-in)")
+    run.add_argument("--seed", type=int, default=0, help="with --against: seed of each pair's order")
+    run.add_argument(
+        "--cpu-window", type=int, default=5,
+        help="requests per sample of the service's CPU time per request (default 5)",
+    )  # fmt: skip
     add_api_key_argument(run)
 
     cmp = commands.add_parser("compare", help="compare a run with a baseline; exit 1 on a regression")
@@ -108,11 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _base_url(url: str) -> str:
+def _base_url(url: str, flag: str) -> str:
     try:
         return http_url(url)
     except ValueError as exc:
-        raise UsageError(f"--url: {exc}") from None
+        raise UsageError(f"{flag}: {exc}") from None
 
 
 def _utterances(args: argparse.Namespace) -> tuple[list[Utterance], str]:
@@ -126,50 +150,114 @@ def _text(body: dict[str, object] | None, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+@dataclass(frozen=True)
+class Measured:
+    """A run's results and records; with `--against`, the baseline's too, and the pairs' values."""
+
+    results: Results
+    records: list[RequestRecord]
+    baseline: tuple[Results, list[RequestRecord]] | None = None
+    pairs: Pairs | None = None
+    cpu_note: str | None = None
+
+
+async def _clocks(sessions: Sequence[Session]) -> tuple[list[CpuClock] | None, str | None]:
+    """Each target's CPU clock, or None (and why) unless every one has a clock."""
+    clocks = [await find_clock(session.http, session.url) for session in sessions]
+    missing = [session.url for session, clock in zip(sessions, clocks, strict=True) if clock is None]
+    if missing:
+        return None, (
+            f"no CPU figure: {', '.join(missing)} is not a local vibevoice process and exports no "
+            "process_cpu_seconds_total"
+        )
+    return [clock for clock in clocks if clock is not None], None
+
+
 async def _measure(
-    args: argparse.Namespace, url: str, plan: Plan, utterances: list[Utterance], corpus: str
-) -> tuple[Results, list[RequestRecord]]:
+    args: argparse.Namespace, urls: Sequence[str], plan: Plan, utterances: list[Utterance], corpus: str
+) -> Measured:
+    """Measure `urls[0]`, or (with a second URL, the baseline's) both interleaved."""
     driver = driver_for(args.target, args.protocol)
-    service: dict[str, object] | None = None
-    async with open_session(
-        url,
-        concurrency=plan.concurrency,
-        timeout_s=plan.timeout_s,
-        voice=args.voice,
-        model=args.model,
-        api_key=args.api_key,
-    ) as session:
-        with anyio.move_on_after(READY_TIMEOUT_S):
-            service = await describe_service(session.http, url)
-        progress = Progress(sys.stderr, total=plan.requests, duration_s=plan.duration_s)
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = [
+            await stack.enter_async_context(
+                open_session(
+                    url,
+                    concurrency=plan.concurrency,
+                    timeout_s=plan.timeout_s,
+                    voice=args.voice,
+                    model=args.model,
+                    api_key=args.api_key,
+                )
+            )
+            for url in urls
+        ]
+        services: list[dict[str, object] | None] = []
+        for session in sessions:
+            found = None
+            with anyio.move_on_after(READY_TIMEOUT_S):
+                found = await describe_service(session.http, session.url)
+            services.append(found)
+        clocks, cpu_note = await _clocks(sessions)
+        cpu = CpuWindows(list(reversed(clocks)), args.cpu_window) if clocks else None  # baseline first
+        total = plan.requests * len(urls) if plan.requests is not None else None
+        progress = Progress(sys.stderr, total=total, duration_s=plan.duration_s)
         stop = anyio.Event()
-        outcomes: list[Outcome] = []
+        done: list[Outcome | PairedOutcome] = []
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_signal, stop)
-            outcomes.append(await execute(session, driver, utterances, plan, progress.update, stop=stop))
+            if len(sessions) == 1:
+                done.append(
+                    await execute(sessions[0], driver, utterances, plan, progress.update, stop=stop, cpu=cpu)
+                )
+            else:
+                done.append(
+                    await execute_pairs(
+                        sessions[1], sessions[0], driver, utterances,
+                        plan=plan, on_record=progress.update, seed=args.seed, stop=stop, cpu=cpu,
+                    )
+                )  # fmt: skip
             tg.cancel_scope.cancel()
         progress.close()
-    outcome = outcomes[0]
-    info = RunInfo(
-        target=args.target,
-        protocol=args.protocol,
-        url=url,
-        engine=_text(service, "engine"),
-        model=_text(service, "model"),
-        git_sha=git_sha(args.git_sha),
-        concurrency=plan.concurrency,
-        requests=plan.requests,
-        duration_s=plan.duration_s,
-        warmup=plan.warmup,
-        timeout_s=plan.timeout_s,
-        corpus=corpus,
-        voice=args.voice,
-        started_at=outcome.started_at,
-        wall_s=round(outcome.wall_s, 6),
-        service=service,
-        complete=outcome.complete,
+    machine = describe_machine()
+    sources = [clock.source for clock in (clocks or [])]
+
+    def results(outcome: Outcome, number: int, sha: str | None, other: str | None) -> Results:
+        info = RunInfo(
+            target=args.target,
+            protocol=args.protocol,
+            url=urls[number],
+            engine=_text(services[number], "engine"),
+            model=_text(services[number], "model"),
+            git_sha=sha,
+            concurrency=plan.concurrency,
+            requests=plan.requests,
+            duration_s=plan.duration_s,
+            warmup=plan.warmup,
+            timeout_s=plan.timeout_s,
+            corpus=corpus,
+            voice=args.voice,
+            started_at=outcome.started_at,
+            wall_s=round(outcome.wall_s, 6),
+            service=services[number],
+            complete=outcome.complete,
+            cpu_source=sources[number] if sources else None,
+            paired_with=other,
+        )
+        return build_results(outcome.records, info, machine, outcome.cpu_ms_per_request)
+
+    outcome = done[0]
+    if isinstance(outcome, Outcome):
+        return Measured(results(outcome, 0, git_sha(args.git_sha), None), outcome.records, cpu_note=cpu_note)
+    current = results(outcome.current, 0, git_sha(args.git_sha), urls[1])
+    baseline = results(outcome.baseline, 1, args.against_git_sha, urls[0])  # no default: not this checkout
+    return Measured(
+        current,
+        outcome.current.records,
+        (baseline, outcome.baseline.records),
+        pairs_of(outcome),
+        cpu_note,
     )
-    return build_results(outcome.records, info, describe_machine()), outcome.records
 
 
 async def _stop_on_signal(stop: anyio.Event) -> None:
@@ -202,13 +290,18 @@ def _one_line(results: Results) -> str:
 
 
 def run_command(args: argparse.Namespace, stderr: TextIO) -> int:
-    """`vibevoice-bench run`."""
-    url = _base_url(args.url)
+    """`vibevoice-bench run` (and `run --against`)."""
+    urls = [_base_url(args.url, "--url")] + ([_base_url(args.against, "--against")] if args.against else [])
+    if len(urls) == 2 and urls[0] == urls[1]:
+        raise UsageError("--against must name another service than --url")
     try:
         args.api_key = api_key(args.api_key_file)
     except ApiKeyError as exc:
         raise UsageError(str(exc)) from None
     driver_for(args.target, args.protocol)  # an unsupported pair is a usage error before any load
+    policy = load_policy(args.policy, paired=True) if args.against else None
+    if args.cpu_window < 1:
+        raise UsageError("--cpu-window must be at least 1")
     requests = DEFAULT_REQUESTS if args.requests is None else args.requests
     try:
         plan = Plan(
@@ -221,8 +314,30 @@ def run_command(args: argparse.Namespace, stderr: TextIO) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     utterances, corpus = _utterances(args)
-    results, records = anyio.run(_measure, args, url, plan, utterances, corpus)
+    measured = anyio.run(_measure, args, urls, plan, utterances, corpus)
     out: Path = args.out
+    _write_run(out, measured.results, measured.records, stderr)
+    if measured.cpu_note:
+        print(f"note: {measured.cpu_note}", file=stderr)
+    complete = measured.results.run.complete
+    if measured.baseline is None or policy is None:
+        return EXIT_OK if complete else EXIT_INTERRUPTED
+    baseline, records = measured.baseline
+    _write_run(out / AGAINST, baseline, records, stderr)
+    if baseline.error_rate > policy.error_rate.fail:
+        raise UsageError(
+            f"the baseline {baseline.run.url} failed {baseline.error_rate:.0%} of its requests: "
+            "nothing to compare with"
+        )
+    comparison = compare(baseline, measured.results, policy, pairs=measured.pairs)
+    _write_comparison(out, comparison, baseline, measured.results, stderr=stderr)
+    if not complete:
+        return EXIT_INTERRUPTED
+    return EXIT_REGRESSION if comparison.verdict is Verdict.FAIL else EXIT_OK
+
+
+def _write_run(out: Path, results: Results, records: Sequence[RequestRecord], stderr: TextIO) -> None:
+    """A run's requests.jsonl and results.json, and its line on stderr."""
     _write(out / "requests.jsonl", "".join(r.model_dump_json() + "\n" for r in records))
     _write(out / "results.json", results.model_dump_json(indent=2) + "\n")
     print(_one_line(results), file=stderr)
@@ -230,7 +345,6 @@ def run_command(args: argparse.Namespace, stderr: TextIO) -> int:
         code = f" {error.code}" if error.code else ""
         print(f"  {error.count} x {error.type}{code}: {error.message}", file=stderr)
     print(f"wrote {out / 'results.json'} and {out / 'requests.jsonl'}", file=stderr)
-    return EXIT_OK if results.run.complete else EXIT_INTERRUPTED
 
 
 def _write(path: Path, text: str) -> None:
@@ -275,7 +389,8 @@ def compare_command(args: argparse.Namespace, stderr: TextIO) -> int:
     history = load_history(args.history) if args.history is not None else None
     comparison = compare(baseline, current, policy, history)
     out: Path = args.out
-    entry = entry_for(current, (check.statistic for check in policy.checks))
+    passed = comparison.verdict is not Verdict.FAIL
+    entry = entry_for(current, (check.statistic for check in policy.checks), passed=passed)
     panels: list[Trend] = []
     trend_file: str | None = None
     if history is not None:  # the trend of the past runs, this one last
@@ -283,16 +398,32 @@ def compare_command(args: argparse.Namespace, stderr: TextIO) -> int:
         panels = trends(series(history, current), entry, units, policy)
         trend_file = TREND
         _write(out / TREND, trend_svg(panels, policy.history.min_runs))
+    _write_comparison(out, comparison, baseline, current, panels=panels, trend_file=trend_file, stderr=stderr)
+    if not current.run.complete:
+        print("note: the current run was interrupted: never written as baseline or history", file=stderr)
+        return EXIT_REGRESSION if not passed else EXIT_OK
+    if passed:
+        _write(out / "baseline.json", current.model_dump_json(indent=2) + "\n")
+    if history is not None:  # a failing run joins too, marked: it never widens the spread (history.py)
+        updated = appended(history, entry, policy.history.max_runs)
+        _write(out / "history.json", updated.model_dump_json(indent=2) + "\n")
+    return EXIT_OK if passed else EXIT_REGRESSION
+
+
+def _write_comparison(
+    out: Path,
+    comparison: Comparison,
+    baseline: Results | None,
+    current: Results,
+    *,
+    panels: Sequence[Trend] = (),
+    trend_file: str | None = None,
+    stderr: TextIO,
+) -> None:
+    """comparison.json, the chart and summary.md, and the verdict with its reasons on stderr."""
     _write(out / "comparison.json", comparison.model_dump_json(indent=2) + "\n")
     _write(out / CHART, _chart(comparison, baseline, current))
     _write(out / "summary.md", summary_markdown(comparison, current, CHART, panels, trend_file))
-    if not current.run.complete:
-        print("note: the current run was interrupted: never written as baseline or history", file=stderr)
-    elif comparison.verdict is not Verdict.FAIL:
-        _write(out / "baseline.json", current.model_dump_json(indent=2) + "\n")
-        if history is not None:
-            updated = appended(history, entry, policy.history.max_runs)
-            _write(out / "history.json", updated.model_dump_json(indent=2) + "\n")
     for check in comparison.checks:
         if check.verdict in (Verdict.FAIL, Verdict.WARN, Verdict.IMPROVED):
             print(f"{check.verdict}: {check.metric} {check.statistic}: {check.reason}", file=stderr)
@@ -301,7 +432,6 @@ def compare_command(args: argparse.Namespace, stderr: TextIO) -> int:
     for note in comparison.notes:
         print(f"note: {note}", file=stderr)
     print(f"verdict: {comparison.verdict} (see {out / 'summary.md'})", file=stderr)
-    return EXIT_REGRESSION if comparison.verdict is Verdict.FAIL else EXIT_OK
 
 
 async def _post_report(

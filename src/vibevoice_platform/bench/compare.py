@@ -5,16 +5,27 @@ the samples say the change is real (the policy's significance test). A change pa
 the test cannot tell from noise passes, with the reason given, so a noisy runner does not fail a build
 that did not change; a large, consistent slowdown fails.
 
-Given the history of past passing runs (history.py) with at least `min_runs` of this scenario, a
-warning or failure also has to be beyond the run-to-run spread those runs show: a statistic within
+Given the history of past runs (history.py) with at least `min_runs` passing runs of this scenario,
+a warning or failure also has to be beyond the run-to-run spread those runs show: a statistic within
 median + k x MAD of its past values is noise of the machine, not of the code, and passes, saying so.
-Without a history, or with too short a one, the verdicts are exactly those of the test alone.
+
+A younger history has no spread to trust yet, but its median says more than the last run alone: a
+failure whose statistic is within the check's fail threshold of the median of every past run of the
+scenario (passing or not) is only a warning. Without that, a fast night that became the baseline
+failed the nights after it, and a failing night never joined the history, so the chain could not grow
+out of it (scripts/bench-noise.py: it passed 3 of 8 nights in one sweep). Without a history the
+verdicts are exactly those of the test alone.
+
+Given pairs (`run --against`: the two targets measured interleaved, paired.py), each statistic is
+still judged on its thresholds, and the test is the paired one: the bootstrap resamples pairs and the
+rank test is Wilcoxon's signed-rank test, so the noise is that of the differences within the pairs.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import statistics as pystats
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -23,11 +34,17 @@ from vibevoice_platform.bench.history import History, HistoryEntry, past_values,
 from vibevoice_platform.bench.policy import Check, Method, Policy
 from vibevoice_platform.bench.results import Results
 from vibevoice_platform.bench.stats import (
+    Interval,
     bootstrap_difference,
     mann_whitney_greater,
+    paired_bootstrap_difference,
+    paired_ratio_interval,
     samples_needed,
     statistic,
+    wilcoxon_greater,
 )
+
+CENTRE_STATISTICS = ("p50", "avg")  # judged, when paired, on the pairs' typical ratio
 
 
 class Verdict(enum.StrEnum):
@@ -62,8 +79,8 @@ class CheckResult(BaseModel):
     relative: float | None  # change / baseline
     warn_at: float | None  # the absolute change (in the worse direction) that warns
     fail_at: float | None
-    p_value: float | None  # one-sided Mann-Whitney U, in the worse direction
-    interval: tuple[float, float] | None  # bootstrap interval of current - baseline
+    p_value: float | None  # one-sided Mann-Whitney U (Wilcoxon signed-rank when paired), worse direction
+    interval: tuple[float, float] | None  # bootstrap interval of current - baseline (of pairs when paired)
     significant: bool | None  # by the policy's method, in the direction of the change
     verdict: Verdict
     reason: str
@@ -103,7 +120,8 @@ class Comparison(BaseModel):
     throughput_rps: tuple[float | None, float]  # (baseline, current), reported, not gated
     notes: list[str]
     policy: Policy
-    history_runs: int | None = None  # past runs of this scenario in the history; None: no history given
+    history_runs: int | None = None  # past passing runs of this scenario in the history; None: no history
+    pairs: int | None = None  # an A/B run's pairs (of TTFA); None: two separate runs
 
 
 def _ref(results: Results) -> RunRef:
@@ -118,9 +136,15 @@ def _ref(results: Results) -> RunRef:
 
 
 def compare_check(
-    check: Check, baseline: Sequence[float], current: Sequence[float], policy: Policy, unit: str
+    check: Check,
+    baseline: Sequence[float],
+    current: Sequence[float],
+    policy: Policy,
+    unit: str,
+    *,
+    paired: bool = False,
 ) -> CheckResult:
-    """Judge one statistic of one metric."""
+    """Judge one statistic of one metric; `paired`: `baseline[i]` and `current[i]` are a pair."""
     if not current or not baseline:
         side = "this run" if not current else "the baseline"
         return _unjudged(check, baseline, current, unit, f"no {check.metric} samples in {side}")
@@ -135,19 +159,20 @@ def compare_check(
     worse_by = sign * change  # > 0: a regression of this size; < 0: an improvement
     warn_at = max(check.warn * abs(base), check.floor)
     fail_at = max(check.fail * abs(base), check.floor)
-    low, high = _interval(baseline, current, check, policy)
-    # mann_whitney_greater(a, b) tests "b tends to be larger than a"; larger is worse when higher is
+    low, high = _interval(baseline, current, check, policy, paired=paired)
+    # rank_test(a, b) tests "b tends to be larger than a"; larger is worse when higher is
+    rank_test = wilcoxon_greater if paired else mann_whitney_greater
     ordered = (baseline, current) if sign > 0 else (current, baseline)
-    p_worse = mann_whitney_greater(*ordered)
+    p_worse = rank_test(*ordered)
     if policy.method is Method.MANN_WHITNEY:
-        p_better = mann_whitney_greater(ordered[1], ordered[0])
+        p_better = rank_test(ordered[1], ordered[0])
         worse_real, better_real = p_worse < policy.alpha, p_better < policy.alpha
     else:
         worse_real = (low > 0) if sign > 0 else (high < 0)
         better_real = (high < 0) if sign > 0 else (low > 0)
     verdict, reason = _judge(
         worse_by=worse_by, warn_at=warn_at, fail_at=fail_at, worse_real=worse_real,
-        better_real=better_real, policy=policy, p_worse=p_worse, unit=unit,
+        better_real=better_real, test=_test_name(policy, p_worse, paired=paired), unit=unit,
     )  # fmt: skip
     return CheckResult(
         metric=check.metric,
@@ -168,17 +193,27 @@ def compare_check(
 
 
 def _interval(
-    baseline: Sequence[float], current: Sequence[float], check: Check, policy: Policy
+    baseline: Sequence[float], current: Sequence[float], check: Check, policy: Policy, *, paired: bool
 ) -> tuple[float, float]:
-    interval = bootstrap_difference(
-        baseline,
-        current,
-        check.statistic,
-        confidence=1 - policy.alpha,
-        resamples=policy.resamples,
-        seed=policy.seed,
-    )
+    """The (1 - alpha) bootstrap interval of `current - baseline` in the statistic's unit. Paired, for
+    a centre statistic (p50, avg) of positive values: the baseline's statistic times the interval of
+    the pairs' typical ratio, minus one (stats.paired_ratio_interval); for a tail, the difference of
+    the statistic over resampled pairs."""
+    options = {"confidence": 1 - policy.alpha, "resamples": policy.resamples, "seed": policy.seed}
+    positive = min(baseline) > 0 and min(current) > 0
+    if paired and check.statistic in CENTRE_STATISTICS and positive:
+        ratio = paired_ratio_interval(baseline, current, **options)
+        base = statistic(baseline, check.statistic)
+        return base * (ratio.low - 1), base * (ratio.high - 1)
+    bootstrap = paired_bootstrap_difference if paired else bootstrap_difference
+    interval: Interval = bootstrap(baseline, current, check.statistic, **options)
     return interval.low, interval.high
+
+
+def _test_name(policy: Policy, p_worse: float, *, paired: bool) -> str:
+    if policy.method is Method.BOOTSTRAP:
+        return "bootstrap interval of the pairs" if paired else "bootstrap interval"
+    return f"{'Wilcoxon signed-rank' if paired else 'Mann-Whitney'} p={p_worse:.3g}"
 
 
 def _judge(
@@ -188,11 +223,9 @@ def _judge(
     fail_at: float,
     worse_real: bool,
     better_real: bool,
-    policy: Policy,
-    p_worse: float,
+    test: str,
     unit: str,
 ) -> tuple[Verdict, str]:
-    test = "bootstrap interval" if policy.method is Method.BOOTSTRAP else f"Mann-Whitney p={p_worse:.3g}"
     if worse_by > warn_at:
         level, limit = (Verdict.FAIL, fail_at) if worse_by > fail_at else (Verdict.WARN, warn_at)
         if worse_real:
@@ -291,45 +324,96 @@ def within_history(
     return result.model_copy(update={"history": recorded, "reason": f"{result.reason}, beyond {where}"})
 
 
-def _history_note(history: History, past: Sequence[HistoryEntry], policy: Policy) -> str:
-    limits = policy.history
-    if len(past) >= limits.min_runs:
-        return (
-            f"Run-to-run spread: {len(past)} past runs of this scenario; a change also has to go "
-            f"beyond their median + {limits.k:g} x MAD to count."
-        )
-    return (
-        f"History: {len(past)} past runs of this scenario ({len(history.runs)} in the file); "
-        f"their spread is used from {limits.min_runs} on."
+def within_median(result: CheckResult, check: Check, past: Sequence[HistoryEntry]) -> CheckResult:
+    """A failure of a young history's run judged again against the median of every past run: within
+    the check's fail threshold of it, the baseline was the odd one out, and the run only warns."""
+    values = past_values(past, check.metric, check.statistic)
+    if result.verdict is not Verdict.FAIL or result.current is None or not values:
+        return result
+    median = pystats.median(values)
+    worse_by = (result.current - median) * (1.0 if check.worse == "higher" else -1.0)
+    limit = max(check.fail * abs(median), check.floor)
+    if worse_by > limit:
+        return result
+    return result.model_copy(
+        update={
+            "verdict": Verdict.WARN,
+            "reason": f"{result.reason}, but within {limit:.4g} {result.unit} of the median of {len(values)} "
+            f"past runs ({median:.4g} {result.unit}): the baseline was the odd one out",
+        }
     )
 
 
-def compare(
-    baseline: Results | None, current: Results, policy: Policy, history: History | None = None
-) -> Comparison:
-    """Compare `current` with `baseline` (and the spread of its past runs, given a history); with no
-    baseline, `current` becomes it unless it fails its limits."""
-    notes: list[str] = []
-    checks: list[CheckResult] = []
-    past = series(history, current) if history is not None else []
-    for check in policy.checks:
-        summary = current.metrics.get(check.metric)
-        unit = summary.unit if summary else ""
-        current_samples = summary.samples if summary else []
-        if baseline is None:
-            checks.append(_unjudged(check, [], current_samples, unit, "no baseline yet"))
-            continue
+def _history_note(history: History, past: Sequence[HistoryEntry], passing: int, policy: Policy) -> str:
+    limits = policy.history
+    if passing >= limits.min_runs:
+        return (
+            f"Run-to-run spread: {passing} past passing runs of this scenario; a change also has to go "
+            f"beyond their median + {limits.k:g} x MAD to count."
+        )
+    return (
+        f"History: {len(past)} past runs of this scenario, {passing} of them passing ({len(history.runs)} "
+        f"in the file); their spread is used from {limits.min_runs} passing runs on, and until then a "
+        "failure within the fail threshold of their median only warns."
+    )
+
+
+def _check(
+    check: Check,
+    baseline: Results | None,
+    current: Results,
+    policy: Policy,
+    *,
+    pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None,
+    past: Sequence[HistoryEntry],
+    passing: Sequence[HistoryEntry],
+) -> CheckResult | None:
+    """One check judged (None for a metric neither run measured: the CPU figure of a remote run
+    without /metrics), with the history's spread once it has `min_runs` passing runs, its median before."""
+    if all(check.metric not in run.metrics for run in (baseline, current) if run is not None):
+        return None
+    summary = current.metrics.get(check.metric)
+    unit = summary.unit if summary else ""
+    current_samples = summary.samples if summary else []
+    if baseline is None:
+        return _unjudged(check, [], current_samples, unit, "no baseline yet")
+    if pairs is not None:
+        base_samples, current_samples = pairs.get(check.metric, ([], []))
+    else:
         base_summary = baseline.metrics.get(check.metric)
         base_samples = base_summary.samples if base_summary else []
-        judged = compare_check(check, base_samples, current_samples, policy, unit)
-        checks.append(within_history(judged, check, past, policy) if past else judged)
+    judged = compare_check(check, base_samples, current_samples, policy, unit, paired=pairs is not None)
+    if len(passing) >= policy.history.min_runs:
+        return within_history(judged, check, passing, policy)
+    return within_median(judged, check, past) if past else judged
+
+
+def compare(
+    baseline: Results | None,
+    current: Results,
+    policy: Policy,
+    history: History | None = None,
+    pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+) -> Comparison:
+    """Compare `current` with `baseline` (and the spread of its past runs, given a history); with no
+    baseline, `current` becomes it unless it fails its limits. With `pairs` (each metric's values,
+    the baseline's then the current's, pair by pair) the checks are judged on them, paired."""
+    notes: list[str] = []
+    past = series(history, current) if history is not None else []
+    passing = [entry for entry in past if entry.passed]
+    checks = [
+        judged
+        for check in policy.checks
+        if (judged := _check(check, baseline, current, policy, pairs=pairs, past=past, passing=passing))
+        is not None
+    ]
     error_rate = compare_error_rate(baseline, current, policy)
     differences = mismatches(baseline, current) if baseline is not None else []
     notes.extend(differences)
     if baseline is not None:
         notes.extend(machine_notes(baseline, current))
     if history is not None:
-        notes.append(_history_note(history, past, policy))
+        notes.append(_history_note(history, past, len(passing), policy))
     verdicts = {c.verdict for c in checks} | {error_rate.verdict}
     if Verdict.FAIL in verdicts:
         verdict = Verdict.FAIL
@@ -353,7 +437,8 @@ def compare(
         throughput_rps=(baseline.throughput_rps if baseline else None, current.throughput_rps),
         notes=notes,
         policy=policy,
-        history_runs=len(past) if history is not None else None,
+        history_runs=len(passing) if history is not None else None,
+        pairs=len(pairs.get("ttfa_ms", ([], []))[0]) if pairs is not None else None,
     )
 
 

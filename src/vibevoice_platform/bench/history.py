@@ -1,12 +1,14 @@
-"""history.json: the statistics of past passing runs, and the run-to-run spread they show.
+"""history.json: the statistics of past runs, and the run-to-run spread the passing ones show.
 
 A significance test sees only the samples of two runs, and each run is consistent within itself. On
 a shared runner the machine changes between runs (another tenant, another CPU, a throttled host), so
 a whole run shifts, and two runs of one build then differ "significantly". What tells that noise from
 a regression is how far runs of the same scenario have moved before: the history keeps one line per
-passing run (its statistics, never its samples), bounded to the newest `max_runs`, and the gate asks
-whether this run's statistic is beyond median + k x MAD of the past runs (MAD scaled to a standard
-deviation, so k reads as "k sigmas" for normal noise, and one odd night barely moves it).
+run (its statistics, never its samples, and whether it passed), bounded to the newest `max_runs`, and
+the gate asks whether this run's statistic is beyond median + k x MAD of the past passing runs (MAD
+scaled to a standard deviation, so k reads as "k sigmas" for normal noise, and one odd night barely
+moves it). A failing run is kept, marked, so a young history still learns what the machine does
+(compare.py: the median of every past run); it never widens the spread.
 
 The history is only as wide as the noise the passing runs have shown: a machine that shifts more than
 it ever has is still judged on the significance test alone, and a regression that creeps in by less
@@ -50,6 +52,7 @@ class HistoryEntry(BaseModel):
     cpu_probe_ms: float | None
     error_rate: float
     stats: dict[str, dict[str, float]]  # metric -> statistic -> value
+    passed: bool = True  # False: the gate failed this run (it never became the baseline)
 
 
 class History(BaseModel):
@@ -70,7 +73,7 @@ def load_history(path: Path) -> History:
     return load_document(path, History, kind="history", version=SCHEMA_VERSION, error=HistoryError)
 
 
-def entry_for(results: Results, extra_statistics: Iterable[str] = ()) -> HistoryEntry:
+def entry_for(results: Results, extra_statistics: Iterable[str] = (), *, passed: bool = True) -> HistoryEntry:
     """The history line of a run: the standard statistics (and any others asked for) of each metric."""
     names = tuple(dict.fromkeys((*STANDARD_STATISTICS, *extra_statistics)))
     run = results.run
@@ -87,6 +90,7 @@ def entry_for(results: Results, extra_statistics: Iterable[str] = ()) -> History
         cpu_model=results.testbed.cpu_model,
         cpu_probe_ms=results.testbed.cpu_probe_ms,
         error_rate=results.error_rate,
+        passed=passed,
         stats={
             metric: {name: round(statistic(summary.samples, name), 6) for name in names}
             for metric, summary in results.metrics.items()

@@ -10,13 +10,14 @@ requests in flight are then abandoned, and the outcome holds what had finished, 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import anyio
 
 from vibevoice_platform.bench.corpus import Utterance
+from vibevoice_platform.bench.cpu import CpuWindows
 from vibevoice_platform.bench.drivers import Driver, Session, recorded_errors
 from vibevoice_platform.bench.records import (
     ErrorType,
@@ -61,6 +62,7 @@ class Outcome:
     started_at: datetime
     wall_s: float
     complete: bool = True  # False when stopped before its requests or duration were done
+    cpu_ms_per_request: list[float] | None = None  # the service's, per window of requests (cpu.py)
 
 
 async def one_request(
@@ -90,17 +92,12 @@ async def one_request(
     )
 
 
-async def _phase(
-    session: Session,
-    driver: Driver,
-    utterances: Sequence[Utterance],
-    *,
-    count: int | None,
-    deadline_s: float | None,
-    concurrency: int,
-    on_record: Callable[[RequestRecord], None],
-) -> float:
-    """Run workers until `count` requests or `deadline_s` seconds; returns the wall time."""
+Step = Callable[[int, int, float], Awaitable[None]]
+"""One unit of load: (worker lane, index, seconds since the phase started)."""
+
+
+async def _phase(*, count: int | None, deadline_s: float | None, concurrency: int, step: Step) -> float:
+    """Run workers until `count` steps or `deadline_s` seconds; returns the wall time."""
     started = time.perf_counter()
     next_index = 0
 
@@ -114,16 +111,49 @@ async def _phase(
         return next_index - 1
 
     async def worker(lane: int) -> None:
-        own = session.for_worker(lane)
         while (index := take()) is not None:
-            utterance = utterances[index % len(utterances)]
-            record = await one_request(own, driver, utterance, index, time.perf_counter() - started)
-            on_record(record)
+            await step(lane, index, time.perf_counter() - started)
 
     async with anyio.create_task_group() as tg:
         for lane in range(concurrency if count is None else min(concurrency, count)):
             tg.start_soon(worker, lane)
     return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Phases:
+    """When the measured phase started, how long it took, and whether it ran to its end."""
+
+    started_at: datetime
+    wall_s: float
+    complete: bool
+
+
+async def run_phases(
+    plan: Plan, warmup: Step, measured: Step, stop: anyio.Event | None = None, cpu: CpuWindows | None = None
+) -> Phases:
+    """The warm-up steps (not recorded), then the measured ones (`cpu`'s first reading between them);
+    setting `stop` ends the run at once."""
+    stop = stop or anyio.Event()
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+
+        async def stop_when_asked() -> None:
+            await stop.wait()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(stop_when_asked)
+        if plan.warmup:
+            await _phase(count=plan.warmup, deadline_s=None, concurrency=plan.concurrency, step=warmup)
+        if cpu is not None:
+            await cpu.start()
+        started_at, started = datetime.now(UTC), time.perf_counter()
+        await _phase(
+            count=plan.requests, deadline_s=plan.duration_s, concurrency=plan.concurrency, step=measured
+        )
+        tg.cancel_scope.cancel()
+    return Phases(started_at, time.perf_counter() - started, complete=not stop.is_set())
 
 
 async def execute(
@@ -134,37 +164,36 @@ async def execute(
     on_record: Callable[[RequestRecord], None],
     *,
     stop: anyio.Event | None = None,
+    cpu: CpuWindows | None = None,
 ) -> Outcome:
     """Warm up, then run the measured phase; `on_record` sees each measured record as it finishes.
-    Setting `stop` ends the run at once with what has been measured."""
+    Setting `stop` ends the run at once with what has been measured. With `cpu` (one clock), the
+    service's CPU time per request is sampled over its windows."""
     if not utterances:
         raise ValueError("the corpus is empty")
-    stop = stop or anyio.Event()
     records: list[RequestRecord] = []
-    started_at = datetime.now(UTC)
-    started = time.perf_counter()
 
-    def keep(record: RequestRecord) -> None:
+    def step(record: Callable[[RequestRecord], Awaitable[None]]) -> Step:
+        async def run(lane: int, index: int, offset_s: float) -> None:
+            utterance = utterances[index % len(utterances)]
+            await record(await one_request(session.for_worker(lane), driver, utterance, index, offset_s))
+
+        return run
+
+    async def discard(_: RequestRecord) -> None:
+        pass
+
+    async def keep(record: RequestRecord) -> None:
         records.append(record)
         on_record(record)
+        if cpu is not None:
+            await cpu.completed([len(records)])
 
-    async with anyio.create_task_group() as tg:
-
-        async def stop_when_asked() -> None:
-            await stop.wait()
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(stop_when_asked)
-        if plan.warmup:
-            await _phase(
-                session, driver, utterances, count=plan.warmup, deadline_s=None,
-                concurrency=plan.concurrency, on_record=lambda _: None,
-            )  # fmt: skip
-        started_at, started = datetime.now(UTC), time.perf_counter()
-        await _phase(
-            session, driver, utterances, count=plan.requests, deadline_s=plan.duration_s,
-            concurrency=plan.concurrency, on_record=keep,
-        )  # fmt: skip
-        tg.cancel_scope.cancel()
-    wall = time.perf_counter() - started
-    return Outcome(sorted(records, key=lambda r: r.index), started_at, wall, complete=not stop.is_set())
+    phases = await run_phases(plan, step(discard), step(keep), stop, cpu)
+    return Outcome(
+        sorted(records, key=lambda r: r.index),
+        phases.started_at,
+        phases.wall_s,
+        complete=phases.complete,
+        cpu_ms_per_request=cpu.windows[0] if cpu is not None else None,
+    )

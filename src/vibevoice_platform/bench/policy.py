@@ -113,6 +113,21 @@ DEFAULT_CHECKS = (
     Check(metric="ttfa_ms", statistic="p95", warn=0.25, fail=0.50, floor=15.0),
     Check(metric="e2e_latency_ms", statistic="p50", warn=0.15, fail=0.30, floor=10.0),
     Check(metric="e2e_latency_ms", statistic="p95", warn=0.25, fail=0.50, floor=25.0),
+    # The service's CPU time per request (cpu.py): judged where it was measured, skipped elsewhere.
+    Check(metric="cpu_ms_per_request", statistic="p50", warn=0.10, fail=0.20, floor=0.5),
+)
+# `run --against` (paired.py): two builds measured in one run, interleaved, drift between runs out of
+# the picture and the noise within the run in the paired test, so the thresholds can be tighter. On
+# this project's shared 2-core machine (load average 6 to 27) a 1.25x slower first audio failed in
+# 15 of 15 trials in each of two sweeps, an unchanged build in 1 and 0 (scripts/bench-noise.py
+# --mode ab). At +20 % a 1.25x regression could not fail reliably: its p50 ratio over 100 pairs came
+# out below 1.20 in 3 of 15 runs (a log standard deviation of 6 to 8 % between runs here).
+PAIRED_CHECKS = (
+    Check(metric="ttfa_ms", statistic="p50", warn=0.05, fail=0.10, floor=1.0),
+    Check(metric="ttfa_ms", statistic="p95", warn=0.15, fail=0.30, floor=5.0),
+    Check(metric="e2e_latency_ms", statistic="p50", warn=0.05, fail=0.10, floor=2.0),
+    Check(metric="e2e_latency_ms", statistic="p95", warn=0.15, fail=0.30, floor=10.0),
+    Check(metric="cpu_ms_per_request", statistic="p50", warn=0.05, fail=0.10, floor=0.1),
 )
 
 
@@ -133,10 +148,12 @@ class PolicyError(ValueError):
     """A policy file that cannot be used."""
 
 
-def load_policy(path: Path | None) -> Policy:
-    """The policy in `path` (TOML, or JSON by its suffix) over the defaults; the defaults for None."""
+def load_policy(path: Path | None, *, paired: bool = False) -> Policy:
+    """The policy in `path` (TOML, or JSON by its suffix) over the defaults; the defaults for None.
+    `paired`: for `run --against`, whose default checks are PAIRED_CHECKS."""
+    defaults = {"checks": [check.model_dump() for check in PAIRED_CHECKS]} if paired else {}
     if path is None:
-        return Policy()
+        return Policy.model_validate(defaults)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -147,7 +164,7 @@ def load_policy(path: Path | None) -> Policy:
         kind = "JSON" if path.suffix == ".json" else "TOML"
         raise PolicyError(f"policy {path} is not valid {kind}: {exc}") from exc
     try:
-        return Policy.model_validate(data)
+        return Policy.model_validate({**defaults, **data})
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in exc.errors()

@@ -93,6 +93,11 @@ def summary_markdown(
         f"| {'-' if not base_rps else f'{(current_rps - base_rps) / base_rps:+.1%}'} | not gated |"
     )
     lines.append("")
+    if comparison.pairs is not None:
+        lines.append(
+            f"Measured interleaved in one run: {comparison.pairs} pairs, the same text to both targets "
+            "in a random order; judged on the differences within the pairs.  "
+        )
     if comparison.baseline is not None:
         lines.append(f"Baseline: {_ref(comparison.baseline)}.  ")
     lines.append(f"This run: {_ref(comparison.current)}, on {current.testbed.cpu_model or 'an unknown CPU'}"

@@ -67,6 +67,8 @@ class RunInfo(BaseModel):
     wall_s: float
     service: dict[str, Any] | None  # the service's /ready body
     complete: bool = True  # False: interrupted, the figures are of the requests finished by then
+    cpu_source: str | None = None  # where cpu_ms_per_request came from (cpu.py); None: not measured
+    paired_with: str | None = None  # an A/B run's other target (its URL), measured interleaved
 
 
 class Results(BaseModel):
@@ -96,6 +98,15 @@ _FIELDS: tuple[tuple[str, str, Callable[[RequestRecord], float | None]], ...] = 
     ("chunks", "count", lambda r: float(r.chunks)),
 )
 ALWAYS = ("ttfa_ms", "e2e_latency_ms")
+RECORD_METRICS = tuple(name for name, _, _ in _FIELDS)
+_READERS = {name: read for name, _, read in _FIELDS}
+CPU_METRIC = "cpu_ms_per_request"  # the service's CPU time per request, one sample per window (cpu.py)
+
+
+def record_value(record: RequestRecord, name: str) -> float | None:
+    """One metric's value in a request's record (a field, or a driver's extra timing)."""
+    read = _READERS.get(name)
+    return read(record) if read is not None else record.extra.get(name)
 
 
 def metric(values: Sequence[float], unit: str) -> MetricSummary:
@@ -138,10 +149,18 @@ def error_summary(records: Sequence[RequestRecord]) -> list[ErrorCount]:
     ]
 
 
-def build_results(records: Sequence[RequestRecord], run: RunInfo, machine: Machine) -> Results:
-    """The aggregate document of a run."""
+def build_results(
+    records: Sequence[RequestRecord],
+    run: RunInfo,
+    machine: Machine,
+    cpu_ms_per_request: Sequence[float] | None = None,
+) -> Results:
+    """The aggregate document of a run (with the service's CPU per request, when it was sampled)."""
     ok = sum(r.ok for r in records)
     total = len(records)
+    metrics = aggregate_metrics(records)
+    if cpu_ms_per_request is not None:
+        metrics[CPU_METRIC] = metric(cpu_ms_per_request, "ms")
     return Results(
         run=run,
         testbed=machine,
@@ -151,7 +170,7 @@ def build_results(records: Sequence[RequestRecord], run: RunInfo, machine: Machi
         error_rate=round((total - ok) / total, 6) if total else 1.0,
         throughput_rps=round(ok / run.wall_s, 6) if run.wall_s > 0 else 0.0,
         error_summary=error_summary(records),
-        metrics=aggregate_metrics(records),
+        metrics=metrics,
     )
 
 

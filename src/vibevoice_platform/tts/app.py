@@ -17,6 +17,7 @@ from vibevoice_platform.auth import RateLimiter, protect
 from vibevoice_platform.logs import RequestContextMiddleware
 from vibevoice_platform.tts.encoders import MEDIA_TYPES, check_format
 from vibevoice_platform.tts.engines import Engine, build_engine
+from vibevoice_platform.tts.engines.espeak import pidfd_child_watcher
 from vibevoice_platform.tts.errors import OverloadedError, TTSError
 from vibevoice_platform.tts.limits import Admission
 from vibevoice_platform.tts.metrics import TTSMetrics
@@ -81,11 +82,12 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(load)
-            yield
-            tg.cancel_scope.cancel()
-        await engine.aclose()
+        with pidfd_child_watcher():
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(load)
+                yield
+                tg.cancel_scope.cancel()
+            await engine.aclose()
 
     app = FastAPI(
         title="VibeVoice TTS",

@@ -116,8 +116,41 @@ class SynthesisResponse(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            await self._stream(receive, send)
         finally:
             with anyio.CancelScope(shield=True):
                 await self._body.aclose()
                 await self._synthesis.aclose()
+
+    async def _stream(self, receive: Receive, send: Send) -> None:
+        """Stream from this task while a second one watches for the client leaving.
+
+        Starlette's StreamingResponse does the reverse (under uvicorn's ASGI spec 2.3): it streams
+        from a task it starts, one more turn of the event loop before the first byte. Here the
+        headers and the first chunk, which the synthesis already holds, leave back to back. A client
+        that leaves, or stops reading (`ClientStalledError`, an OSError), ends the stream; any other
+        error propagates as itself, as from StreamingResponse.
+        """
+        failure: Exception | None = None
+        async with anyio.create_task_group() as tg:
+
+            async def watch_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(watch_disconnect)
+            try:
+                await send(
+                    {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+                )
+                async for chunk in self._body:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:
+                pass  # the client is gone: nothing more to send
+            except Exception as exc:  # raised below, outside the task group (which would wrap it)
+                failure = exc
+            tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure

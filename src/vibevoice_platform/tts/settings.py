@@ -76,6 +76,14 @@ class TTSSettings(TransportLimits):
     sine_pace: float = Field(
         default=0.0, ge=0, description="sine engine speed vs real time (0: as fast as possible)"
     )
+    sine_first_cpu_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=10_000,
+        description="sine engine: CPU milliseconds each synthesis spends before its first chunk, in a "
+        "worker thread (a stand-in for a model's compute, which scripts/bench-noise.py slows by a "
+        "known factor)",
+    )
     model: str | None = Field(
         default=None,
         description="vibevoice model: local path, model id, or tiny-random (tiny, untrained, no weights)",

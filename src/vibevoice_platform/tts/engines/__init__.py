@@ -18,7 +18,7 @@ def build_engine(settings: TTSSettings) -> Engine:
         case "sine":
             from vibevoice_platform.tts.engines.sine import SineEngine
 
-            return SineEngine(pace=settings.sine_pace)
+            return SineEngine(pace=settings.sine_pace, first_cpu_s=settings.sine_first_cpu_ms / 1000)
         case "espeak":
             from vibevoice_platform.tts.engines.espeak import EspeakEngine
 

@@ -15,12 +15,17 @@ of their input, say nothing and exit.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import shutil
 import subprocess
+import sys
+import warnings
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import aclosing, contextmanager
+from dataclasses import dataclass
 
 import anyio
 from anyio.abc import Process
@@ -61,6 +66,19 @@ def espeak_command(binary: str, voice: str, speed: float) -> list[str]:
     return [binary, "--stdout", "--stdin", "-v", voice, "-s", str(wpm)]
 
 
+@dataclass(frozen=True)
+class Speaker:
+    """An espeak-ng process and the resampler for its speech, both made before its text is known.
+
+    The resampler is made with the process, for the rate of espeak-ng's own voices (replaced if the
+    WAV header says otherwise, as for an mbrola voice), so a request's first chunk does not wait for
+    it: libsoxr designs its filter then, 50 to 200 us here depending on the load.
+    """
+
+    process: Process
+    resampler: StreamingResampler
+
+
 class WarmPool:
     """espeak-ng processes started ahead of their request, each waiting on stdin for its text.
 
@@ -72,7 +90,7 @@ class WarmPool:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._idle: deque[tuple[tuple[str, ...], Process]] = deque()
+        self._idle: deque[tuple[tuple[str, ...], Speaker]] = deque()
         self._closed = False
 
     @property
@@ -80,12 +98,12 @@ class WarmPool:
         """Processes waiting now."""
         return len(self._idle)
 
-    async def take(self, command: Sequence[str]) -> Process | None:
+    async def take(self, command: Sequence[str]) -> Speaker | None:
         """A waiting process started with exactly `command` (it leaves the pool), or None."""
         key = tuple(command)
-        for entry in [e for e in self._idle if e[1].returncode is not None]:
+        for entry in [e for e in self._idle if e[1].process.returncode is not None]:
             self._idle.remove(entry)
-            await _reap(entry[1])
+            await _reap(entry[1].process)
         for entry in self._idle:
             if entry[0] == key:
                 self._idle.remove(entry)
@@ -97,16 +115,16 @@ class WarmPool:
         if self._closed or self._size == 0:
             return
         with anyio.CancelScope(shield=True):  # a process started is a process kept track of
-            process = await _spawn(command)
-            self._idle.append((tuple(command), process))
+            speaker = await _spawn(command)
+            self._idle.append((tuple(command), speaker))
             while len(self._idle) > self._size or (self._closed and self._idle):
-                await _reap(self._idle.popleft()[1])
+                await _reap(self._idle.popleft()[1].process)
 
     async def aclose(self) -> None:
         """Kill every waiting process; none is started afterwards."""
         self._closed = True
         while self._idle:
-            await _reap(self._idle.popleft()[1])
+            await _reap(self._idle.popleft()[1].process)
 
 
 class EspeakEngine(Engine):
@@ -190,30 +208,26 @@ class EspeakEngine(Engine):
             async for chunk in chunks:
                 yield chunk
 
-    async def _speak(self, process: Process, text: str, command: list[str]) -> AsyncGenerator[bytes, None]:
-        """`process`'s speech of `text`; a process for `command` joins the pool once the first chunk
-        is out (never on its way), and `process` is killed however the stream ends."""
+    async def _speak(self, speaker: Speaker, text: str, command: list[str]) -> AsyncGenerator[bytes, None]:
+        """`speaker`'s speech of `text`; a process for `command` joins the pool once the first chunk
+        is out (never on its way), and the speaker's process is killed however the stream ends."""
         spoke = replaced = False
         try:
-            async for chunk in self._stream(process, text):
+            async for chunk in self._stream(speaker, text):
                 spoke = True
                 yield chunk
                 if not replaced:
                     replaced = True
                     await self._pool.replace(command)
         finally:
-            await _reap(process)
+            await _reap(speaker.process)
             if spoke and not replaced:  # the stream was closed right after its first chunk
                 await self._pool.replace(command)
 
-    async def _stream(self, process: Process, text: str) -> AsyncIterator[bytes]:
+    async def _stream(self, speaker: Speaker, text: str) -> AsyncIterator[bytes]:
+        process, resampler = speaker.process, speaker.resampler
         assert process.stdin is not None
         assert process.stdout is not None
-        # Made before espeak-ng has its text (for the rate of its own voices; replaced if the header
-        # says otherwise, as for an mbrola voice), so the first chunk does not wait for it. Not after:
-        # on a busy machine, a service still working when espeak-ng starts to write waits for the
-        # CPU until espeak-ng's time slice ends (measured: 2 ms to the first read instead of 0.5).
-        resampler = StreamingResampler(ESPEAK_RATE, SAMPLE_RATE)
         async with process.stdin:
             await process.stdin.send(text.encode())
         aligner = PCMAligner()
@@ -238,10 +252,11 @@ class EspeakEngine(Engine):
             yield tail
 
 
-async def _spawn(command: Sequence[str]) -> Process:
-    return await anyio.open_process(
+async def _spawn(command: Sequence[str]) -> Speaker:
+    process = await anyio.open_process(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+    return Speaker(process, StreamingResampler(ESPEAK_RATE, SAMPLE_RATE))
 
 
 async def _reap(process: Process) -> None:
@@ -252,3 +267,29 @@ async def _reap(process: Process) -> None:
         with anyio.move_on_after(5):
             await process.wait()
         await process.aclose()
+
+
+@contextmanager
+def pidfd_child_watcher() -> Iterator[None]:
+    """On Python 3.11, have asyncio learn of espeak-ng's exits from a pidfd in this event loop rather
+    than from a thread per process (its default there; 3.12 uses pidfds itself, and drops child
+    watchers). Starting that thread is part of every spawn, and `Thread.start` waits until the new
+    thread runs: on a loaded machine, milliseconds in which the event loop serves no one (measured
+    here at load 15: a spawn took 11 ms at the median, 3 to 8 ms with a pidfd). The service's
+    lifespan enters it, in the loop that will serve; leaving puts the previous watcher back."""
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        previous = asyncio.get_child_watcher()
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.set_child_watcher(watcher)
+    try:
+        yield
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            asyncio.set_child_watcher(previous)
+            watcher.close()

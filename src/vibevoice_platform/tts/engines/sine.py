@@ -2,11 +2,14 @@
 
 Each character gives 50 ms of a tone (divided by speed); the voice sets the pitch. With `pace` > 0 the
 chunks are produced at `pace` times real time, which makes slow synthesis, queueing and cancellation
-observable in tests without a model.
+observable in tests without a model. With `first_cpu_s` > 0 each synthesis first spends that much CPU
+time in a worker thread, as a model computes before its first audio: on a busy machine it takes
+longer in wall time, as real compute does, which a sleep would not.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, Mapping
 
 import anyio
@@ -25,8 +28,9 @@ class SineEngine(Engine):
 
     name = "sine"
 
-    def __init__(self, *, pace: float = 0.0) -> None:
+    def __init__(self, *, pace: float = 0.0, first_cpu_s: float = 0.0) -> None:
         self._pace = pace
+        self._first_cpu_s = first_cpu_s
 
     @property
     def model(self) -> str:
@@ -44,6 +48,8 @@ class SineEngine(Engine):
     async def synthesize(self, text: str, *, voice: str, speed: float) -> AsyncGenerator[bytes, None]:
         total = max(CHUNK_SAMPLES, int(len(text) * SECONDS_PER_CHAR * SAMPLE_RATE / speed))
         pitch = _PITCHES[voice]
+        if self._first_cpu_s > 0:
+            await anyio.to_thread.run_sync(_spend_cpu, self._first_cpu_s)
         for start in range(0, total, CHUNK_SAMPLES):
             t = np.arange(start, min(start + CHUNK_SAMPLES, total)) / SAMPLE_RATE
             if self._pace > 0:
@@ -51,3 +57,10 @@ class SineEngine(Engine):
             else:
                 await anyio.lowlevel.checkpoint()
             yield float_to_pcm16(0.3 * np.sin(2 * np.pi * pitch * t))
+
+
+def _spend_cpu(seconds: float) -> None:
+    """Keep this thread on the CPU until it has used `seconds` of CPU time."""
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
