@@ -24,6 +24,7 @@ class Stage:
     name: str
     base: str  # resolved: an image reference or another stage's name
     args: dict[str, str] = field(default_factory=dict[str, str])  # ARGs declared in it, resolved
+    fetched: list[str] = field(default_factory=list[str])  # those whose default is a URL: downloads
     user: str | None = None
     entrypoint: list[str] | None = None
     healthcheck: tuple[list[str], bool] | None = None  # (args, runs through a shell)
@@ -66,6 +67,8 @@ def read(text: str, target: str, build_args: Mapping[str, str]) -> Target:
             else:  # an ARG without a default in a stage takes the global one
                 value = _substitute(default, scope) if default is not None else global_args.get(name, "")
             (global_args if current is None else current.args)[name] = value
+            if current is not None and default is not None and "://" in default:
+                current.fetched.append(name)
         elif keyword == "FROM" and (match := _FROM.match(line)):
             name = match["name"] or f"stage-{len(order)}"
             current = Stage(name, _substitute(match["image"], global_args))
@@ -76,9 +79,7 @@ def read(text: str, target: str, build_args: Mapping[str, str]) -> Target:
     wanted = target or order[-1]
     needed = _needed(stages, wanted)
     pulls = [stages[name].base for name in order if name in needed and stages[name].base not in stages]
-    downloads = [
-        value for name in order if name in needed for value in stages[name].args.values() if "://" in value
-    ]
+    downloads = [stages[name].args[arg] for name in order if name in needed for arg in stages[name].fetched]
     chain = [stages[name] for name in _chain(stages, wanted)]
     user = next((stage.user for stage in chain if stage.user is not None), "")
     no_entrypoint: list[str] = []
