@@ -16,6 +16,8 @@ from tests.support.tools import ROOT
 
 MIRROR = "mirror.test:5000"
 DOWNLOAD_MIRROR = "https://downloads.mirror.test"
+OSV_MIRROR = "https://osv.mirror.test"
+TRIVY_DB_MIRROR = f"{MIRROR}/aquasecurity/trivy-db:2"
 
 
 def registries() -> set[str]:
@@ -24,11 +26,14 @@ def registries() -> set[str]:
     return {split(reference)[0] for reference in (*pins, *(default for _, default in BASES.values()))}
 
 
-# Air-gapped mode as a user behind a firewall runs it: every registry and every download mirrored.
+# Air-gapped mode as a user behind a firewall runs it: every registry, download and advisory source
+# mirrored.
 AIR_GAPPED = Settings(
     constructor={
         "mirror": [f"{host}={MIRROR}/{host}" for host in sorted(registries())],
         "download": [f"{name}={DOWNLOAD_MIRROR}/{name}" for name in DOWNLOADS],
+        "osv_url": OSV_MIRROR,
+        "trivy_db_repository": TRIVY_DB_MIRROR,
     }
 )
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import graphql
+
 from recording_engine import dockerfile, tools
 from recording_engine.objects import (
     Build,
@@ -114,8 +115,13 @@ class Engine:
                 ([parent] if parent is not None and parent.id else []) + _objects(args) + list(extra)
             )
         )
+        # The ID is how it was made (what the engine runs to get it); the key is what its cache would
+        # key it by (a directory's or a file's content), so two equal files stay two objects.
+        made = digest(
+            type_name, op, parent.id if parent else "", _identities(args), [o.id for o in extra], key
+        )
         key = key or digest(type_name, op, parent.key if parent else "", _plain(args))
-        ident = f"{type_name}:{key[:40]}"
+        ident = f"{type_name}:{made[:40]}"
         if ident not in self.objects:
             self.objects[ident] = Obj(ident, type_name, key, op, args, inputs, state, parent=parent)
         return self.objects[ident]
@@ -151,7 +157,8 @@ class Engine:
                 data = self.edits.get(origin) or (Path(folder) / name).read_bytes()
                 files[inside] = FileEntry.of(data, origin)
         tree = Tree(files)
-        return self.new("Directory", "hostDirectory", {"path": path}, None, tree, key=tree.key)
+        args = {"path": path, "exclude": list(exclude), "include": list(include)}
+        return self.new("Directory", "hostDirectory", args, None, tree, key=tree.key)
 
     def directory(self, tree: Tree, op: str, args: dict[str, Any], parent: Obj | None) -> Obj:
         return self.new("Directory", op, args, parent, tree, key=tree.key)
@@ -194,7 +201,9 @@ class Engine:
                 call.services.append(current.id)
 
     def reads(self, obj: Obj) -> frozenset[str]:
-        """The repository files that reach `obj` through anything it stands on."""
+        """The repository files whose content reaches `obj`: a directory or a file carries its own
+        content (not the directory it was taken from); a container what was put into it, what it
+        stands on and the services it is bound to."""
         found: set[str] = set()
         seen: set[str] = set()
         pending = [obj]
@@ -203,11 +212,12 @@ class Engine:
             if current.id in seen:
                 continue
             seen.add(current.id)
+            content = isinstance(current.state, Tree | FileEntry)
             if isinstance(current.state, Tree):
                 found |= current.state.origins
             elif isinstance(current.state, FileEntry) and current.state.origin:
                 found.add(current.state.origin)
-            pending.extend(current.inputs)
+            pending.extend(child for child in current.inputs if not (content and _has_content(child)))
         return frozenset(found)
 
     # -- GraphQL ----------------------------------------------------------------------------------
@@ -293,6 +303,17 @@ def _objects(value: Any) -> list[Obj]:
     return [obj for item in _items(value) for obj in _objects(item)]
 
 
+def _identities(value: Any) -> Any:
+    """An argument with each object replaced by its ID."""
+    if isinstance(value, Obj):
+        return value.id
+    if isinstance(value, dict):
+        return {key: _identities(item) for key, item in cast("dict[str, Any]", value).items()}
+    if isinstance(value, list | tuple):
+        return [_identities(item) for item in _items(value)]
+    return value
+
+
 def _plain(value: Any) -> Any:
     """An argument with each object replaced by its key."""
     if isinstance(value, Obj):
@@ -353,6 +374,7 @@ def _function(definition: Obj) -> Function:
                     default_path=args.get("defaultPath") or "",
                     ignore=tuple(args.get("ignore") or ()),
                     default=args.get("defaultValue"),
+                    doc=args.get("description") or "",
                 )
             )
     return Function(name, returns, cache, check, tuple(arguments), doc)
@@ -371,6 +393,10 @@ def _plausible(type_: Any, parent: Obj) -> Any:
     if name == "Platform":
         return DEFAULT_PLATFORM
     return defaults.get(name) if name in defaults or nullable else ""
+
+
+def _has_content(obj: Obj) -> bool:
+    return isinstance(obj.state, Tree | FileEntry)
 
 
 def _container(parent: Obj) -> ContainerState:
@@ -557,7 +583,7 @@ def _docker_build(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
         obj.key,
         name,
         image.target,
-        platform or DEFAULT_PLATFORM,
+        platform,
         build_args,
         target.pulls,
         target.downloads,
@@ -688,6 +714,7 @@ def _with_exec(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
             inputs={path: source.key for path, source in state.inputs.items()},
             reads=engine.reads(parent),
             expect=str(args.get("expect") or "SUCCESS"),
+            redirects=(args.get("redirectStdout") or "", args.get("redirectStderr") or ""),
             services=tuple(sorted(state.services)),
         )
     return obj
@@ -749,6 +776,8 @@ def _as_service(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
 @handles("Service", "start", "stop", "up")
 def _service_start(engine: Engine, parent: Obj, args: dict[str, Any]) -> Any:
     engine.evaluate(parent)
+    if engine.call is not None:
+        engine.call.started.append(parent.id)
     return parent.id
 
 

@@ -104,8 +104,9 @@ class Exec:
     mounts: Mapping[str, str]  # path -> what is mounted there (cache:KEY:SHARING, secret:NAME, temp)
     inputs: Mapping[str, str]  # path -> key of the directory or file placed there
     reads: frozenset[str]  # repository files that reached it (through any input)
-    expect: str = "SUCCESS"
-    services: tuple[str, ...] = ()
+    expect: str = "SUCCESS"  # or ANY: a failing exit leaves the chain going
+    redirects: tuple[str, str] = ("", "")  # where stdout and stderr are kept
+    services: tuple[str, ...] = ()  # the aliases bound
 
     @property
     def runs_as(self) -> str:
@@ -120,7 +121,7 @@ class Build:
     key: str
     dockerfile: str
     target: str
-    platform: str
+    platform: str  # "": the engine's own
     build_args: Mapping[str, str]
     pulls: tuple[str, ...]
     downloads: tuple[str, ...]

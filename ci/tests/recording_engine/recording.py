@@ -18,6 +18,7 @@ class Argument:
     default_path: str
     ignore: tuple[str, ...]
     default: str | None  # JSON
+    doc: str
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ class Call:
     pulls: list[str] = field(default_factory=list[str])
     builds: list[Build] = field(default_factory=list[Build])
     publishes: list[Publish] = field(default_factory=list[Publish])
-    services: list[str] = field(default_factory=list[str])
+    services: list[str] = field(default_factory=list[str])  # run, as bindings or started
+    started: list[str] = field(default_factory=list[str])  # started by the function itself
     plaintext_reads: list[str] = field(default_factory=list[str])  # secret names
     seen: set[str] = field(default_factory=set[str])
 
