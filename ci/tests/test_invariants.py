@@ -238,3 +238,49 @@ def test_dependency_installs_read_nothing_but_the_dependency_declarations(record
             if installs and not run.reads <= DECLARATIONS:
                 wide.setdefault(path, set()).update(sorted(run.reads - DECLARATIONS)[:3])
     assert wide == {}
+
+
+def test_each_cache_volume_is_shared_one_way_and_the_trivy_database_one_writer_at_a_time(
+    recording: Recording,
+) -> None:
+    sharing: dict[str, set[str]] = {}
+    for _, run in recording.execs():
+        for mount in run.mounts.values():
+            if mount.startswith("cache:"):
+                _, volume, mode = mount.split(":")
+                sharing.setdefault(volume, set()).add(mode)
+    assert all(len(modes) == 1 for modes in sharing.values()), sharing
+    assert sharing["vibevoice-trivy"] == {"LOCKED"}
+
+
+def test_every_gate_reads_the_repositorys_allowlist(recording: Recording) -> None:
+    gates = [run for _, run in recording.execs() if run.argv[: len(GATE)] == GATE]
+    assert gates
+    assert {flag(run, "--allowlist") for run in gates} == {"/work/security/allowlist.toml"}
+    assert all("/work/security/allowlist.toml" in run.inputs for run in gates)
+
+
+def test_one_call_scans_each_image_once(recording: Recording) -> None:
+    # The gate's scan and the evidence's are one exec: a release scans each variant once.
+    twice: dict[str, int] = {}
+    for path, call in recording.calls.items():
+        tarballs = [
+            run.inputs["/work/image.tar"]
+            for run in call.execs
+            if run.argv[:2] == ("trivy", "image") and "--scanners" in run.argv
+        ]
+        if len(tarballs) != len(set(tarballs)):
+            twice[path] = len(tarballs) - len(set(tarballs))
+    assert twice == {}
+
+
+def test_ci_runs_every_check_but_the_supply_chains(recording: Recording) -> None:
+    # `dagger call ci` checks what `make test` does; the audit and the scans are security.yml's.
+    ran = {run.key for run in recording.calls["ci"].execs}
+    missing = [
+        call.path
+        for call in recording.calls.values()
+        if call.function.check and not call.path.startswith("supply_chain ")
+        if not {run.key for run in call.execs} <= ran
+    ]
+    assert missing == []

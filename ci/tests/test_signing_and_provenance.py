@@ -15,7 +15,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from vibevoice_ci import cosign, provenance
+from dagger import dag
+from dagger_query import args_of
+from vibevoice_ci import cosign, provenance, supply_chain
 from vibevoice_ci.images import ImagePin, parse_pin
 
 from tests.support.tools import ROOT
@@ -95,29 +97,6 @@ def test_values_cosign_cannot_carry_are_refused_before_signing(unsafe: str) -> N
         cosign.signature_annotations(
             sha=SHA, run_id="1", run_attempt="1", workflow_ref=unsafe, matrix=[("tts", "cpu", "linux/amd64")]
         )
-
-
-def test_keyless_signing_is_by_digest_recursive_and_has_no_secret_in_its_arguments() -> None:
-    command = cosign.sign(TTS, signed_annotations())
-    assert command[:4] == ["cosign", "sign", "--yes", "--recursive"]
-    assert command[-1] == cosign.by_digest(TTS)
-    assert "--key" not in command
-    pairs = [command[index + 1] for index, arg in enumerate(command) if arg == "-a"]
-    assert f"dev.vibevoice.git-sha={SHA}" in pairs
-    assert len(pairs) == len(signed_annotations())
-
-
-def test_key_signing_reads_the_key_from_the_mounted_file() -> None:
-    command = cosign.sign(TTS, {}, keyed=True)
-    assert command[command.index("--key") + 1] == cosign.KEY_PATH
-
-
-def test_attestations_name_their_type_and_predicate_file() -> None:
-    predicate = cosign.Predicate("slsaprovenance1", "/evidence/provenance.predicate.json")
-    assert cosign.attest(TTS, predicate) == [
-        "cosign", "attest", "--yes", "--type", "slsaprovenance1", "--predicate",
-        "/evidence/provenance.predicate.json", cosign.by_digest(TTS),
-    ]  # fmt: skip
 
 
 def test_the_registry_login_is_a_docker_config_never_an_argument() -> None:
@@ -358,3 +337,36 @@ def repo_dockerfiles() -> list[str]:
 def test_pins_are_read_with_their_registry() -> None:
     assert isinstance(TRIVY, ImagePin)
     assert (TRIVY.registry, COSIGN.registry) == ("docker.io", "gcr.io")
+
+
+# -- who signs ---------------------------------------------------------------------------------
+
+
+def test_without_the_transparency_log_cosign_signs_and_verifies_with_a_key_and_no_network() -> None:
+    # Found on an offline engine: cosign v3 fetched Sigstore's signing config even to sign with a key.
+    key = dag.set_secret("offline-key", "-----BEGIN-----")
+    env = supply_chain.cosign_env(COSIGN, supply_chain.Signer(key=key), tlog=False)
+    variables = {args["name"]: args["value"] for args in args_of(env, "withEnvVariable")}
+    assert cosign.NO_TLOG_ENV.items() <= variables.items()
+    verifier = supply_chain.cosign_env(COSIGN, tlog=False)  # verify: no signer
+    assert "COSIGN_INSECURE_IGNORE_TLOG" in {args["name"] for args in args_of(verifier, "withEnvVariable")}
+    assert "COSIGN_TLOG_UPLOAD" not in {
+        args["name"] for args in args_of(supply_chain.cosign_env(COSIGN), "withEnvVariable")
+    }
+    with pytest.raises(ValueError, match="goes with --key"):
+        supply_chain.cosign_env(COSIGN, supply_chain.Signer(id_token=key), tlog=False)
+
+
+@pytest.mark.parametrize(
+    ("signer", "message"),
+    [
+        ({}, "exactly one of"),
+        ({"key": "k", "id_token": "t"}, "exactly one of"),
+        ({"oidc_request_token": "t"}, "needs both"),
+        ({"id_token": "t", "key_password": "p"}, "--key-password without --key"),
+    ],
+)
+def test_the_signing_identity_must_be_exactly_one(signer: dict[str, str], message: str) -> None:
+    secrets = {name: dag.set_secret(name, value) for name, value in signer.items()}
+    with pytest.raises(ValueError, match=message):
+        supply_chain.Signer(**secrets).check()
