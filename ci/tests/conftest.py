@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from recording_engine.harness import Settings, record
 from recording_engine.recording import Recording
-from vibevoice_ci.images import TOOLS, parse_pin, pin_path
-from vibevoice_ci.mirrors import BASES, DOWNLOADS, split
+from vibevoice_ci.core.pins import TOOLS, parse_pin, pin_path
+from vibevoice_ci.core.redirects import BASES, DOWNLOADS, split
 
 from tests.support.tools import ROOT
 

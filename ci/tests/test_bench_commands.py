@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from vibevoice_ci import bench
+from vibevoice_ci.benchmark import bench
 
 from tests.bench.factories import make_results, noisy
 from tests.bench.fake_github import fake_github_process

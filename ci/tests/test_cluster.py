@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from vibevoice_ci import cluster, helm, images
+from vibevoice_ci.chart import cluster, helm
+from vibevoice_ci.core import pins
 
 from tests.chart.chart import CHART, Rendered, run_helm
 from tests.support.tools import ROOT, require_tool
@@ -41,8 +42,8 @@ esac
 """
 
 
-def pinned(tool: str) -> images.ImagePin:
-    return images.parse_pin(tool, (ROOT / images.pin_path(tool)).read_text(encoding="utf-8"))
+def pinned(tool: str) -> pins.ImagePin:
+    return pins.parse_pin(tool, (ROOT / pins.pin_path(tool)).read_text(encoding="utf-8"))
 
 
 def chart_floor() -> tuple[int, ...]:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from vibevoice_ci import commands
+from vibevoice_ci.core import commands
 
 from tests.support.processes import Service, free_port, running
 from tests.support.tools import ROOT, require_tool

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from vibevoice_ci import commands, container_checks, toolchain
-from vibevoice_ci.metadata import commit_time
+from vibevoice_ci.core import commands, toolchain
+from vibevoice_ci.core.metadata import commit_time
+from vibevoice_ci.images import check_scripts
 
 from tests.support.processes import free_port
 from tests.support.tools import ROOT, require_tool
@@ -106,7 +107,7 @@ def test_nothing_but_tmp_is_writable_is_what_the_check_looks_for(tmp_path: Path)
     (tmp_path / "allowed" / "scratch").write_text("x")
     (tmp_path / "leak").write_text("x")
     (tmp_path / "lock").symlink_to(tmp_path / "allowed")  # as Debian's /var/lock -> /run/lock
-    argv = container_checks.writable_outside([str(tmp_path / "allowed")])
+    argv = check_scripts.writable_outside([str(tmp_path / "allowed")])
     script = argv[-1].replace("find / -xdev", f"find {tmp_path}")
     found = run([*argv[:-1], script]).stdout.split()
     assert str(tmp_path / "leak") in found
@@ -119,7 +120,7 @@ def test_the_leftovers_script_names_a_compiler_it_finds(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
     result = subprocess.run(
-        container_checks.leftovers(),
+        check_scripts.leftovers(),
         env={**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"},
         capture_output=True,
         text=True,
@@ -134,14 +135,14 @@ def probe(port: int) -> list[str]:
     """A HEALTHCHECK like the images': python, no proxy, /ready on loopback."""
     url = f"http://127.0.0.1:{port}/"
     code = f"import urllib.request as r; r.build_opener(r.ProxyHandler({{}})).open({url!r}, timeout=2)"
-    return container_checks.healthcheck_command([sys.executable, "-c", code], shell=False)
+    return check_scripts.healthcheck_command([sys.executable, "-c", code], shell=False)
 
 
 def test_healthy_starts_the_entrypoint_and_waits_for_its_healthcheck(tmp_path: Path) -> None:
     port = free_port()
     entrypoint = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
     result = subprocess.run(
-        container_checks.healthy(entrypoint, probe(port)),
+        check_scripts.healthy(entrypoint, probe(port)),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -155,9 +156,7 @@ def test_healthy_starts_the_entrypoint_and_waits_for_its_healthcheck(tmp_path: P
 def test_healthy_fails_when_the_healthcheck_never_passes(tmp_path: Path) -> None:
     port = free_port()
     result = subprocess.run(
-        container_checks.healthy(
-            [sys.executable, "-c", "import time; time.sleep(30)"], probe(port), attempts=2
-        ),
+        check_scripts.healthy([sys.executable, "-c", "import time; time.sleep(30)"], probe(port), attempts=2),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -169,13 +168,13 @@ def test_healthy_fails_when_the_healthcheck_never_passes(tmp_path: Path) -> None
 
 
 def test_a_shell_healthcheck_runs_through_sh() -> None:
-    assert container_checks.healthcheck_command(["curl -f localhost || exit 1"], shell=True) == [  # noqa: S604
+    assert check_scripts.healthcheck_command(["curl -f localhost || exit 1"], shell=True) == [  # noqa: S604
         "sh",
         "-c",
         "curl -f localhost || exit 1",
     ]
     with pytest.raises(ValueError, match="no entrypoint or no HEALTHCHECK"):
-        container_checks.healthy([], ["true"])
+        check_scripts.healthy([], ["true"])
 
 
 # -- the pip cache's round trip ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from vibevoice_ci import gpu
+from vibevoice_ci.gpu import settings
 
 from tests.model.conftest import LONGFORM_MODULE, MODEL_PACKAGES, require_modules
 from tests.support.processes import SCRIPTS, free_port, running
@@ -21,7 +21,7 @@ def test_the_smoke_command_line_passes_against_the_vibevoice_engine_on_a_cpu() -
     port = free_port()
     command = ["vibevoice-tts", "--engine", "vibevoice", "--model", "tiny-random", "--port", str(port)]
     with running(command, port=port, ready_path="/health", timeout=120) as tts:
-        argv = gpu.smoke(tts.url, 120)
+        argv = settings.smoke(tts.url, 120)
         argv[0] = str(SCRIPTS / argv[0])
         result = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

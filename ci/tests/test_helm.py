@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from vibevoice_ci import cluster, helm, images
+from vibevoice_ci.chart import cluster, helm
+from vibevoice_ci.core import pins
 
 from tests.chart.chart import CHART, helm_env
 from tests.support.processes import free_port
@@ -34,8 +35,8 @@ def ci_entries(chart: Path = CHART) -> list[str]:
 
 def pinned_kube_version() -> str:
     """The Kubernetes version of the k3s image the cluster test runs (ci/images/k3s/Dockerfile)."""
-    dockerfile = (ROOT / images.pin_path("k3s")).read_text(encoding="utf-8")
-    return cluster.kube_version(images.parse_pin("k3s", dockerfile).tag)
+    dockerfile = (ROOT / pins.pin_path("k3s")).read_text(encoding="utf-8")
+    return cluster.kube_version(pins.parse_pin("k3s", dockerfile).tag)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from conftest import AIR_GAPPED, DOWNLOAD_MIRROR, MIRROR, OSV_MIRROR, TRIVY_DB_M
 from recording_engine.harness import VALUES, record
 from recording_engine.objects import Exec
 from recording_engine.recording import Call, Recording
-from vibevoice_ci.container_checks import leftovers
+from vibevoice_ci.images.check_scripts import leftovers
 
 # Where a user's own images are: the registry a release publishes to (and attests from).
 OWN_REGISTRY = str(VALUES["registry"])
@@ -82,10 +82,6 @@ def test_every_function_runs_to_completion(recording: Recording) -> None:
     assert set(objects) == {recording.registration.main} | (reached & set(objects))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="release run builds its scanner without the redirects; its provenance resolves the bases upstream",
-)
 def test_no_function_pulls_or_downloads_from_upstream_when_mirrors_are_given(recording: Recording) -> None:
     allowed = (f"{MIRROR}/", f"{OWN_REGISTRY}/")
     upstream = {
@@ -96,7 +92,6 @@ def test_no_function_pulls_or_downloads_from_upstream_when_mirrors_are_given(rec
     assert {path: found for path, found in upstream.items() if found} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="release ignores the module's --trivy-db-repository")
 def test_the_advisories_come_from_the_mirrors_given_to_the_module(recording: Recording) -> None:
     # Found on an offline engine: `dagger check` passes no arguments, so the audit asked the public
     # OSV API and the scan the default Trivy database unless the module's own flags reached them.
@@ -155,7 +150,6 @@ def second_call(recording: Recording, tmp_path_factory: pytest.TempPathFactory) 
     return record(AIR_GAPPED, only=wanted.__contains__, log_dir=tmp_path_factory.mktemp("again"))
 
 
-@pytest.mark.xfail(strict=True, reason="cosign's steps and the SBOM have no input that changes per call")
 def test_a_second_call_runs_again_what_must_run_again(recording: Recording, second_call: Recording) -> None:
     # Found on an engine: the function's cache was off, yet an unchanged exec served yesterday's audit.
     replayed: dict[str, list[str]] = {}
@@ -167,7 +161,6 @@ def test_a_second_call_runs_again_what_must_run_again(recording: Recording, seco
     assert replayed == {}
 
 
-@pytest.mark.xfail(strict=True, reason="the SBOM is the previous call's")
 def test_a_function_never_cached_never_returns_what_a_previous_call_made(
     recording: Recording, second_call: Recording
 ) -> None:

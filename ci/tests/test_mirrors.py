@@ -1,11 +1,8 @@
-"""Air-gapped mode's redirects (vibevoice_ci.mirrors): mirrors and overrides move images, digests kept
+"""Air-gapped mode's redirects (vibevoice_ci.core.redirects): mirrors and overrides move images, digests kept
 by default; downloads reach the builds as build arguments; the bases agree with the Dockerfiles.
 
 That every function follows them is test_invariants' (no image or download from upstream).
 """
-
-# The tests read the redirects main hands its concerns.
-# pyright: reportPrivateUsage=false
 
 from __future__ import annotations
 
@@ -13,9 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
-from vibevoice_ci import mirrors
-from vibevoice_ci.images import TOOLS, parse_pin
-from vibevoice_ci.mirrors import Redirects
+from vibevoice_ci.core import redirects
+from vibevoice_ci.core.pins import TOOLS, parse_pin
+from vibevoice_ci.core.redirects import Redirects
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "a" * 64
@@ -69,24 +66,17 @@ def test_a_download_reaches_the_builds_as_its_build_argument() -> None:
 
 def test_each_download_is_a_build_argument_of_the_tts_dockerfile() -> None:
     text = (ROOT / "Dockerfile.tts").read_text(encoding="utf-8")
-    for argument in mirrors.DOWNLOADS.values():
+    for argument in redirects.DOWNLOADS.values():
         assert re.search(rf"^ARG {argument}=\S+$", text, re.MULTILINE), argument
 
 
 def test_the_bases_defaults_are_the_dockerfiles() -> None:
-    for argument, default in mirrors.BASES.values():
+    for argument, default in redirects.BASES.values():
         for dockerfile in ("Dockerfile.tts", "Dockerfile.agent"):
             text = (ROOT / dockerfile).read_text(encoding="utf-8")
             found = re.findall(rf"^ARG {argument}=(\S+)$", text, re.MULTILINE)
             assert found in ([], [default]), (dockerfile, argument)
-    assert set(mirrors.NAMES) == {*TOOLS, "base", "cuda-base"}
-
-
-def test_encoding_for_the_concerns_loses_nothing() -> None:
-    redirects = Redirects.parse(
-        ["docker.io=localhost:5000"], ["helm=localhost:5000/helm:x"], ["vibevoice-source=http://h/v.tar.gz"]
-    )
-    assert Redirects.decode(redirects.encode()) == redirects
+    assert set(redirects.NAMES) == {*TOOLS, "base", "cuda-base"}
 
 
 def test_a_tool_image_is_pulled_from_the_mirror_but_keeps_its_pin() -> None:

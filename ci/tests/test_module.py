@@ -77,7 +77,7 @@ def test_the_module_api_is_exactly_these_functions(recording: Recording) -> None
     } == {
         "Services": {"tts", "agent"},
         "SupplyChain": {"audit", "audit_report", "scan", "sbom", "security_report", "scan_images"},
-        "Release": {"run", "sign", "attest", "verify"},
+        "Release": {"publish", "run", "sign", "attest", "verify"},
         "Chart": {"lint", "tests", "template", "cluster_test"},
         "Benchmark": {"gate", "report", "summary"},
         "Suite": {

@@ -7,23 +7,23 @@ from __future__ import annotations
 import re
 
 import pytest
-from vibevoice_ci import images
+from vibevoice_ci.core import pins
 
 from tests.support.tools import ROOT
 
 
-@pytest.mark.parametrize("tool", images.TOOLS)
+@pytest.mark.parametrize("tool", pins.TOOLS)
 def test_every_tool_image_is_pinned_by_a_well_formed_digest(tool: str) -> None:
-    text = (ROOT / images.pin_path(tool)).read_text(encoding="utf-8")
-    pin = images.parse_pin(tool, text)
+    text = (ROOT / pins.pin_path(tool)).read_text(encoding="utf-8")
+    pin = pins.parse_pin(tool, text)
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", pin.digest)
     assert pin.reference == f"{pin.repository}:{pin.tag}@{pin.digest}"
     assert "Digest" in text or "digest" in text, "say where the digest came from"
 
 
 def test_the_tool_folders_are_exactly_the_known_tools() -> None:
-    folders = {path.name for path in (ROOT / images.IMAGES_DIR).iterdir() if path.is_dir()}
-    assert folders == set(images.TOOLS)
+    folders = {path.name for path in (ROOT / pins.IMAGES_DIR).iterdir() if path.is_dir()}
+    assert folders == set(pins.TOOLS)
 
 
 @pytest.mark.parametrize(
@@ -38,4 +38,4 @@ def test_the_tool_folders_are_exactly_the_known_tools() -> None:
 )
 def test_an_unpinned_tool_image_is_refused(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        images.parse_pin("python", text)
+        pins.parse_pin("python", text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from recording_engine.harness import SHA, VALUES
 from recording_engine.objects import Exec
 from recording_engine.recording import Recording
-from vibevoice_ci import cosign
+from vibevoice_ci.release import cosign
 
 
 def execs(recording: Recording, path: str, *prefix: str) -> list[Exec]:

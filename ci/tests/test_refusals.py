@@ -14,7 +14,8 @@ import dagger
 import pytest
 from dagger import dag
 from vibevoice_ci.main import Vibevoice
-from vibevoice_ci.release import MissingCredentials, Release
+from vibevoice_ci.release.identity import MissingCredentials
+from vibevoice_ci.release.object import Release
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 SOURCE = dag.directory().with_new_file("marker", "the repository")

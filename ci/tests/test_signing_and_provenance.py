@@ -16,11 +16,9 @@ from typing import Any
 
 import pytest
 from dagger import dag
-from dagger_query import args_of
-from vibevoice_ci import cosign, provenance, supply_chain
-from vibevoice_ci.images import ImagePin, parse_pin
-
-from tests.support.tools import ROOT
+from vibevoice_ci.core.pins import ImagePin, parse_pin
+from vibevoice_ci.release import cosign, provenance
+from vibevoice_ci.release.identity import Signer
 
 DIGEST = "sha256:" + "ab" * 32
 TTS = f"ghcr.io/owner/project/vibevoice-tts:sha-0123456@{DIGEST}"
@@ -313,25 +311,11 @@ def test_the_cuda_image_is_attested_for_the_one_platform_it_is_built_for() -> No
     assert len(provenance.attestations(with_cuda, "/e", "tts")) == 5  # the CPU build: both platforms
 
 
-def test_the_base_images_are_the_dockerfiles_base_image_defaults(repo_dockerfiles: list[str]) -> None:
-    # a pin by digest may follow the tag; the shipped stages start from the Python image
-    assert [image.split("@")[0] for image in provenance.base_images(repo_dockerfiles)] == ["python:3.12-slim"]
-    with_cuda = provenance.base_images(
-        repo_dockerfiles, (*provenance.BASE_IMAGE_ARGS, provenance.CUDA_IMAGE_ARG)
-    )
-    assert [image.split("@")[0].split(":")[0] for image in with_cuda] == ["python", "nvidia/cuda"]
-
-
 def test_the_evidence_folder_is_the_release_image_named_by_repository_and_tag() -> None:
     assert provenance.folder_of(TTS) == "tts"
     assert provenance.folder_of(TTS.replace(":sha-0123456@", ":1.2.3-cuda@")) == "tts-cuda"
     assert provenance.folder_of(TTS.replace(":sha-0123456@", "@")) == "tts"  # no tag: the shipped one
     assert provenance.folder_of(TTS.replace("vibevoice-tts:", "vibevoice-agent:")) == "agent"
-
-
-@pytest.fixture
-def repo_dockerfiles() -> list[str]:
-    return [(ROOT / name).read_text(encoding="utf-8") for name in ("Dockerfile.tts", "Dockerfile.agent")]
 
 
 def test_pins_are_read_with_their_registry() -> None:
@@ -344,17 +328,13 @@ def test_pins_are_read_with_their_registry() -> None:
 
 def test_without_the_transparency_log_cosign_signs_and_verifies_with_a_key_and_no_network() -> None:
     # Found on an offline engine: cosign v3 fetched Sigstore's signing config even to sign with a key.
+    # The environment is cosign's whether it signs or only verifies (release: signing.cosign_env).
     key = dag.set_secret("offline-key", "-----BEGIN-----")
-    env = supply_chain.cosign_env(COSIGN, supply_chain.Signer(key=key), tlog=False)
-    variables = {args["name"]: args["value"] for args in args_of(env, "withEnvVariable")}
-    assert cosign.NO_TLOG_ENV.items() <= variables.items()
-    verifier = supply_chain.cosign_env(COSIGN, tlog=False)  # verify: no signer
-    assert "COSIGN_INSECURE_IGNORE_TLOG" in {args["name"] for args in args_of(verifier, "withEnvVariable")}
-    assert "COSIGN_TLOG_UPLOAD" not in {
-        args["name"] for args in args_of(supply_chain.cosign_env(COSIGN), "withEnvVariable")
-    }
+    assert cosign.NO_TLOG_ENV.items() <= Signer(key=key, tlog=False).environment().items()
+    assert "COSIGN_INSECURE_IGNORE_TLOG" in Signer(tlog=False).environment()
+    assert not cosign.NO_TLOG_ENV.keys() & Signer(key=key).environment().keys()
     with pytest.raises(ValueError, match="goes with --key"):
-        supply_chain.cosign_env(COSIGN, supply_chain.Signer(id_token=key), tlog=False)
+        Signer(id_token=key, tlog=False).check()
 
 
 @pytest.mark.parametrize(
@@ -367,6 +347,6 @@ def test_without_the_transparency_log_cosign_signs_and_verifies_with_a_key_and_n
     ],
 )
 def test_the_signing_identity_must_be_exactly_one(signer: dict[str, str], message: str) -> None:
-    secrets = {name: dag.set_secret(name, value) for name, value in signer.items()}
+    secrets: dict[str, Any] = {name: dag.set_secret(name, value) for name, value in signer.items()}
     with pytest.raises(ValueError, match=message):
-        supply_chain.Signer(**secrets).check()
+        Signer(**secrets).check()

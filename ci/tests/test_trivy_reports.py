@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from supply_chain_support import DEBIAN_WITH_JINJA2, FIXTURES, LEAKED_KEY, image_archive
-from vibevoice_ci import trivy
+from vibevoice_ci.supply_chain import trivy
 
 from tests.support.tools import require_tool
 
