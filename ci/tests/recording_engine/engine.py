@@ -118,7 +118,12 @@ class Engine:
         # The ID is how it was made (what the engine runs to get it); the key is what its cache would
         # key it by (a directory's or a file's content), so two equal files stay two objects.
         made = digest(
-            type_name, op, parent.id if parent else "", _identities(args), [o.id for o in extra], key
+            type_name,
+            op,
+            parent.id if parent else "",
+            _replaced(args, lambda obj: obj.id),
+            [o.id for o in extra],
+            key,
         )
         key = key or digest(type_name, op, parent.key if parent else "", _plain(args))
         ident = f"{type_name}:{made[:40]}"
@@ -303,26 +308,20 @@ def _objects(value: Any) -> list[Obj]:
     return [obj for item in _items(value) for obj in _objects(item)]
 
 
-def _identities(value: Any) -> Any:
-    """An argument with each object replaced by its ID."""
+def _replaced(value: Any, by: Callable[[Obj], str]) -> Any:
+    """An argument with each object replaced by `by(object)` (its ID, or its key)."""
     if isinstance(value, Obj):
-        return value.id
+        return by(value)
     if isinstance(value, dict):
-        return {key: _identities(item) for key, item in cast("dict[str, Any]", value).items()}
+        return {key: _replaced(item, by) for key, item in cast("dict[str, Any]", value).items()}
     if isinstance(value, list | tuple):
-        return [_identities(item) for item in _items(value)]
+        return [_replaced(item, by) for item in _items(value)]
     return value
 
 
 def _plain(value: Any) -> Any:
-    """An argument with each object replaced by its key."""
-    if isinstance(value, Obj):
-        return value.key
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in cast("dict[str, Any]", value).items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in _items(value)]
-    return value
+    """An argument with each object replaced by its key (what a cache would key it by)."""
+    return _replaced(value, lambda obj: obj.key)
 
 
 def _history(obj: Obj) -> list[tuple[str, dict[str, Any]]]:
@@ -617,44 +616,37 @@ def _with_workdir(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
     return _with(engine, parent, "withWorkdir", args, workdir=args["path"])
 
 
-@handles("Container", "withEnvVariable")
-def _with_env(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
-    state = _container(parent)
-    return _with(engine, parent, "withEnvVariable", args, env={**state.env, args["name"]: args["value"]})
+def _adding(op: str, field: str, entry: Callable[[dict[str, Any]], tuple[str, Any]]) -> Handler:
+    """A `with*` field that adds one entry to one of the container's tables."""
+
+    def handler(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
+        key, value = entry(args)
+        table: dict[str, Any] = getattr(_container(parent), field)
+        return _with(engine, parent, op, args, **{field: {**table, key: value}})
+
+    return handler
 
 
-@handles("Container", "withSecretVariable")
-def _with_secret_variable(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
-    state = _container(parent)
-    secrets = {**state.secret_env, args["name"]: str(args["secret"].state)}
-    return _with(engine, parent, "withSecretVariable", args, secret_env=secrets)
+def _cache(args: dict[str, Any]) -> tuple[str, str]:
+    return args["path"], f"cache:{args['cache'].state}:{args.get('sharing') or 'SHARED'}"
 
 
-@handles("Container", "withMountedSecret")
-def _with_mounted_secret(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
-    state = _container(parent)
-    mounts = {**state.mounts, args["path"]: f"secret:{args['source'].state}"}
-    return _with(engine, parent, "withMountedSecret", args, mounts=mounts)
-
-
-@handles("Container", "withMountedCache")
-def _with_mounted_cache(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
-    state = _container(parent)
-    sharing = args.get("sharing") or "SHARED"
-    mounts = {**state.mounts, args["path"]: f"cache:{args['cache'].state}:{sharing}"}
-    return _with(engine, parent, "withMountedCache", args, mounts=mounts)
-
-
-@handles("Container", "withMountedTemp")
-def _with_mounted_temp(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
-    state = _container(parent)
-    return _with(engine, parent, "withMountedTemp", args, mounts={**state.mounts, args["path"]: "temp"})
-
-
-@handles("Container", "withDirectory", "withMountedDirectory", "withFile", "withMountedFile")
-def _with_input(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
-    state = _container(parent)
-    return _with(engine, parent, "withInput", args, inputs={**state.inputs, args["path"]: args["source"]})
+_TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], tuple[str, Any]]]] = {
+    "withEnvVariable": ("env", lambda args: (args["name"], args["value"])),
+    "withSecretVariable": ("secret_env", lambda args: (args["name"], str(args["secret"].state))),
+    "withMountedSecret": ("mounts", lambda args: (args["path"], f"secret:{args['source'].state}")),
+    "withMountedCache": ("mounts", _cache),
+    "withMountedTemp": ("mounts", lambda args: (args["path"], "temp")),
+    "withDirectory": ("inputs", lambda args: (args["path"], args["source"])),
+    "withMountedDirectory": ("inputs", lambda args: (args["path"], args["source"])),
+    "withFile": ("inputs", lambda args: (args["path"], args["source"])),
+    "withMountedFile": ("inputs", lambda args: (args["path"], args["source"])),
+    "withServiceBinding": ("services", lambda args: (args["alias"], args["service"])),
+    "withLabel": ("labels", lambda args: (args["name"], args["value"])),
+    "withAnnotation": ("labels", lambda args: (args["name"], args["value"])),
+}
+for _op, (_field, _entry) in _TABLES.items():
+    HANDLERS[("Container", _op)] = _adding(_op, _field, _entry)
 
 
 @handles("Container", "withNewFile")
@@ -662,24 +654,6 @@ def _with_new_file(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
     state = _container(parent)
     made = engine.file(FileEntry.of(args["contents"].encode()), "newFile", {}, None)
     return _with(engine, parent, "withNewFile", args, inputs={**state.inputs, args["path"]: made})
-
-
-@handles("Container", "withServiceBinding")
-def _with_service(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
-    state = _container(parent)
-    return _with(
-        engine,
-        parent,
-        "withServiceBinding",
-        args,
-        services={**state.services, args["alias"]: args["service"]},
-    )
-
-
-@handles("Container", "withLabel", "withAnnotation")
-def _with_label(engine: Engine, parent: Obj, args: dict[str, Any]) -> Obj:
-    state = _container(parent)
-    return _with(engine, parent, "withLabel", args, labels={**state.labels, args["name"]: args["value"]})
 
 
 @handles("Container", "withExec")
