@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from supply_chain_support import JINJA2_HIGH, osv_server, wheel
-from vibevoice_ci import audit
+from vibevoice_ci.supply_chain import audit
 
 from tests.support.tools import require_tool
 

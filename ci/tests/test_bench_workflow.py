@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 from test_workflows import WORKFLOWS, load
-from vibevoice_ci.benchmark import Benchmark
-from vibevoice_ci.gpu_smoke import Gpu
+from vibevoice_ci.benchmark.object import Benchmark
+from vibevoice_ci.gpu.object import Gpu
 from vibevoice_ci.main import Vibevoice
 
 from tests.support.tools import require_tool

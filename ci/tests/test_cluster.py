@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from vibevoice_ci import cluster, commands, helm, images
+from vibevoice_ci.chart import cluster, helm
+from vibevoice_ci.core import pins
 
 from tests.chart.chart import CHART, Rendered, run_helm
 from tests.support.tools import ROOT, require_tool
@@ -41,8 +42,8 @@ esac
 """
 
 
-def pinned(tool: str) -> images.ImagePin:
-    return images.parse_pin(tool, (ROOT / images.pin_path(tool)).read_text(encoding="utf-8"))
+def pinned(tool: str) -> pins.ImagePin:
+    return pins.parse_pin(tool, (ROOT / pins.pin_path(tool)).read_text(encoding="utf-8"))
 
 
 def chart_floor() -> tuple[int, ...]:
@@ -113,92 +114,6 @@ def test_the_client_keeps_kubectls_and_helms_files_together() -> None:
 # -- command lines ---------------------------------------------------------------------------------
 
 
-def test_k3s_serves_a_single_node_reachable_as_k3s() -> None:
-    argv = cluster.k3s_server("/run/vibevoice-k3s/0123456789ab/kubeconfig.yaml")
-    assert argv[:5] == [
-        "sh",
-        "-c",
-        cluster.START_K3S,
-        "k3s-start",
-        "/run/vibevoice-k3s/0123456789ab/kubeconfig.yaml",
-    ]
-    assert argv[5:] == [
-        "k3s",
-        "server",
-        "--disable=traefik",
-        "--disable=servicelb",
-        "--disable=metrics-server",
-        "--disable=local-storage",
-        "--egress-selector-mode=disabled",
-        "--tls-san=k3s",
-    ]
-
-
-def test_wait_for_cluster_points_the_client_at_k3s() -> None:
-    assert cluster.wait_for_cluster("/run/x/kubeconfig.yaml", deadline_s=300) == [
-        "sh",
-        "-c",
-        cluster.WAIT_FOR_CLUSTER,
-        "wait-for-cluster",
-        "/run/x/kubeconfig.yaml",
-        cluster.CLIENT_KUBECONFIG,
-        "https://k3s:6443",
-        "300",
-    ]
-    with pytest.raises(ValueError, match="must be positive"):
-        cluster.wait_for_cluster("/run/x/kubeconfig.yaml", deadline_s=0)
-
-
-def test_the_smoke_runs_in_a_pod_labelled_as_the_charts_test() -> None:
-    image = cluster.cluster_image("tts", DIGEST_TTS)
-    assert cluster.smoke_pod(namespace="vibevoice", release="vibevoice", image=image) == [
-        "kubectl",
-        "run",
-        "vibevoice-smoke",
-        "--namespace=vibevoice",
-        f"--image={image}",
-        "--image-pull-policy=IfNotPresent",
-        "--restart=Never",
-        "--labels=app.kubernetes.io/component=test,app.kubernetes.io/instance=vibevoice,"
-        "app.kubernetes.io/name=vibevoice",
-        "--attach",
-        "--rm",
-        "--quiet",
-        "--pod-running-timeout=300s",
-        "--command",
-        "--",
-        *commands.smoke("http://vibevoice-tts:8000", "http://vibevoice-agent:8080"),
-    ]
-
-
-def test_the_steps_install_the_cpu_values_with_both_images_by_digest() -> None:
-    steps = cluster.cluster_steps(RUN, DIGESTS)
-    assert [name for name, _ in steps] == [
-        "cluster ready",
-        "helm upgrade --install",
-        "helm test",
-        "vibevoice-smoke in the cluster",
-    ]
-    argvs = dict(steps)
-    assert argvs["cluster ready"] == cluster.wait_for_cluster(cluster.kubeconfig_source(RUN), deadline_s=300)
-    assert argvs["helm upgrade --install"] == helm.helm_upgrade_install(
-        "vibevoice",
-        "/chart",
-        namespace="vibevoice",
-        values_files=["/chart/ci/cpu-values.yaml"],
-        set_strings={
-            "imageRegistry": "registry:5000",
-            "tts.image.digest": DIGEST_TTS,
-            "agent.image.digest": DIGEST_AGENT,
-        },
-        timeout_s=600,
-    )
-    assert argvs["helm test"] == helm.helm_test("vibevoice", namespace="vibevoice", timeout_s=300)
-    assert argvs["vibevoice-smoke in the cluster"] == cluster.smoke_pod(
-        namespace="vibevoice", release="vibevoice", image=f"registry:5000/vibevoice-tts@{DIGEST_TTS}"
-    )
-
-
 def test_the_steps_need_both_digests() -> None:
     with pytest.raises(KeyError):
         cluster.cluster_steps(RUN, {"agent": DIGEST_AGENT})
@@ -221,17 +136,6 @@ def test_a_failure_names_the_step_and_carries_the_cluster_state() -> None:
         "--- the cluster at that moment",
         "--- kubectl get nodes",
         "k3s Ready",
-    ]
-
-
-def test_diagnostics_look_at_the_release_namespace() -> None:
-    assert cluster.diagnostics(namespace="vibevoice", release="vibevoice") == [
-        "sh",
-        "-c",
-        cluster.DIAGNOSTICS,
-        "diagnostics",
-        "vibevoice",
-        "vibevoice",
     ]
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from vibevoice_ci import commands
+from vibevoice_ci.core import commands
 
 from tests.support.processes import Service, free_port, running
 from tests.support.tools import ROOT, require_tool
@@ -46,52 +46,6 @@ def junit_cases(report: Path) -> list[tuple[str, bool]]:
 
 
 # -- the command lines ---------------------------------------------------------------------------
-
-
-def test_lint_covers_the_product_its_tests_and_the_pipeline() -> None:
-    assert commands.ruff_check() == [
-        "ruff", "check", "--no-cache", "src", "tests", "ci", "scripts", "infra/k8s/charts/vibevoice/files"
-    ]  # fmt: skip
-    assert commands.ruff_format_check()[:4] == ["ruff", "format", "--check", "--no-cache"]
-    assert commands.ruff_format_check()[4:] == list(commands.LINT_PATHS)
-
-
-def test_pip_install_is_quiet_about_root_and_needs_something_to_install() -> None:
-    assert commands.pip_install(["ruff==1.0"]) == [
-        "python3",
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--root-user-action=ignore",
-        "ruff==1.0",
-    ]
-    with pytest.raises(ValueError, match="nothing to install"):
-        commands.pip_install([])
-
-
-def test_pytest_deselects_what_the_pipeline_runs_itself_and_writes_junit() -> None:
-    assert commands.pytest() == [
-        "python3",
-        "-m",
-        "pytest",
-        "-m",
-        "not container and not slow and not model",
-        "--junitxml=/tmp/reports/junit.xml",
-        "-p",
-        "no:cacheprovider",
-        "tests",
-    ]
-
-
-def test_smoke_checks_both_services() -> None:
-    assert commands.smoke("http://tts:8000", "http://agent:8080") == [
-        "vibevoice-smoke",
-        "--tts-url",
-        "http://tts:8000",
-        "--agent-url",
-        "http://agent:8080",
-    ]
 
 
 def test_the_lint_container_installs_the_ruff_this_venv_runs() -> None:

@@ -1,9 +1,7 @@
-"""What `dagger call ci` adds to the images' own tests, so that it checks everything `make test` does.
-
-pyright (both configurations) and ci/tests in the repository's dev environment, the chart tests with
-the pinned helm, the model tests in the TTS image's test-model stage, and the container checks over
-the images the engine built; and the pip cache's round trip through a CI cache. The queries are read
-without an engine (dagger_query.py); the command lines and the check scripts run here for real.
+"""What `dagger call ci` adds to the images' own tests, so that it checks everything `make test` does:
+the suites it runs outside the images, the requirement files and commit time its containers make,
+the container checks' scripts (run here against real processes), and the Dockerfiles' promises that
+a code change reinstalls nothing. That `ci` runs every check is test_invariants'.
 """
 
 from __future__ import annotations
@@ -16,24 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from dagger import dag
-from dagger_query import args_of, chain, execs, fields, only
-from vibevoice_ci import artifacts, commands, container_checks, devenv, toolchain
-from vibevoice_ci.images import ImagePin
-from vibevoice_ci.main import Vibevoice
-from vibevoice_ci.metadata import commit_time
+from vibevoice_ci.core import commands, toolchain
+from vibevoice_ci.core.metadata import commit_time
+from vibevoice_ci.images import check_scripts
 
 from tests.support.processes import free_port
 from tests.support.tools import ROOT, require_tool
-
-SOURCE = dag.directory().with_new_file("marker", "the repository")
-PYTHON = ImagePin("python", "python", "3.12-slim", "sha256:" + "1" * 64)
-PINS = {
-    "python": PYTHON,
-    "helm": ImagePin("helm", "alpine/helm", "3.19.0", "sha256:" + "2" * 64),
-    "cosign": ImagePin("cosign", "gcr.io/projectsigstore/cosign", "v3.0.6", "sha256:" + "3" * 64),
-    "registry": ImagePin("registry", "registry", "2", "sha256:" + "4" * 64),
-}
 
 
 def run(argv: Sequence[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -41,45 +27,6 @@ def run(argv: Sequence[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[st
 
 
 # -- the dev environment: pyright, ci/tests, the chart tests ---------------------------------------------
-
-
-def test_the_dev_env_installs_the_requirements_before_the_source_and_the_packages_after() -> None:
-    env = devenv.dev_env(PINS, SOURCE)
-    assert only(env, "from") == {"address": PYTHON.reference}
-    assert execs(env) == [
-        commands.apt_install(devenv.SYSTEM_TOOLS),
-        commands.venv(devenv.VENV),
-        commands.requirement_files(f"{devenv.REQUIREMENTS}/generate.py", devenv.REQUIREMENTS),
-        commands.pip_install(
-            ["--requirement", "/requirements/runtime.txt", "--requirement", "/requirements/extra-dev.txt"]
-        ),
-        commands.pip_install(["--no-deps", "--editable", ".", "--editable", "ci"]),
-    ]
-    order = fields(env)
-    source_at = next(i for i, call in enumerate(chain(env)) if call.args.get("source") == SOURCE)
-    assert order.index("withExec") < source_at < len(order) - order[::-1].index("withExec") - 1
-    # helm, cosign and the registry are the pinned images' own binaries, where the tests look for them
-    wanted = {path for _, _, path in devenv.BINARIES}
-    files = [args for args in args_of(env, "withFile") if args["path"] in wanted]
-    assert {args["path"]: only(args["source"], "from")["address"] for args in files} == {
-        "/usr/local/bin/helm": PINS["helm"].reference,
-        "/usr/local/bin/cosign": PINS["cosign"].reference,
-        "/usr/local/bin/docker-registry": PINS["registry"].reference,
-    }
-    cache = only(env, "withMountedCache")
-    assert only(cache["cache"], "cacheVolume") == {"key": toolchain.PIP_CACHE_VOLUME}
-    variables = {args["name"]: args["value"] for args in args_of(env, "withEnvVariable")}
-    assert variables["CI"] == "true"  # a missing tool fails the suite instead of skipping it
-    assert variables["PATH"].startswith(f"{devenv.VENV}/bin:")
-
-
-def test_pyright_runs_both_configurations() -> None:
-    assert [commands.pyright(project) for project in commands.PYRIGHT_PROJECTS] == [
-        ["pyright", "--project", "."],
-        ["pyright", "--project", "ci"],
-    ]
-    assert (ROOT / "pyproject.toml").is_file()
-    assert (ROOT / "ci" / "pyproject.toml").is_file()
 
 
 def test_the_suites_are_the_ones_make_test_runs() -> None:
@@ -122,30 +69,6 @@ def test_the_commit_time_command_gives_what_created_takes(tmp_path: Path) -> Non
     assert commit_time(result.stdout.strip()) == "2024-05-01T10:00:00Z"
 
 
-def test_the_model_tests_run_in_the_tts_test_model_stage_on_the_engines_platform() -> None:
-    run_ = Vibevoice(source=SOURCE).suite().model_tests()
-    build = only(run_, "dockerBuild")
-    assert (build["dockerfile"], build["target"]) == ("Dockerfile.tts", "test-model")
-    assert {"name": "TEST_DEPS", "value": "model-deps"} in build["buildArgs"]  # torch before the project
-    assert "platform" not in build
-    assert execs(run_) == [commands.pytest(markers="model")]
-
-
-def test_the_realtime_model_tests_run_in_the_cuda_images_test_stage_as_it_selects_them() -> None:
-    # What a release checks before it publishes the CUDA image: the stage's own entrypoint (it keeps
-    # the image's model settings out of the tests) and its own selection of tests.
-    run_ = Vibevoice(source=SOURCE).suite().cuda_model_tests()
-    build = only(run_, "dockerBuild")
-    assert (build["dockerfile"], build["target"], build["platform"]) == (
-        "Dockerfile.tts",
-        "test-cuda",
-        "linux/amd64",
-    )
-    assert only(run_, "withExec") == {"args": [], "useEntrypoint": True}
-    dockerfile = (ROOT / "Dockerfile.tts").read_text(encoding="utf-8")
-    assert "FROM cuda AS test-cuda" in dockerfile
-
-
 def test_the_repository_tests_run_in_the_dev_environment_not_in_the_images() -> None:
     dockerignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     assert all(path in dockerignore for path in commands.REPOSITORY_TESTS)
@@ -176,16 +99,6 @@ def test_no_test_the_images_run_reads_a_file_they_do_not_carry() -> None:
     assert readers == [], "run these from the dev environment (REPOSITORY_TESTS) and .dockerignore them"
 
 
-def test_the_ci_runs_every_suite_of_make_test() -> None:
-    pipeline = Vibevoice(source=SOURCE)
-    names = [name for name, _ in (*pipeline.suite().steps(), *pipeline.chart().steps())]
-    names += [name for name, _ in pipeline.image_checks().steps()]
-    assert names == [
-        "typecheck", "pipeline tests", "repository tests", "model tests", "chart lint", "chart tests",
-        "non-root", "read-only root", "healthy", "no build leftovers",
-    ]  # fmt: skip
-
-
 # -- the container checks: their scripts, run here --------------------------------------------------------
 
 
@@ -194,7 +107,7 @@ def test_nothing_but_tmp_is_writable_is_what_the_check_looks_for(tmp_path: Path)
     (tmp_path / "allowed" / "scratch").write_text("x")
     (tmp_path / "leak").write_text("x")
     (tmp_path / "lock").symlink_to(tmp_path / "allowed")  # as Debian's /var/lock -> /run/lock
-    argv = container_checks.writable_outside([str(tmp_path / "allowed")])
+    argv = check_scripts.writable_outside([str(tmp_path / "allowed")])
     script = argv[-1].replace("find / -xdev", f"find {tmp_path}")
     found = run([*argv[:-1], script]).stdout.split()
     assert str(tmp_path / "leak") in found
@@ -207,7 +120,7 @@ def test_the_leftovers_script_names_a_compiler_it_finds(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
     result = subprocess.run(
-        container_checks.leftovers(),
+        check_scripts.leftovers(),
         env={**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"},
         capture_output=True,
         text=True,
@@ -222,14 +135,14 @@ def probe(port: int) -> list[str]:
     """A HEALTHCHECK like the images': python, no proxy, /ready on loopback."""
     url = f"http://127.0.0.1:{port}/"
     code = f"import urllib.request as r; r.build_opener(r.ProxyHandler({{}})).open({url!r}, timeout=2)"
-    return container_checks.healthcheck_command([sys.executable, "-c", code], shell=False)
+    return check_scripts.healthcheck_command([sys.executable, "-c", code], shell=False)
 
 
 def test_healthy_starts_the_entrypoint_and_waits_for_its_healthcheck(tmp_path: Path) -> None:
     port = free_port()
     entrypoint = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
     result = subprocess.run(
-        container_checks.healthy(entrypoint, probe(port)),
+        check_scripts.healthy(entrypoint, probe(port)),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -243,9 +156,7 @@ def test_healthy_starts_the_entrypoint_and_waits_for_its_healthcheck(tmp_path: P
 def test_healthy_fails_when_the_healthcheck_never_passes(tmp_path: Path) -> None:
     port = free_port()
     result = subprocess.run(
-        container_checks.healthy(
-            [sys.executable, "-c", "import time; time.sleep(30)"], probe(port), attempts=2
-        ),
+        check_scripts.healthy([sys.executable, "-c", "import time; time.sleep(30)"], probe(port), attempts=2),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -257,44 +168,19 @@ def test_healthy_fails_when_the_healthcheck_never_passes(tmp_path: Path) -> None
 
 
 def test_a_shell_healthcheck_runs_through_sh() -> None:
-    assert container_checks.healthcheck_command(["curl -f localhost || exit 1"], shell=True) == [  # noqa: S604
+    assert check_scripts.healthcheck_command(["curl -f localhost || exit 1"], shell=True) == [  # noqa: S604
         "sh",
         "-c",
         "curl -f localhost || exit 1",
     ]
     with pytest.raises(ValueError, match="no entrypoint or no HEALTHCHECK"):
-        container_checks.healthy([], ["true"])
+        check_scripts.healthy([], ["true"])
 
 
 # -- the pip cache's round trip ------------------------------------------------------------------------
 
 
 BUILDS_CACHE_MOUNT = f"--mount=type=cache,id={toolchain.PIP_CACHE_ID},target={toolchain.PIP_CACHE_PATH}"
-
-
-def test_the_seed_copies_a_restored_cache_into_both_pip_caches() -> None:
-    restored = dag.directory().with_new_file("http-v2/x", "cached")
-    module, builds = artifacts.pip_cache_seeded(PYTHON, restored, "t1")
-    cache = only(module, "withMountedCache")
-    assert cache["path"] == toolchain.PIP_CACHE_PATH
-    assert only(cache["cache"], "cacheVolume") == {"key": toolchain.PIP_CACHE_VOLUME}
-    assert only(module, "withMountedDirectory") == {"path": artifacts.SEED_PATH, "source": restored}
-    assert execs(module) == [["cp", "-a", f"{artifacts.SEED_PATH}/.", toolchain.PIP_CACHE_PATH]]
-    # The image builds' cache is reached only as the product's Dockerfiles reach it: by a cache mount
-    # with the same id, in a Dockerfile (a module's cache_volume is another volume: toolchain.py).
-    dockerfile = only(builds, "withNewFile")["contents"]
-    assert BUILDS_CACHE_MOUNT in dockerfile
-    assert f"cp -a {artifacts.SEED_PATH}/. {toolchain.PIP_CACHE_PATH}" in dockerfile
-    assert only(builds, "withDirectory") == {"path": "seed", "source": restored}
-
-
-def test_each_snapshot_copies_both_caches_as_they_are_then() -> None:
-    first, second = artifacts.pip_cache_snapshot(PYTHON, "t1"), artifacts.pip_cache_snapshot(PYTHON, "t2")
-    module, builds = (merged["source"] for merged in args_of(first, "withDirectory"))
-    assert execs(module) == [["cp", "-a", f"{toolchain.PIP_CACHE_PATH}/.", artifacts.SNAPSHOT_PATH]]
-    assert BUILDS_CACHE_MOUNT in only(builds, "withNewFile")["contents"]
-    assert {"name": artifacts.SNAPSHOT_TIME, "value": "t1"} in only(builds, "dockerBuild")["buildArgs"]
-    assert chain(first) != chain(second)  # a later call is not served the first one's copy
 
 
 # Built by a release only (cuda's test stage): their installs after the project are not on ci's path.

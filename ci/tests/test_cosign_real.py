@@ -32,8 +32,9 @@ from typing import Any
 
 import pytest
 from supply_chain_support import DEBIAN_WITH_JINJA2, FIXTURES, image_archive
-from vibevoice_ci import cosign, provenance, trivy
-from vibevoice_ci.images import ImagePin, parse_pin, pin_path
+from vibevoice_ci.core.pins import ImagePin, parse_pin, pin_path
+from vibevoice_ci.release import cosign, provenance
+from vibevoice_ci.supply_chain import trivy
 
 from tests.support.registry import loopback_registry, oci_index, push
 from tests.support.tools import ROOT, require_tool

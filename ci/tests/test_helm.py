@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from vibevoice_ci import cluster, helm, images
+from vibevoice_ci.chart import cluster, helm
+from vibevoice_ci.core import pins
 
 from tests.chart.chart import CHART, helm_env
 from tests.support.processes import free_port
@@ -34,8 +35,8 @@ def ci_entries(chart: Path = CHART) -> list[str]:
 
 def pinned_kube_version() -> str:
     """The Kubernetes version of the k3s image the cluster test runs (ci/images/k3s/Dockerfile)."""
-    dockerfile = (ROOT / images.pin_path("k3s")).read_text(encoding="utf-8")
-    return cluster.kube_version(images.parse_pin("k3s", dockerfile).tag)
+    dockerfile = (ROOT / pins.pin_path("k3s")).read_text(encoding="utf-8")
+    return cluster.kube_version(pins.parse_pin("k3s", dockerfile).tag)
 
 
 @pytest.fixture(scope="module")
@@ -103,90 +104,6 @@ def test_the_chart_has_the_values_sets_the_pipeline_checks() -> None:
     assert Path(helm.cluster_values_file(str(CHART))).is_file()
 
 
-def test_helm_lint_is_strict() -> None:
-    assert helm.helm_lint("/chart", ["/chart/ci/cpu-values.yaml"]) == [
-        "helm",
-        "lint",
-        "--strict",
-        "/chart",
-        "--values",
-        "/chart/ci/cpu-values.yaml",
-    ]
-    assert helm.helm_lint("/chart") == ["helm", "lint", "--strict", "/chart"]
-
-
-def test_helm_template_renders_one_release_for_a_kubernetes_version() -> None:
-    argv = helm.helm_template(
-        "vibevoice",
-        "/chart",
-        namespace="voice",
-        values_files=["/chart/ci/cpu-values.yaml"],
-        set_strings={"imageRegistry": "registry:5000", "tts.image.tag": "1.2"},
-        kube_version="1.33.4",
-        output_dir="/rendered",
-    )
-    assert argv == [
-        "helm",
-        "template",
-        "vibevoice",
-        "/chart",
-        "--namespace",
-        "voice",
-        "--values",
-        "/chart/ci/cpu-values.yaml",
-        "--set-string",
-        "imageRegistry=registry:5000",
-        "--set-string",
-        "tts.image.tag=1.2",
-        "--kube-version",
-        "1.33.4",
-        "--output-dir",
-        "/rendered",
-    ]
-    assert helm.helm_template("r", "c", namespace="n") == ["helm", "template", "r", "c", "--namespace", "n"]
-
-
-def test_helm_upgrade_install_creates_the_namespace_and_waits() -> None:
-    argv = helm.helm_upgrade_install(
-        "vibevoice",
-        "/chart",
-        namespace="vibevoice",
-        values_files=["/chart/ci/cpu-values.yaml"],
-        set_strings={"imageRegistry": "registry:5000"},
-        timeout_s=600,
-    )
-    assert argv == [
-        "helm",
-        "upgrade",
-        "vibevoice",
-        "/chart",
-        "--install",
-        "--create-namespace",
-        "--namespace",
-        "vibevoice",
-        "--wait",
-        "--timeout",
-        "600s",
-        "--values",
-        "/chart/ci/cpu-values.yaml",
-        "--set-string",
-        "imageRegistry=registry:5000",
-    ]
-
-
-def test_helm_test_prints_the_test_pods_logs() -> None:
-    assert helm.helm_test("vibevoice", namespace="vibevoice", timeout_s=300) == [
-        "helm",
-        "test",
-        "vibevoice",
-        "--namespace",
-        "vibevoice",
-        "--logs",
-        "--timeout",
-        "300s",
-    ]
-
-
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -242,25 +159,6 @@ def test_image_overrides_refuse_bad_input(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         helm.image_overrides(registry, tag, digests)
-
-
-def test_lint_commands_lint_then_render_every_values_set() -> None:
-    commands = helm.lint_commands("/chart", ["cpu-values.yaml"], kube_version="1.33.4", output_dir="/out")
-    assert commands == [
-        helm.helm_lint("/chart"),
-        helm.helm_template(
-            "vibevoice", "/chart", namespace="vibevoice", kube_version="1.33.4", output_dir="/out/defaults"
-        ),
-        helm.helm_lint("/chart", ["/chart/ci/cpu-values.yaml"]),
-        helm.helm_template(
-            "vibevoice",
-            "/chart",
-            namespace="vibevoice",
-            values_files=["/chart/ci/cpu-values.yaml"],
-            kube_version="1.33.4",
-            output_dir="/out/cpu",
-        ),
-    ]
 
 
 # -- run for real ------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from vibevoice_ci.metadata import (
+from vibevoice_ci.core.metadata import (
     BuildInfo,
     build_args,
     build_info,

@@ -10,7 +10,7 @@ import dagger
 import pytest
 from dagger._exceptions import QueryErrorValue
 from gql import gql
-from vibevoice_ci.outcomes import (
+from vibevoice_ci.core.outcomes import (
     StepResult,
     StepsFailed,
     describe_failure,

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 from test_workflows import WORKFLOWS, job_permissions, load, steps, tool_run
-from vibevoice_ci import cosign, images
+from vibevoice_ci.core import pins
+from vibevoice_ci.release import cosign
 
 from tests.support.tools import ROOT, require_tool
 
@@ -120,7 +121,7 @@ def test_dependabot_updates_the_services_the_images_the_tool_pins_and_the_action
         assert update["schedule"]["interval"] == "weekly"
         assert update["groups"], f"{update['package-ecosystem']} updates are not grouped"
     assert updates["pip"]["directory"] == "/"  # the root pyproject.toml: the services
-    assert set(updates["docker"]["directories"]) == {"/", f"/{images.IMAGES_DIR}/*"}
+    assert set(updates["docker"]["directories"]) == {"/", f"/{pins.IMAGES_DIR}/*"}
 
 
 def test_dependabot_leaves_the_generated_sdk_alone() -> None:
@@ -130,13 +131,13 @@ def test_dependabot_leaves_the_generated_sdk_alone() -> None:
         for directory in [update.get("directory", ""), *update.get("directories", [])]
     ]
     assert not any(
-        directory.startswith("/ci") and not directory.startswith(f"/{images.IMAGES_DIR}")
+        directory.startswith("/ci") and not directory.startswith(f"/{pins.IMAGES_DIR}")
         for directory in directories
     )
 
 
-@pytest.mark.parametrize("tool", images.TOOLS)
+@pytest.mark.parametrize("tool", pins.TOOLS)
 def test_every_tool_pin_is_in_a_folder_dependabot_watches(tool: str) -> None:
     pattern = next(d for d in dependabot()["updates"][1]["directories"] if d.startswith("/ci"))
-    folder = "/" + str(Path(images.pin_path(tool)).parent)
+    folder = "/" + str(Path(pins.pin_path(tool)).parent)
     assert re.fullmatch(pattern.replace("*", "[^/]+"), folder)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from supply_chain_support import FIXTURES, JINJA2_HIGH, JINJA2_MODERATE, advisories
-from vibevoice_ci import allowlist, gates
-from vibevoice_ci.gates import Finding, Status
-from vibevoice_ci.severity import UNRATED, Rating, Severity, cvss_score, from_score, osv_rating
+from vibevoice_ci.supply_chain import allowlist, gates
+from vibevoice_ci.supply_chain.gates import Finding, Status
+from vibevoice_ci.supply_chain.severity import UNRATED, Rating, Severity, cvss_score, from_score, osv_rating
 
 TODAY = date(2026, 1, 20)
 

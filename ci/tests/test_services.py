@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from vibevoice_ci.services import (
+from vibevoice_ci.images.catalog import (
     AGENT,
     SERVICES,
     TEST_TARGET,

@@ -15,10 +15,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from vibevoice_ci import cosign, provenance
-from vibevoice_ci.images import ImagePin, parse_pin
-
-from tests.support.tools import ROOT
+from dagger import dag
+from vibevoice_ci.core.pins import ImagePin, parse_pin
+from vibevoice_ci.release import cosign, provenance
+from vibevoice_ci.release.identity import Signer
 
 DIGEST = "sha256:" + "ab" * 32
 TTS = f"ghcr.io/owner/project/vibevoice-tts:sha-0123456@{DIGEST}"
@@ -95,29 +95,6 @@ def test_values_cosign_cannot_carry_are_refused_before_signing(unsafe: str) -> N
         cosign.signature_annotations(
             sha=SHA, run_id="1", run_attempt="1", workflow_ref=unsafe, matrix=[("tts", "cpu", "linux/amd64")]
         )
-
-
-def test_keyless_signing_is_by_digest_recursive_and_has_no_secret_in_its_arguments() -> None:
-    command = cosign.sign(TTS, signed_annotations())
-    assert command[:4] == ["cosign", "sign", "--yes", "--recursive"]
-    assert command[-1] == cosign.by_digest(TTS)
-    assert "--key" not in command
-    pairs = [command[index + 1] for index, arg in enumerate(command) if arg == "-a"]
-    assert f"dev.vibevoice.git-sha={SHA}" in pairs
-    assert len(pairs) == len(signed_annotations())
-
-
-def test_key_signing_reads_the_key_from_the_mounted_file() -> None:
-    command = cosign.sign(TTS, {}, keyed=True)
-    assert command[command.index("--key") + 1] == cosign.KEY_PATH
-
-
-def test_attestations_name_their_type_and_predicate_file() -> None:
-    predicate = cosign.Predicate("slsaprovenance1", "/evidence/provenance.predicate.json")
-    assert cosign.attest(TTS, predicate) == [
-        "cosign", "attest", "--yes", "--type", "slsaprovenance1", "--predicate",
-        "/evidence/provenance.predicate.json", cosign.by_digest(TTS),
-    ]  # fmt: skip
 
 
 def test_the_registry_login_is_a_docker_config_never_an_argument() -> None:
@@ -334,15 +311,6 @@ def test_the_cuda_image_is_attested_for_the_one_platform_it_is_built_for() -> No
     assert len(provenance.attestations(with_cuda, "/e", "tts")) == 5  # the CPU build: both platforms
 
 
-def test_the_base_images_are_the_dockerfiles_base_image_defaults(repo_dockerfiles: list[str]) -> None:
-    # a pin by digest may follow the tag; the shipped stages start from the Python image
-    assert [image.split("@")[0] for image in provenance.base_images(repo_dockerfiles)] == ["python:3.12-slim"]
-    with_cuda = provenance.base_images(
-        repo_dockerfiles, (*provenance.BASE_IMAGE_ARGS, provenance.CUDA_IMAGE_ARG)
-    )
-    assert [image.split("@")[0].split(":")[0] for image in with_cuda] == ["python", "nvidia/cuda"]
-
-
 def test_the_evidence_folder_is_the_release_image_named_by_repository_and_tag() -> None:
     assert provenance.folder_of(TTS) == "tts"
     assert provenance.folder_of(TTS.replace(":sha-0123456@", ":1.2.3-cuda@")) == "tts-cuda"
@@ -350,11 +318,35 @@ def test_the_evidence_folder_is_the_release_image_named_by_repository_and_tag() 
     assert provenance.folder_of(TTS.replace("vibevoice-tts:", "vibevoice-agent:")) == "agent"
 
 
-@pytest.fixture
-def repo_dockerfiles() -> list[str]:
-    return [(ROOT / name).read_text(encoding="utf-8") for name in ("Dockerfile.tts", "Dockerfile.agent")]
-
-
 def test_pins_are_read_with_their_registry() -> None:
     assert isinstance(TRIVY, ImagePin)
     assert (TRIVY.registry, COSIGN.registry) == ("docker.io", "gcr.io")
+
+
+# -- who signs ---------------------------------------------------------------------------------
+
+
+def test_without_the_transparency_log_cosign_signs_and_verifies_with_a_key_and_no_network() -> None:
+    # Found on an offline engine: cosign v3 fetched Sigstore's signing config even to sign with a key.
+    # The environment is cosign's whether it signs or only verifies (release: signing.cosign_env).
+    key = dag.set_secret("offline-key", "-----BEGIN-----")
+    assert cosign.NO_TLOG_ENV.items() <= Signer(key=key, tlog=False).environment().items()
+    assert "COSIGN_INSECURE_IGNORE_TLOG" in Signer(tlog=False).environment()
+    assert not cosign.NO_TLOG_ENV.keys() & Signer(key=key).environment().keys()
+    with pytest.raises(ValueError, match="goes with --key"):
+        Signer(id_token=key, tlog=False).check()
+
+
+@pytest.mark.parametrize(
+    ("signer", "message"),
+    [
+        ({}, "exactly one of"),
+        ({"key": "k", "id_token": "t"}, "exactly one of"),
+        ({"oidc_request_token": "t"}, "needs both"),
+        ({"id_token": "t", "key_password": "p"}, "--key-password without --key"),
+    ],
+)
+def test_the_signing_identity_must_be_exactly_one(signer: dict[str, str], message: str) -> None:
+    secrets: dict[str, Any] = {name: dag.set_secret(name, value) for name, value in signer.items()}
+    with pytest.raises(ValueError, match=message):
+        Signer(**secrets).check()

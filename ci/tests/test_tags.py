@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from vibevoice_ci.tags import image_references, image_repository, image_tags, release_version, short_sha
+from vibevoice_ci.core.tags import image_references, image_repository, image_tags, release_version, short_sha
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

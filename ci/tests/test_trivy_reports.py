@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from supply_chain_support import DEBIAN_WITH_JINJA2, FIXTURES, LEAKED_KEY, image_archive
-from vibevoice_ci import trivy
+from vibevoice_ci.supply_chain import trivy
 
 from tests.support.tools import require_tool
 
@@ -39,38 +39,6 @@ def load(path: Path) -> dict[str, Any]:
 
 
 # -- the command lines ---------------------------------------------------------------------------
-
-
-def test_the_scan_reads_the_tarball_once_to_json_and_never_fails_by_itself() -> None:
-    assert trivy.scan() == [
-        "trivy", "image", "--input", "/work/image.tar", "--scanners", "vuln,secret", "--format", "json",
-        "--output", "/reports/trivy.json", "--cache-dir", "/root/.cache/trivy", "--exit-code", "0",
-        "--no-progress",
-    ]  # fmt: skip
-
-
-def test_a_db_mirror_is_passed_only_when_given() -> None:
-    assert trivy.scan(db_repository=" mirror.example/trivy-db:2 ")[-2:] == [
-        "--db-repository",
-        "mirror.example/trivy-db:2",
-    ]
-    assert "--db-repository" not in trivy.scan(db_repository="")
-
-
-def test_every_other_report_is_converted_from_the_json() -> None:
-    commands = [trivy.convert(conversion) for conversion in trivy.CONVERSIONS]
-    assert all(
-        command[:2] == ["trivy", "convert"] and command[-1] == "/reports/trivy.json" for command in commands
-    )
-    assert [command[3] for command in commands] == ["sarif", "table", "cosign-vuln"]
-
-
-def test_the_gate_command() -> None:
-    assert trivy.gate_trivy(severities="CRITICAL,HIGH", allowlist="/work/security/allowlist.toml") == [
-        "python3", "-m", "vibevoice_ci", "gate", "trivy", "/reports/trivy.json",
-        "--severity", "CRITICAL,HIGH",
-        "--markdown", "/reports/trivy-gate.md", "--allowlist", "/work/security/allowlist.toml",
-    ]  # fmt: skip
 
 
 # -- trivy for real ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import tomllib
 import httpx
 import pytest
 from httpx_sse import EventSource
-from vibevoice_ci import container_checks
+from vibevoice_ci.images import check_scripts
 
 from tests.container.conftest import Images
 from tests.container.engine import Docker, network, running
@@ -95,7 +95,7 @@ def test_runtime_images_carry_no_compiler_pip_cache_or_build_leftovers(
     docker: Docker, images: Images
 ) -> None:
     # The script the pipeline's image check runs on the engine's images (container_checks).
-    _, flag, script = container_checks.leftovers()
+    _, flag, script = check_scripts.leftovers()
     for image, _, _ in shipped(images):
         found = docker.out("run", "--rm", "--user", "0", "--entrypoint", "sh", image, flag, script)
         assert found == "", f"{image} carries: {found}"
@@ -104,11 +104,11 @@ def test_runtime_images_carry_no_compiler_pip_cache_or_build_leftovers(
 def test_the_pipelines_read_only_root_check_passes_on_the_images(docker: Docker, images: Images) -> None:
     # The engine cannot mount a root read-only, so its check lists what the runtime user may write;
     # on the engine it first failed on Debian's /var/tmp, then on the /var/lock link.
-    _, flag, script = container_checks.writable_outside()
+    _, flag, script = check_scripts.writable_outside()
     for image, _, _ in shipped(images):
-        user = ("--user", container_checks.RUNTIME_USER)
+        user = ("--user", check_scripts.RUNTIME_USER)
         found = docker.out("run", "--rm", *user, "--entrypoint", "sh", image, flag, script)
-        assert found == "", f"{image}: writable outside {container_checks.WRITABLE}: {found}"
+        assert found == "", f"{image}: writable outside {check_scripts.WRITABLE}: {found}"
 
 
 def test_tts_serves_speech_on_a_read_only_filesystem(docker: Docker, images: Images) -> None:

@@ -12,9 +12,9 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from vibevoice_ci import gate_command
-from vibevoice_ci.services import SERVICES
-from vibevoice_ci.tags import image_references
+from vibevoice_ci.core.tags import image_references
+from vibevoice_ci.images.catalog import SERVICES
+from vibevoice_ci.supply_chain import gate_cli
 
 EXIT_OK = 0
 EXIT_VIOLATION = 1
@@ -62,8 +62,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "gate",
         "a security gate on a pip-audit or Trivy JSON report",
-        gate_command.configure,
-        gate_command.run,
+        gate_cli.configure,
+        gate_cli.run,
     ),
 )
 
