@@ -85,6 +85,16 @@ def requirement_files(script: str, outdir: str) -> list[str]:
     return ["python3", script, f"{outdir}/pyproject.toml", outdir]
 
 
+def on_python_path(directory: str) -> list[str]:
+    """A .pth file in the running Python's site-packages putting `directory` on its import path: what
+    an editable install does, without the package's metadata (whose build would read the README)."""
+    script = (
+        "import pathlib, sys, sysconfig; "
+        "pathlib.Path(sysconfig.get_path('purelib'), 'vibevoice-source.pth').write_text(sys.argv[1] + '\\n')"
+    )
+    return ["python3", "-c", script, directory]
+
+
 def venv(path: str) -> list[str]:
     """A virtual environment at `path`."""
     return ["python3", "-m", "venv", path]
