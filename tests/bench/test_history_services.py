@@ -23,7 +23,7 @@ from vibevoice_platform.bench.cli import EXIT_OK, EXIT_REGRESSION, main
 from vibevoice_platform.bench.compare import Comparison, Verdict
 from vibevoice_platform.bench.history import load_history
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]  # it measures: alone under xdist
 
 # sine paces: first audio after 100, 114, 128, 140 and 400 ms
 FAST, MILD, MEDIUM, SLOWER, REGRESSED = 1.0, 0.877, 0.781, 0.714, 0.25

@@ -1,0 +1,88 @@
+"""The two service images' test stages run each test once between them (tests/support/shares.py).
+
+Computed from what pytest really collects: once with no share (what `make test` runs), and once in each
+image's share (VIBEVOICE_TEST_SHARE, as each test stage sets it). The shares must cover the suite,
+never overlap, and leave the other share's tests deselected, not skipped (under CI=true a skip is a
+failure).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import shares
+from tests.support.tools import ROOT
+
+SUMMARY = re.compile(r"(?P<collected>\d+)(?:/\d+)? tests? collected(?: \((?P<deselected>\d+) deselected\))?")
+
+
+def collect(share: str) -> tuple[set[str], int]:
+    """The node ids pytest collects under tests/ in `share` ("": none), and how many it deselected."""
+    env = {key: value for key, value in os.environ.items() if key != shares.VARIABLE}
+    env["PYTEST_ADDOPTS"] = ""  # an image's (a worker per core, no cache) would change the listing
+    if share:
+        env[shares.VARIABLE] = share
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ids = {line for line in result.stdout.splitlines() if "::" in line}
+    summary = SUMMARY.search(result.stdout)
+    assert summary, result.stdout[-1000:]
+    assert int(summary["collected"]) == len(ids)
+    return ids, int(summary["deselected"] or 0)
+
+
+@pytest.fixture(scope="module")
+def collections() -> dict[str, tuple[set[str], int]]:
+    return {share: collect(share) for share in ("", *shares.SHARES)}
+
+
+def test_the_images_shares_cover_the_suite_once(collections: dict[str, tuple[set[str], int]]) -> None:
+    everything, _ = collections[""]
+    tts, _ = collections[shares.TTS]
+    agent, _ = collections[shares.AGENT]
+    assert tts
+    assert agent
+    assert tts | agent == everything
+    assert tts & agent == set()
+
+
+def test_each_image_deselects_the_other_share(collections: dict[str, tuple[set[str], int]]) -> None:
+    everything, none_deselected = collections[""]
+    assert none_deselected == 0
+    for share in shares.SHARES:
+        mine, deselected = collections[share]
+        assert deselected == len(everything - mine), share
+
+
+def test_the_model_tests_are_the_tts_images(collections: dict[str, tuple[set[str], int]]) -> None:
+    # The model tests run in the TTS image's test-model stage, which inherits its share.
+    agent, _ = collections[shares.AGENT]
+    assert not {test for test in agent if test.startswith("tests/model/")}
+
+
+def test_an_unknown_share_is_a_usage_error() -> None:
+    env = {**os.environ, shares.VARIABLE: "asr", "PYTEST_ADDOPTS": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/unit"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "VIBEVOICE_TEST_SHARE='asr': expected one of tts, agent" in result.stderr
