@@ -100,6 +100,7 @@ def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS
         assert 'status="cancelled"' in metrics
 
 
+@pytest.mark.serial  # a sub-second window: it must not share the machine
 def test_overload_answers_429_with_retry_after(start_tts: StartTTS) -> None:
     flags = ("--engine", "sine", "--sine-pace", "1", "--max-concurrency", "1", "--max-queue", "1")
     with start_tts(*flags, "--queue-timeout-s", "0.5") as tts:
@@ -124,6 +125,7 @@ def test_overload_answers_429_with_retry_after(start_tts: StartTTS) -> None:
         assert results == {"first": 200, "queued": 429}  # the queued one timed out after 0.5 s
 
 
+@pytest.mark.serial  # a sub-second window: it must not share the machine
 def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> None:
     with start_tts("--engine", "sine", "--sine-pace", "1", "--drain-s", "1", "--grace-s", "10") as tts:
         received: list[int] = []
