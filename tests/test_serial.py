@@ -9,11 +9,9 @@ waits until the plain one has ended. The waits are deadlines, never measurements
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.support.inner_pytest import run_pytest
 from tests.support.tools import ROOT
 
 CONFTEST = """
@@ -70,16 +68,10 @@ def test_a_serial_test_waits_for_the_tests_in_flight_and_runs_alone(tmp_path: Pa
     (tmp_path / "conftest.py").write_text(CONFTEST)
     (tmp_path / "test_plain.py").write_text(PLAIN)
     (tmp_path / "test_alone.py").write_text(ALONE)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_ADDOPTS": ""}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", str(tmp_path),
-         "--numprocesses", "2", "--dist", "loadfile", str(tmp_path)],
+    result = run_pytest(
+        ["-q", "--rootdir", str(tmp_path), "--numprocesses", "2", "--dist", "loadfile", str(tmp_path)],
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )  # fmt: skip
+        env={"PYTHONPATH": str(ROOT)},
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout

@@ -8,34 +8,19 @@ failure).
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from tests.support import shares
-from tests.support.tools import ROOT
+from tests.support.inner_pytest import run_pytest
 
 SUMMARY = re.compile(r"(?P<collected>\d+)(?:/\d+)? tests? collected(?: \((?P<deselected>\d+) deselected\))?")
 
 
 def collect(share: str) -> tuple[set[str], int]:
     """The node ids pytest collects under tests/ in `share` ("": none), and how many it deselected."""
-    env = {key: value for key, value in os.environ.items() if key != shares.VARIABLE}
-    env["PYTEST_ADDOPTS"] = ""  # an image's (a worker per core, no cache) would change the listing
-    if share:
-        env[shares.VARIABLE] = share
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_pytest(["--collect-only", "-q", "tests"], env={shares.VARIABLE: share})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     ids = {line for line in result.stdout.splitlines() if "::" in line}
     summary = SUMMARY.search(result.stdout)
@@ -74,15 +59,6 @@ def test_the_model_tests_are_the_tts_images(collections: dict[str, tuple[set[str
 
 
 def test_an_unknown_share_is_a_usage_error() -> None:
-    env = {**os.environ, shares.VARIABLE: "asr", "PYTEST_ADDOPTS": ""}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/unit"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_pytest(["--collect-only", "-q", "tests/unit"], env={shares.VARIABLE: "asr"})
     assert result.returncode == pytest.ExitCode.USAGE_ERROR
     assert "VIBEVOICE_TEST_SHARE='asr': expected one of tts, agent" in result.stderr
