@@ -123,6 +123,7 @@ def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS
         assert 'status="cancelled"' in metrics
 
 
+@pytest.mark.serial  # a sub-second window: it must not share the machine
 def test_overload_answers_429_with_retry_after(start_tts: StartTTS) -> None:
     flags = ("--engine", "sine", "--sine-pace", "1", "--max-concurrency", "1", "--max-queue", "1")
     with start_tts(*flags, "--queue-timeout-s", "0.5") as tts:
@@ -147,6 +148,7 @@ def test_overload_answers_429_with_retry_after(start_tts: StartTTS) -> None:
         assert results == {"first": 200, "queued": 429}  # the queued one timed out after 0.5 s
 
 
+@pytest.mark.serial  # a sub-second window: it must not share the machine
 def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> None:
     # A drain of 3 s (a shorter one was seen over before the test could read /ready on a loaded
     # machine), and a stream of 5 s, which spans the drain and the shutdown after it.
