@@ -166,6 +166,23 @@ def test_a_tts_outage_is_an_error_event_per_turn_never_an_unready_agent() -> Non
         assert httpx.get(f"{agent.url}/ready").status_code == 200  # down again: still ready
 
 
+def test_a_tts_up_but_not_ready_is_unavailable_to_a_turn(start_agent: StartAgent) -> None:
+    """A TTS that answers 503 (loading, or failed to load and kept up) is as unavailable to a turn as
+    one that is down (`tts_unavailable`, as the README says), not a TTS error."""
+    port = free_port()
+    broken = ["--engine", "espeak", "--espeak-binary", "/nonexistent/espeak-ng", "--stay-up-unready"]
+    with (
+        running(["vibevoice-tts", "--port", str(port), *broken], port=port, ready_path="/v1/models") as tts,
+        start_agent(tts.url, "--llm", "scripted") as agent,
+    ):
+        assert httpx.get(f"{tts.url}/ready").status_code == 503
+        events = turn_events(agent, {"text": "Are you there?"})
+        assert [e.event for e in events][-3:] == ["error", "metrics", "done"]
+        error = next(e.json() for e in events if e.event == "error")
+        assert error["code"] == "tts_unavailable"
+        assert "answered 503" in error["message"]
+
+
 @pytest.fixture
 def fake_llm() -> Iterator[tuple[FakeOpenAI, str]]:
     fake = FakeOpenAI()

@@ -21,6 +21,11 @@ class TTSUnavailableError(Exception):
         self.code = code
 
 
+# The turn's error code for a TTS answer: 503 is a TTS that is up but not ready (loading, or failed to
+# load), as unavailable to a turn as one that is down; any other refusal is the TTS's error.
+_ERROR_CODES = {429: "tts_overloaded", 503: "tts_unavailable"}
+
+
 def _error_detail(body: bytes) -> str:
     try:
         return str(json.loads(body)["error"]["message"])
@@ -51,7 +56,7 @@ class TTSClient:
             ) as response:
                 if response.status_code != 200:
                     detail = _error_detail(await response.aread())
-                    code = "tts_overloaded" if response.status_code == 429 else "tts_error"
+                    code = _ERROR_CODES.get(response.status_code, "tts_error")
                     raise TTSUnavailableError(
                         f"the TTS service answered {response.status_code}: {detail}", code
                     )
