@@ -51,9 +51,8 @@ class TTSClient:
         headers = {REQUEST_ID_HEADER: rid} if (rid := request_id_var.get()) else {}
         aligner = PCMAligner()
         try:
-            async with self._client.stream(
-                "POST", "/v1/audio/speech", json=body, headers=headers
-            ) as response:
+            response = await self._send(body, headers)
+            try:
                 if response.status_code != 200:
                     detail = _error_detail(await response.aread())
                     code = _ERROR_CODES.get(response.status_code, "tts_error")
@@ -63,10 +62,22 @@ class TTSClient:
                 async for data in response.aiter_raw():
                     if pcm := aligner.push(data):
                         yield pcm
+            finally:
+                await response.aclose()
         except httpx.TimeoutException as exc:
             raise TTSUnavailableError("the TTS service timed out", "tts_timeout") from exc
         except httpx.HTTPError as exc:
             raise TTSUnavailableError(f"the TTS service is unreachable: {type(exc).__name__}") from exc
+
+    async def _send(self, body: dict[str, str], headers: dict[str, str]) -> httpx.Response:
+        """POST a synthesis, its response streamed; sent once more, on a new connection, when the kept-alive
+        connection it went out on was closed before any answer (a TTS pod stopping closes its idle
+        connections; one pooled just then is lost under the request, which nothing has answered)."""
+        request = self._client.build_request("POST", "/v1/audio/speech", json=body, headers=headers)
+        try:
+            return await self._client.send(request, stream=True)
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+            return await self._client.send(request, stream=True)
 
     async def check(self) -> tuple[bool, str]:
         """Readiness of the TTS service: (ok, detail); never raises."""
