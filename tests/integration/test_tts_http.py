@@ -173,6 +173,22 @@ def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> 
             httpx.get(f"{tts.url}/health")
 
 
+def test_a_draining_service_serves_the_requests_that_still_arrive(start_tts: StartTTS) -> None:
+    """After SIGTERM /ready answers 503, and a request that still comes (on a client's kept-alive
+    connection, or before a load balancer has caught up) is served, not refused: on a cluster, an
+    agent's pooled connection to a TTS pod being replaced got 503 "the service is draining"."""
+    with start_tts("--engine", "sine", "--drain-s", "600") as tts:
+        tts.process.send_signal(signal.SIGTERM)
+        assert wait_for(lambda: httpx.get(f"{tts.url}/ready").status_code == 503)
+        assert httpx.get(f"{tts.url}/ready").json()["status"] == "draining"
+        body = {"model": "tts-1", "input": "Still here.", "response_format": "pcm"}
+        response = httpx.post(f"{tts.url}/v1/audio/speech", json=body, timeout=10)
+        assert response.status_code == 200
+        assert duration_seconds(len(response.content)) > 0.2
+        tts.process.send_signal(signal.SIGTERM)  # a second signal ends the drain at once
+        assert tts.process.wait(timeout=20) == 0
+
+
 def test_espeak_keeps_one_process_waiting_per_slot_and_leaves_none_after_sigterm(
     start_tts: StartTTS,
 ) -> None:

@@ -117,10 +117,11 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
     @app.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
     async def ready(response: Response) -> Readiness:
         """Readiness: 200 once the engine is loaded; 503 while loading, failed or draining."""
-        ready_now = service.status is Status.READY
+        state = service.readiness
+        ready_now = state is Status.READY
         response.status_code = 200 if ready_now else 503
         return Readiness(
-            status=service.status.value,
+            status=state.value,
             engine=engine.name,
             model=engine.model if ready_now else None,
             sample_rate=engine.sample_rate if ready_now else None,
