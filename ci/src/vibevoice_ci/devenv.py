@@ -19,8 +19,8 @@ from vibevoice_ci import artifacts, cluster, commands, toolchain
 from vibevoice_ci.images import ImagePin
 
 # nodejs: pyright runs on it, and without one it downloads its own from nodejs.org (found running
-# `dagger call ci` on an offline engine).
-SYSTEM_TOOLS = ("espeak-ng", "jq", "git", "skopeo", "apache2-utils", "nodejs")
+# `dagger call ci` on an offline engine). libopusenc0: the opus encoder's library, as in the TTS images.
+SYSTEM_TOOLS = ("espeak-ng", "libopusenc0", "jq", "git", "skopeo", "apache2-utils", "nodejs")
 # Binaries from the pinned tool images: tool image, path in it, path in the dev env (the tests' names).
 BINARIES = (
     ("helm", cluster.HELM_IN_IMAGE, "/usr/local/bin/helm"),
