@@ -1,27 +1,27 @@
-"""Ogg Opus with small pages: Xiph's libopusenc (Debian's `libopusenc0`) through ctypes and its public C API.
+"""Ogg Opus in small pages: Xiph's libopusenc (Debian's `libopusenc0`) through ctypes and its public C API.
 
-Why this and not the others (measured on 60 s of a tone in 100 ms chunks, and as the first audio of a
-stream from a service whose engine makes speech in real time; scripts/format-figures.py):
-- libsndfile through soundfile (always there, but) puts about a second of audio in each Ogg page and
-  soundfile has no public setting for libsndfile's page latency: a stream's first audio came 1163 ms
-  after the request, against 151 ms for wav.
-- PyAV (FFmpeg) makes 60 ms pages, but it is about 133 MB installed, against a 150 MB budget for the
-  whole slim image.
-- PyPI's bindings: opuslib (last release 2018) and its fork opuslib-next bind libopus's packets only, so
-  the Ogg pages would still be ours; opuscodec (2026, Fish Audio; libopusenc inside) has wheels for
-  CPython 3.11 and 3.12 only and enables Opus 1.6's QEXT by default; PyOgg's last release is from 2020.
-- libopus with an Ogg page writer of our own (RFC 3533 pages and CRC, RFC 7845 headers, granule
-  positions, pre-skip, end trimming; about 110 lines) gave the same stream as libopusenc, as opusinfo
-  reports it (20 ms packets, pages of at most 60 ms, 32 kbit/s plus 12.7 % Ogg overhead), for 7 % less
-  CPU (0.88 % of a core per stream against 0.95 %: libopusenc resamples 24 kHz to 48 kHz) and 69 KB
-  less on disk: not measurably better, so the well-kept library, which Xiph maintains with libopus,
-  does it.
+libopusenc is the library opus-tools' `opusenc` is built on. Its pull API hands out each Ogg page as a
+buffer, so no C callback is involved: after each chunk of PCM every page is taken, the last one closed
+at once, so a stream's audio leaves as soon as its 20 ms Opus frames are encoded, in pages of at most
+60 ms. The OpusHead says 24 kHz, the input rate. `libopusenc0` (69 KB, with `libopus0`, 400 KB, which
+the image had already through espeak-ng's libsndfile) is in the TTS images.
 
-libopusenc is the library opus-tools' `opusenc` is built on; `libopusenc0` (69 KB, with `libopus0`,
-400 KB, which the image had already through espeak-ng's libsndfile) is in the TTS images. Its pull API
-hands out each Ogg page as a buffer, so no C callback is involved: after each chunk of PCM every
-complete page is taken, the last one flushed, so a stream's audio leaves as soon as its 20 ms Opus
-frames are encoded, in pages of at most 60 ms. The OpusHead says 24 kHz, the input rate.
+Why this and not the others: measured with an engine that speaks in real time (`--engine sine
+--sine-pace 1`, without PyAV, as the slim image; scripts/format-figures.py), opus's first audio came
+151 ms after the request, as wav's (153 ms), and on 60 s of a tone in 100 ms chunks:
+- libsndfile through soundfile (always there) puts about a second of audio in each Ogg page, and
+  soundfile has no public setting for libsndfile's page latency: the first audio came after 1163 ms.
+- PyAV (FFmpeg) makes 60 ms pages (226 ms to the first audio), but it is about 133 MB installed, with
+  a 150 MB budget for the whole slim image.
+- PyPI's bindings: opuslib (last release 2018) and its fork opuslib-next bind libopus's packets only,
+  so the Ogg pages would still be ours; opuscodec (Fish Audio, two releases, libopusenc inside) has
+  wheels for CPython 3.11 and 3.12 only and turns Opus 1.6's QEXT on by default; PyOgg's last release
+  is from 2020.
+- libopus with an Ogg writer of our own (RFC 3533 pages and CRC, RFC 7845 headers, granule positions,
+  pre-skip, end trimming: 85 lines as a prototype) gave the same stream as libopusenc, as opusinfo
+  reports both (20 ms packets, pages of at most 60 ms, 32 kbit/s plus 12.7 % Ogg overhead), for 7 %
+  less CPU (0.88 % of a core per stream against 0.95 %: libopusenc resamples 24 kHz to 48 kHz) and
+  69 KB less on disk. Not measurably better, so the library Xiph keeps beside libopus does it.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class OggOpusEncoder:
     """PCM16 24 kHz mono in (native byte order: little-endian on every platform the images are built
     for), Ogg Opus pages out: streamed, those complete after each chunk; `whole`, the file at the end."""
 
-    in_thread = True  # libopus releases the GIL (ctypes drops it for the call)
+    in_thread = True  # ctypes releases the GIL for each call into the library
 
     def __init__(self, *, whole: bool = False) -> None:
         lib = libopusenc()
