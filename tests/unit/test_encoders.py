@@ -50,12 +50,18 @@ def test_a_whole_file_comes_at_the_end_complete(response_format: ResponseFormat)
     assert 1.9 < duration_seconds(len(pcm)) < 2.2
 
 
-@pytest.fixture
-def without_libopusenc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """As where libopusenc is not installed: the dynamic loader's search finds no such library."""
+@pytest.fixture(params=["absent", "broken"])
+def without_libopusenc(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[None]:
+    """As where libopusenc is not installed (the dynamic loader's search finds no such library), or
+    where the loader's cache names a file that does not load."""
+    broken = tmp_path / "libopusenc.so.0"
+    broken.write_bytes(b"not a shared object")
+    found = None if request.param == "absent" else str(broken)
     find_library = ctypes.util.find_library
     monkeypatch.setattr(
-        ctypes.util, "find_library", lambda name: None if name == "opusenc" else find_library(name)
+        ctypes.util, "find_library", lambda name: found if name == "opusenc" else find_library(name)
     )
     ogg_opus.libopusenc.cache_clear()
     yield

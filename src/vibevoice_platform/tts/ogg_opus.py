@@ -45,11 +45,14 @@ _BYTES_PER_SAMPLE = 2
 
 @functools.cache
 def libopusenc() -> ctypes.CDLL | None:
-    """libopusenc with the prototypes used here, or None where it is not installed."""
+    """libopusenc with the prototypes used here, or None where it is not installed (or will not load)."""
     name = ctypes.util.find_library("opusenc")
     if name is None:
         return None
-    lib = ctypes.CDLL(name)
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:  # listed by the loader's cache, but missing or broken
+        return None
     handle, c_int, page_pointer = ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_ubyte)
     lib.ope_comments_create.restype = handle
     lib.ope_comments_create.argtypes = []
