@@ -82,6 +82,11 @@ def test_a_failed_run_is_drawn_apart_in_the_svg() -> None:
     *past, current = failing(nights([30, 31, 29, 30, 32, 30, 31, 45]), 3, 7)  # one past, and this run
     policy = Policy()
     root = parse_svg(trend_svg(trends(past, current, UNITS, policy), policy.history.min_runs))
+    band = trends(past, current, UNITS, policy)[0].lines[0].band
+    assert band is not None
+    assert band.runs == 6  # the gate's spread: the past runs that passed, as compare.py judges
+    passed = [e.stats["ttfa_ms"]["p50"] for i, e in enumerate(past) if i != 3]
+    assert band.limit == spread(passed, policy.history.k, "higher").limit
     heading = next(root.iter(f"{SVG}text")).text or ""
     assert "per run" in heading
     assert "night" not in heading

@@ -78,14 +78,14 @@ def trends(
         *(e for e in past if (e.git_sha, e.started_at) != (current.git_sha, current.started_at)),
         current,
     ]
-    earlier = runs[:-1]
+    passing = [entry for entry in runs[:-1] if entry.passed]  # the gate's spread is theirs (compare.py)
     panels: list[Trend] = []
     for metric in dict.fromkeys(check.metric for check in policy.checks):
         lines: list[Line] = []
         for name in STATISTICS:
             values = [entry.stats.get(metric, {}).get(name) for entry in runs]
             check = next((c for c in policy.checks if (c.metric, c.statistic) == (metric, name)), None)
-            history = past_values(earlier, metric, name)
+            history = past_values(passing, metric, name)
             band = None
             if check is not None and len(history) >= policy.history.min_runs:
                 band = spread(history, policy.history.k, check.worse)
@@ -178,8 +178,8 @@ def _panel(trend: Trend, *, top: float, min_runs: int) -> list[str]:
 def _band_legend(trend: Trend, min_runs: int) -> str:
     if any(line.band for line in trend.lines):
         runs = next(line.band.runs for line in trend.lines if line.band)
-        return f"band: median to median + k x MAD of {counted(runs, 'past run')} (the limit, dashed)"
-    return f"no band yet: it needs {counted(min_runs, 'past run')}"
+        return f"band: median to median + k x MAD of {counted(runs, 'past passing run')} (the limit, dashed)"
+    return f"no band yet: it needs {counted(min_runs, 'past passing run')}"
 
 
 def _band_shapes(band: Spread, statistic: str, left: float, right: float, y: Scale) -> list[str]:
@@ -264,7 +264,9 @@ def trend_caption(trend: Trend) -> str:
     limits = [f"{line.statistic}'s limit {line.band.limit:.4g}" for line in trend.lines if line.band]
     caption = f"Lines: {', '.join(names)}"
     if limits:
-        caption += f"; flat, lighter: the gate's limit ({', '.join(limits)}: median + k x MAD of past runs)"
+        caption += (
+            f"; flat, lighter: the gate's limit ({', '.join(limits)}: median + k x MAD of past passing runs)"
+        )
     if any(trend.failed):
         caption += f"; a red column and {FAILED_MARK} after the label: a run that failed the gate"
     return caption + "; this run is the last point."
