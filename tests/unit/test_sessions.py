@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from vibevoice_platform.agent.redis_store import describe
 from vibevoice_platform.agent.sessions import MemorySessions
 
 pytestmark = pytest.mark.anyio
@@ -55,3 +56,15 @@ async def test_no_history_is_kept_when_none_is_sent() -> None:
     sessions = MemorySessions(max_sessions=2, max_messages=0, ttl_s=60)
     await sessions.record("s", "q", "a")
     assert await sessions.history("s") == []
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("redis://:s3cret@[::1]:6380/2", "redis://[::1]:6380/2"),
+        ("rediss://agent:s3cret@redis.example/0", "rediss://redis.example/0"),
+        ("unix://agent:s3cret@/run/redis.sock?db=1", "unix:///run/redis.sock"),
+    ],
+)
+def test_a_store_is_named_without_its_credentials(url: str, named: str) -> None:
+    assert describe(url) == named

@@ -72,7 +72,6 @@ def create_app(settings: AgentSettings, llm: LLM | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
-    app.state.sessions = sessions
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     limiter: Limiter | None = None

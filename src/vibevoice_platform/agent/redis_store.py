@@ -6,7 +6,8 @@ limit counted in the pod). Nothing here logs the URL as given: it may hold a pas
 
 Keys: `vibevoice:agent:history:SESSION` is a list of JSON messages, trimmed to the last `max_messages`
 and expiring `ttl_s` after the last turn; `vibevoice:agent:rate:KEY` holds the theoretical arrival
-time of GCRA (the generic cell rate algorithm, a token bucket kept as one number).
+time of GCRA (the generic cell rate algorithm, a token bucket kept as one number). Redis 5 or later
+(or Valkey): the rate script reads the server's clock before it writes.
 """
 
 from __future__ import annotations
@@ -89,8 +90,9 @@ def describe(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme == "unix":
         return f"unix://{parts.path}"
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 class Bounded:
