@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import av
+import av.error
 import httpx
 
 FORMATS = ("wav", "pcm", "mp3", "opus", "aac", "flac")
@@ -69,7 +70,7 @@ def _audio_seconds(body: bytes, response_format: str) -> float:
             stream = container.streams.audio[0]
             rate = stream.codec_context.sample_rate
             samples = sum(frame.samples for frame in container.decode(stream))
-    except (av.FFmpegError, IndexError):  # a prefix too short to probe, or one with no stream yet
+    except (av.error.FFmpegError, IndexError):  # a prefix too short to probe, or one with no stream yet
         return 0.0
     return samples / rate
 
