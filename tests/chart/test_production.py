@@ -406,13 +406,13 @@ def test_grace_period_is_configurable_but_never_short(helm: str) -> None:
     fails(
         helm,
         {"agent": {"shutdown": {**shutdown, "terminationGracePeriodSeconds": 911}}},
-        "agent.shutdown.terminationGracePeriodSeconds (911) is shorter than preStop + drain + grace + 5 (912)",
+        "terminationGracePeriodSeconds (911) is shorter than preStop + drain + grace + 5 (912)",
     )
     shutdown["drainSeconds"] = 30
     fails(
         helm,
         {"agent": {"shutdown": {**shutdown, "terminationGracePeriodSeconds": 912}}},
-        "agent.shutdown.terminationGracePeriodSeconds (912) is shorter than preStop + drain + grace + 5 (940)",
+        "terminationGracePeriodSeconds (912) is shorter than preStop + drain + grace + 5 (940)",
     )
 
 
