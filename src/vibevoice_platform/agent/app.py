@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import FastAPI, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from vibevoice_platform import __version__
 from vibevoice_platform.agent.llm import LLM, build_llm
 from vibevoice_platform.agent.redis_store import RedisRateLimiter, RedisSessions, shared_redis
 from vibevoice_platform.agent.schemas import (
@@ -27,9 +26,8 @@ from vibevoice_platform.agent.sse import TurnEventResponse
 from vibevoice_platform.agent.tts_client import TTSClient
 from vibevoice_platform.agent.turn import Emit
 from vibevoice_platform.agent.ws import agent_ws
-from vibevoice_platform.api import error_response, error_responses, install_error_handlers
+from vibevoice_platform.api import error_response, error_responses, service_app
 from vibevoice_platform.auth import Limiter, RateLimiter, protect
-from vibevoice_platform.logs import RequestContextMiddleware
 
 logger = logging.getLogger(__name__)
 SSE_DESCRIPTION = (
@@ -65,15 +63,8 @@ def create_app(settings: AgentSettings, llm: LLM | None = None) -> FastAPI:
             await service.llm.aclose()
             await sessions.aclose()
 
-    app = FastAPI(
-        title="VibeVoice agent",
-        version=__version__,
-        description="A voice agent: LLM replies streamed sentence by sentence into speech",
-        lifespan=lifespan,
-    )
-    app.state.service = service
-    app.add_middleware(RequestContextMiddleware)
-    install_error_handlers(app)
+    description = "A voice agent: LLM replies streamed sentence by sentence into speech"
+    app = service_app("VibeVoice agent", description, lifespan, service)
     limiter: Limiter | None = None
     if settings.rate_limit_per_minute:
         limiter = RateLimiter(settings.rate_limit_per_minute / 60, settings.rate_limit_burst)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from vibevoice_platform import __version__
-from vibevoice_platform.api import error_response, error_responses, install_error_handlers
+from vibevoice_platform.api import error_response, error_responses, service_app
 from vibevoice_platform.auth import RateLimiter, protect
-from vibevoice_platform.logs import RequestContextMiddleware
 from vibevoice_platform.tts.encoders import MEDIA_TYPES, check_format
 from vibevoice_platform.tts.engines import Engine, build_engine
 from vibevoice_platform.tts.engines.espeak import pidfd_child_watcher
@@ -57,27 +55,6 @@ def _protect(app: FastAPI, settings: TTSSettings) -> None:
     protect(app, settings.api_keys, limiter, frozenset({"/v1/audio/speech", "/v1/audio/stream"}))
 
 
-def _bare_app(
-    settings: TTSSettings,
-    service: SynthesisService,
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
-) -> FastAPI:
-    """The app with its state, middleware, error handlers and key checks; no routes yet."""
-    app = FastAPI(
-        title="VibeVoice TTS",
-        version=__version__,
-        description="Streaming text-to-speech with an OpenAI-compatible API",
-        lifespan=lifespan,
-    )
-    app.state.service = service
-    app.state.settings = settings
-    app.add_middleware(RequestContextMiddleware)
-    install_error_handlers(app)
-    _protect(app, settings)
-    app.add_exception_handler(TTSError, _tts_error)
-    return app
-
-
 def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
     """Build the app; the engine loads in the background so /health answers while a model loads."""
     engine = engine or build_engine(settings)
@@ -110,7 +87,12 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
                 tg.cancel_scope.cancel()
             await engine.aclose()
 
-    app = _bare_app(settings, service, lifespan)
+    app = service_app(
+        "VibeVoice TTS", "Streaming text-to-speech with an OpenAI-compatible API", lifespan, service
+    )
+    app.state.settings = settings
+    _protect(app, settings)
+    app.add_exception_handler(TTSError, _tts_error)
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health(response: Response) -> Health:
