@@ -51,6 +51,13 @@ def test_notes_say_how_to_check_the_release(helm: str, notes_chart: Path, name: 
     assert f"helm test {RELEASE} --namespace {NAMESPACE} --logs" in text
     assert "port-forward service/" in text
     assert "<no value>" not in text
+    assert "--from-literal" not in text, "a secret's value on a command line lands in the shell's history"
+
+
+def test_the_charts_readme_never_puts_a_secret_on_a_command_line() -> None:
+    readme = (CHART / "README.md").read_text()
+    assert "kubectl create secret" in readme
+    assert "--from-literal" not in readme
 
 
 def test_notes_describe_the_variant(helm: str, notes_chart: Path) -> None:

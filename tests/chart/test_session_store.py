@@ -54,6 +54,21 @@ def test_a_store_is_reached_by_its_url_from_a_secret_through_the_network_policy(
     )
 
 
+def test_the_stores_password_may_come_from_a_secret_of_its_own(helm: str, defaults: Rendered) -> None:
+    password = {"passwordSecret": {"name": "redis-auth", "key": "redis-password"}}
+    rendered = render(
+        helm, values={**STORE, "agent": {"sessionStore": {**STORE["agent"]["sessionStore"], **password}}}
+    )
+    assert agent_env(rendered)["VIBEVOICE_AGENT_SESSION_STORE_PASSWORD"] == {
+        "secretKeyRef": {"name": "redis-auth", "key": "redis-password"}
+    }
+    assert "VIBEVOICE_AGENT_SESSION_STORE_PASSWORD" not in agent_env(render(helm, values=STORE))
+    # a password with no store to use it on is not passed
+    alone = render(helm, values={"agent": {"sessionStore": password}})
+    assert "VIBEVOICE_AGENT_SESSION_STORE_PASSWORD" not in agent_env(alone)
+    assert "VIBEVOICE_AGENT_SESSION_STORE_PASSWORD" not in agent_env(defaults)
+
+
 def test_a_store_needs_a_way_through_the_network_policy(helm: str) -> None:
     values = {"agent": STORE["agent"]}
     with pytest.raises(HelmFailed, match=r"networkPolicy\.sessionStoreEgress needs ipBlocks or peers"):
