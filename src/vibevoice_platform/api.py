@@ -9,7 +9,8 @@ the ones there are. WebSocket close frames carry a reason as well as a code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +22,9 @@ from starlette.exceptions import HTTPException
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
+
+from vibevoice_platform import __version__
+from vibevoice_platform.logs import RequestContextMiddleware
 
 
 class ErrorDetail(BaseModel):
@@ -169,3 +173,18 @@ async def close_websocket(websocket: WebSocket, code: int, reason: str) -> None:
     """Close with a code and a reason a client can show (cut to fit a close frame, on a character)."""
     encoded = reason.encode()[:MAX_CLOSE_REASON]
     await websocket.close(code, reason=encoded.decode(errors="ignore"))
+
+
+def service_app(
+    title: str,
+    description: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    service: object,
+) -> FastAPI:
+    """A service's app before its routes: its service object in `app.state.service`, request ids and
+    JSON logs (RequestContextMiddleware), errors in OpenAI's shape."""
+    app = FastAPI(title=title, version=__version__, description=description, lifespan=lifespan)
+    app.state.service = service
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    return app

@@ -6,7 +6,8 @@ keeps them, and /docs, off the Ingress). A refused HTTP request, and a refused W
 401 with OpenAI's error body. Keys are compared by digest in constant time and never logged or stored
 as they are.
 
-The rate limit is a token bucket per key, in each process (N replicas allow N times the rate): each
+The rate limit is a token bucket per key, in each process (N replicas allow N times the rate) unless
+the service shares one through a store (the agent's Redis, agent/redis_store.py): each
 HTTP request to a limited path, and each turn message on a limited WebSocket (the agent's `user.text`;
 for the TTS, each session), takes a token; without one an HTTP request is answered 429 with
 Retry-After and OpenAI's error body, a WebSocket turn with an `error` message. Without keys there is no
@@ -23,6 +24,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -63,25 +65,37 @@ class KeyRing:
         return digest.hex()[:12] if any(matched) else None
 
 
+class Limiter(Protocol):
+    """A per-key rate limit: RateLimiter in this process, or one replicas share (the agent's Redis)."""
+
+    async def acquire(self, key: str) -> float:
+        """0 when `key` may go now (its request is counted), else the seconds until it may."""
+        ...
+
+
 class RateLimiter:
-    """A token bucket per key: `per_second` tokens a second, at most `burst` saved up."""
+    """A token bucket per key in this process: `per_second` tokens a second, at most `burst` saved up."""
 
     def __init__(self, per_second: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._rate = per_second
-        self._burst = float(burst)
+        self.rate = per_second
+        self.burst = float(burst)
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
 
     def take(self, key: str) -> float:
         """0 when `key` may go now (a token is taken), else the seconds until it may."""
         now = self._clock()
-        tokens, since = self._buckets.get(key, (self._burst, now))
-        tokens = min(self._burst, tokens + (now - since) * self._rate)
+        tokens, since = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - since) * self.rate)
         if tokens >= 1:
             self._buckets[key] = (tokens - 1, now)
             return 0.0
         self._buckets[key] = (tokens, now)
-        return (1 - tokens) / self._rate
+        return (1 - tokens) / self.rate
+
+    async def acquire(self, key: str) -> float:
+        """`take`, as a Limiter."""
+        return self.take(key)
 
 
 class ApiKeyMiddleware:
@@ -96,7 +110,7 @@ class ApiKeyMiddleware:
         self,
         app: ASGIApp,
         keys: KeyRing,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         limited: frozenset[str] = frozenset(),
         ws_turn_type: str | None = None,
     ) -> None:
@@ -120,7 +134,7 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket" and self._ws_turn_type is not None:
             await self.app(scope, self._counting(limiter, name, receive, send), send)
-        elif (wait_s := limiter.take(name)) > 0:
+        elif (wait_s := await limiter.acquire(name)) > 0:
             retry = str(math.ceil(wait_s))
             await _refuse(
                 scope,
@@ -134,7 +148,7 @@ class ApiKeyMiddleware:
         else:
             await self.app(scope, receive, send)
 
-    def _counting(self, limiter: RateLimiter, name: str, receive: Receive, send: Send) -> Receive:
+    def _counting(self, limiter: Limiter, name: str, receive: Receive, send: Send) -> Receive:
         """A WebSocket's `receive` whose turn messages each take one of `name`'s tokens."""
 
         async def receive_within_rate() -> Message:
@@ -142,7 +156,7 @@ class ApiKeyMiddleware:
                 message = await receive()
                 if message["type"] != "websocket.receive" or not self._is_turn(message.get("text")):
                     return message
-                wait_s = limiter.take(name)
+                wait_s = await limiter.acquire(name)
                 if wait_s <= 0:
                     return message
                 error = {"type": "error", "code": "rate_limit_exceeded", "message": _over_rate(wait_s)}
@@ -184,7 +198,7 @@ async def _refuse(
 def protect(
     app: FastAPI,
     keys: SecretStr | None,
-    limiter: RateLimiter | None = None,
+    limiter: Limiter | None = None,
     limited: frozenset[str] = frozenset(),
     ws_turn_type: str | None = None,
 ) -> None:

@@ -2,8 +2,9 @@
 
 Precedence: flags, then `VIBEVOICE_*` environment variables, then defaults. Secret fields are never
 flags: a secret in argv shows in `ps` and in shell history, so they come from the environment only,
-and `--help` lists those variables after the flags. A bad value stops the start with one line (no
-usage block above it), exit status 2.
+and `--help` lists those variables after the flags; a URL flag with a password in it is refused for the
+same reason (such a URL goes in the flag's environment variable). A bad value stops the start with one
+line (no usage block above it), exit status 2.
 """
 
 from __future__ import annotations
@@ -49,6 +50,24 @@ def http_url(value: str) -> str:
     raise ValueError(f"{value!r} is not an http:// or https:// URL with a host{hint}")
 
 
+def redis_url(value: str) -> str:
+    """`value` if it is a Redis URL: redis:// or rediss:// with a host, or unix:// with a socket path;
+    else ValueError. The message never repeats the URL, which may hold a password."""
+    parts = urlsplit(value)
+    if (parts.scheme in ("redis", "rediss") and parts.hostname) or (parts.scheme == "unix" and parts.path):
+        return value
+    scheme = f"a {parts.scheme}:// URL" if parts.scheme else "a URL without a scheme"
+    raise ValueError(f"{scheme} is not a redis://HOST, rediss://HOST or unix:///PATH URL")
+
+
+def url_password(value: str) -> bool:
+    """Whether `value` reads as a URL with a password in it (user:password@host)."""
+    try:
+        return urlsplit(value).password is not None
+    except ValueError:  # not a URL at all (an unbalanced "[" in a free-text value)
+        return False
+
+
 def build_parser(settings_cls: type[BaseSettings], prog: str, description: str) -> argparse.ArgumentParser:
     """An argparse parser with one `--kebab-case` flag per non-secret settings field; the secret
     fields' environment variables are listed after the flags."""
@@ -85,10 +104,15 @@ def parse_settings(
     the flag, its environment variable, and which of the two the bad value came from."""
     parser = build_parser(settings_cls, prog, description)
     flags = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
+    prefix = str(settings_cls.model_config.get("env_prefix", ""))
+    for name, value in flags.items():
+        if isinstance(value, str) and url_password(value):
+            env = f"{prefix}{name}".upper()
+            flag = "--" + name.replace("_", "-")
+            parser.error(f"{flag}: a password in a flag shows in `ps`; give this URL in {env} instead")
     try:
         return settings_cls(**flags)
     except ValidationError as exc:
-        prefix = str(settings_cls.model_config.get("env_prefix", ""))
         parser.error("; ".join(_problem(err["loc"], err["msg"], flags, prefix) for err in exc.errors()))
 
 

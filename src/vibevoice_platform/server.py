@@ -2,7 +2,10 @@
 
 SIGTERM and SIGINT (Ctrl-C) are one and the same request to stop. On the first the service starts
 draining: `/ready` answers 503 (so load balancers stop sending traffic) for `drain_s` seconds while
-requests are still served; then uvicorn stops accepting connections and gives in-flight streams
+requests are still served, each response with `Connection: close`, so a client that keeps its
+connections open takes its next request elsewhere instead of sending it on a connection the server is
+about to close (a kept-alive turn sent as the server closed its idle connections was lost on every
+rolling upgrade of a cluster); then uvicorn stops accepting connections and gives in-flight streams
 `grace_s` seconds to finish before cancelling them. A second signal stops at once: every connection is
 cut, as if each client had hung up (each stream's cleanup runs: its synthesis stopped, its slot freed),
 and the process exits. Either way the exit status is 0 and nothing is printed but log lines: uvicorn's
@@ -27,6 +30,7 @@ from typing import Protocol, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from vibevoice_platform.config import print_error
@@ -95,6 +99,28 @@ class DrainingServer(uvicorn.Server):
         logger.warning("second signal: stopping now, %d connection(s) cut", self._connections.abort_all())
 
 
+class CloseWhileDraining:
+    """ASGI middleware: once `draining` is set, every HTTP response says `Connection: close` (uvicorn
+    then closes the connection after it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.draining = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start" and self.draining:
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
+
+
 class ServiceSettings(Limits, Protocol):
     """What both services' settings have in common (read-only, so Literal-typed fields fit)."""
 
@@ -137,8 +163,14 @@ def run_service(settings: SettingsT, create_app: Callable[[SettingsT], FastAPI],
     app = create_app(settings)
     service: Drainable = app.state.service
     connections = Connections(settings.header_timeout_s)
+    closing = CloseWhileDraining(TransportGuard(app, settings, connections))
+
+    def drain() -> None:
+        closing.draining = True
+        service.start_draining()
+
     config = uvicorn.Config(
-        TransportGuard(app, settings, connections),
+        closing,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=settings.grace_s,
@@ -149,7 +181,7 @@ def run_service(settings: SettingsT, create_app: Callable[[SettingsT], FastAPI],
         ws_max_size=settings.ws_max_message_bytes,
         proxy_headers=False,  # the scope's `client` is the connection's peer (see Connections)
     )
-    server = DrainingServer(config, connections, service.start_draining, settings.drain_s)
+    server = DrainingServer(config, connections, drain, settings.drain_s)
     app.state.stop_serving = server.stop_serving
     host, port = sock.getsockname()[:2]
     logger.info("listening on %s:%d", host, port, extra={"host": host, "port": port})

@@ -116,7 +116,7 @@ def test_without_a_usable_history_the_verdicts_are_those_of_the_test_alone(
     assert all(c.history is None for c in after.checks)
     assert after.notes[:-1] == before.notes
     assert after.notes[-1].startswith("History: ")
-    assert "their spread is used from 5 passing runs on" in after.notes[-1]
+    assert "the run-to-run spread is used from 5 passing runs on" in after.notes[-1]
 
 
 def test_only_past_runs_of_the_same_scenario_count() -> None:
@@ -127,7 +127,16 @@ def test_only_past_runs_of_the_same_scenario_count() -> None:
     assert judged.history_runs == 3
     assert all(c.history is None for c in judged.checks)  # 3 runs: no spread yet, only their median
     assert "median of 3 past runs" in check(judged).reason
-    assert "3 past runs of this scenario, 3 of them passing (9 in the file)" in judged.notes[-1]
+    assert "3 past runs of this scenario, 3 passing (9 runs in the file)" in judged.notes[-1]
+
+
+def test_one_past_run_is_counted_in_the_singular() -> None:
+    judged = compare(FAST, SLOWER_MACHINE, Policy(), history_of(NIGHTS[2:3]))
+    assert "median of 1 past run (" in check(judged).reason
+    assert "History: 1 past run of this scenario, 1 passing (1 run in the file)" in judged.notes[-1]
+    summary = summary_markdown(judged, SLOWER_MACHINE, None)
+    assert "1 past runs" not in summary
+    assert "1 runs" not in summary
 
 
 def test_a_passing_check_records_the_spread_and_keeps_its_verdict() -> None:

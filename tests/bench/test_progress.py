@@ -49,4 +49,4 @@ def test_a_timed_run_counts_against_its_duration() -> None:
     progress = Progress(log, total=None, duration_s=30.0)
     progress.update(_record(ok=True))
     progress.close()
-    assert "1 requests in 0/30 s, 0 failed" in log.getvalue()
+    assert "1 request in 0/30 s, 0 failed" in log.getvalue()

@@ -65,6 +65,25 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
             },
         },
     ),
+    "agent-session-store": (
+        "gpu",
+        {
+            "agent": {
+                "sessionAffinity": {"enabled": False},
+                "sessionStore": {"urlSecret": {"name": "agent-redis"}},
+            },
+            "networkPolicy": {
+                "sessionStoreEgress": {
+                    "peers": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "redis"}},
+                            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "redis"}},
+                        }
+                    ]
+                }
+            },
+        },
+    ),
     "service-affinity-for-callers": (
         "cpu",
         {"agent": {"replicaCount": 3, "sessionAffinity": {"clientIP": True}}},

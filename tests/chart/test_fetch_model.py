@@ -1,6 +1,7 @@
 """The chart's model-fetching init container, run as the pod runs it (`python3 -c` with the pod's
 environment) against a fake Hugging Face Hub on loopback: it fetches each repository at its revision,
-points `main` at the pinned commit so the offline service loads exactly that by name, fetches nothing a
+points `main` at the pinned commit so the offline service loads exactly that by name, fetches from the
+Hub mirror the chart names, fetches nothing a
 complete cache holds, uses no cache that is not complete (a half-fetched snapshot, a file gone, other file
 patterns), resumes a file whose download was cut, sends the token without printing it, and fails with the
 reason."""
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -23,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.chart.chart import Rendered, container
+from tests.chart.chart import Rendered, container, env_of, render
 from tests.support.threaded_server import serve_in_thread
 from tests.support.tools import unavailable
 
@@ -124,11 +126,15 @@ def hub(huggingface_hub: None) -> Iterator[tuple[FakeHub, str]]:
         yield fake, url
 
 
+def init_of(rendered: Rendered) -> dict[str, Any]:
+    """The fetch-model init container of a render."""
+    (init,) = rendered.workload("tts")["spec"]["template"]["spec"]["initContainers"]
+    return init
+
+
 def init_command(defaults: Rendered) -> list[str]:
     """The command of the defaults' fetch-model init container."""
-    spec = defaults.workload("tts")["spec"]["template"]["spec"]
-    (init,) = spec["initContainers"]
-    return container({"containers": [init]})["command"]
+    return container({"containers": [init_of(defaults)]})["command"]
 
 
 def run_init(defaults: Rendered, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -190,6 +196,23 @@ def test_fetches_pinned_revisions_and_loads_them_offline(
     assert f"cached  org/model@{PINNED}" in again
     assert f"cached  org/tokenizer@{LATEST}" in again
     assert len(fake.requests) == asked, "a complete cache at pinned commits is not asked for again"
+
+
+def test_the_chart_points_the_fetch_at_a_hub_mirror(
+    helm: str, hub: tuple[FakeHub, str], tmp_path: Path
+) -> None:
+    """tts.modelCache.hubEndpoint reaches the init container as HF_ENDPOINT, so a site's Hub mirror is
+    where the weights come from. A cluster showed the need: with nothing to set it, a fake Hub beside an
+    offline cluster could not be used, nor could a mirror where the Hub is not reachable."""
+    fake, url = hub
+    cache = {"revision": PINNED, "extraRepos": [], "hubEndpoint": url}
+    rendered = render(helm, values={"tts": {"gpu": {"model": "org/model"}, "modelCache": cache}})
+    env = {name: value for name, value in env_of(init_of(rendered)).items() if isinstance(value, str)}
+    assert env["HF_ENDPOINT"] == url
+    output = init_ok(rendered, {**env, "HF_HOME": str(tmp_path)})
+    assert f"fetched org/model@{PINNED} (2 files)" in output
+    assert f"GET /api/models/org/model/revision/{PINNED}" in fake.requests
+    assert "HF_ENDPOINT" not in env_of(init_of(render(helm)))  # by default: the Hub itself
 
 
 def test_a_branch_is_followed_without_fetching_what_is_there(

@@ -7,7 +7,9 @@ a copy of the chart in which the notes are a named template wrapped in a ConfigM
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,10 +38,10 @@ def notes_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return chart
 
 
-def notes(helm: str, chart: Path, files: tuple[Path, ...]) -> str:
-    """The rendered NOTES.txt of `chart` with `files`."""
+def notes(helm: str, chart: Path, files: tuple[Path, ...], values: Mapping[str, Any] | None = None) -> str:
+    """The rendered NOTES.txt of `chart` with `files` (and `values` on top)."""
     args = ["template", RELEASE, str(chart), "--namespace", NAMESPACE, "--show-only", "templates/notes.yaml"]
-    rendered = Rendered.parse(run_helm(helm, [*args, *values_args(files)]))
+    rendered = Rendered.parse(run_helm(helm, [*args, *values_args(files)], values))
     return rendered.manifests[0]["data"]["notes"]
 
 
@@ -49,6 +51,13 @@ def test_notes_say_how_to_check_the_release(helm: str, notes_chart: Path, name: 
     assert f"helm test {RELEASE} --namespace {NAMESPACE} --logs" in text
     assert "port-forward service/" in text
     assert "<no value>" not in text
+    assert "--from-literal" not in text, "a secret's value on a command line lands in the shell's history"
+
+
+def test_the_charts_readme_never_puts_a_secret_on_a_command_line() -> None:
+    readme = (CHART / "README.md").read_text()
+    assert "kubectl create secret" in readme
+    assert "--from-literal" not in readme
 
 
 def test_notes_describe_the_variant(helm: str, notes_chart: Path) -> None:
@@ -105,3 +114,23 @@ def test_notes_say_what_a_shared_existing_claim_needs(helm: str, notes_chart: Pa
     assert "Several TTS pods share the claim weights: it must be ReadWriteMany" in text
     one = run_helm(helm, args, {"tts": {"modelCache": cache}})
     assert "Several TTS pods" not in Rendered.parse(one).manifests[0]["data"]["notes"]
+
+
+def test_notes_say_where_histories_live(helm: str, notes_chart: Path) -> None:
+    per_pod = "histories are\n  per pod: unless your edge hashes on X-Session-ID"
+    assert per_pod in notes(helm, notes_chart, ())  # two agent pods, no store, no Gateway
+    gpu = notes(helm, notes_chart, VALUE_SETS["gpu"])  # the Gateway's cookie persistence
+    assert per_pod not in gpu
+    assert "Rate limits are per pod" in gpu
+    store = {
+        "agent": {"sessionStore": {"urlSecret": {"name": "agent-redis"}}},
+        "networkPolicy": {"sessionStoreEgress": {"ipBlocks": [{"cidr": "10.20.0.5/32"}]}},
+    }
+    shared = notes(helm, notes_chart, VALUE_SETS["gpu"], store)
+    assert "shared by the agent pods in Redis, at the URL in Secret agent-redis (key url)" in shared
+    assert "a session's HTTP turns must reach one pod" not in shared
+    assert "Rate limits are per pod" not in shared
+    assert "The agents' rate limit is shared through the session store" in shared
+    assert "with N TTS pods a key may make N times" in shared
+    assert "the LLM endpoint and the session store." in shared
+    assert per_pod not in notes(helm, notes_chart, (), store)

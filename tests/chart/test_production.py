@@ -402,10 +402,17 @@ def test_a_chart_version_bump_leaves_the_pods_alone(helm: str, tmp_path: Path, d
 def test_grace_period_is_configurable_but_never_short(helm: str) -> None:
     rendered = render(helm, values={"agent": {"shutdown": {"terminationGracePeriodSeconds": 3600}}})
     assert pod_spec(rendered, "agent")["terminationGracePeriodSeconds"] == 3600
+    shutdown = {"preStopSeconds": 5, "drainSeconds": 2, "graceSeconds": 900}
     fails(
         helm,
-        {"agent": {"shutdown": {"terminationGracePeriodSeconds": 60}}},
-        "agent.shutdown.terminationGracePeriodSeconds (60) is shorter than preStop + drain + grace + 5 (910)",
+        {"agent": {"shutdown": {**shutdown, "terminationGracePeriodSeconds": 911}}},
+        "terminationGracePeriodSeconds (911) is shorter than preStop + drain + grace + 5 (912)",
+    )
+    shutdown["drainSeconds"] = 30
+    fails(
+        helm,
+        {"agent": {"shutdown": {**shutdown, "terminationGracePeriodSeconds": 912}}},
+        "terminationGracePeriodSeconds (912) is shorter than preStop + drain + grace + 5 (940)",
     )
 
 

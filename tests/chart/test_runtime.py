@@ -3,7 +3,8 @@ may not exist, PDBs that never stall a drain, one model cache claim never shared
 it (a claim per pod instead), an emptyDir cache inside the pod's ephemeral-storage limit, a chart usable as
 a subchart, hung model loads restarted, a per-key TTS rate limit, queue-depth autoscaling that respects a
 slow warm-up (HPA and KEDA, down to zero), agents spread over nodes, a preStop pause that outlasts endpoint
-propagation."""
+propagation, an agent drain that moves kept-alive clients off before their connections close, an agent
+readiness probe that outwaits the agent's bounded TTS check."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from tests.chart.chart import (
     render,
     run_helm,
 )
+from vibevoice_platform.agent.tts_client import READY_CHECK_S
 
 VALUES: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
 
@@ -263,6 +265,25 @@ def test_prestop_outlasts_endpoint_propagation(
     """Issue 27: kube-proxy took up to 4 s to drop an endpoint; with a 1 s pause upgrades lost turns."""
     pause = container(pod_spec(rendered_sets[name], component))["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert pause >= 5
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_agent_drains_kept_alive_clients_before_closing_their_connections(
+    rendered_sets: dict[str, Rendered], name: str
+) -> None:
+    """While draining, each response closes its connection. A cluster showed why: with no drain the agent
+    closed its idle kept-alive connections at SIGTERM, and a pooled client's turn sent at that moment was
+    lost (Broken pipe) on each of 10 rolling upgrades, while clients connecting per turn lost none."""
+    config = rendered_sets[name].one("ConfigMap", "agent")["data"]
+    assert float(config["VIBEVOICE_AGENT_DRAIN_S"]) >= 2
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_agent_readiness_probe_outwaits_its_tts_check(rendered_sets: dict[str, Rendered], name: str) -> None:
+    """The agent's /ready waits for the TTS's at most READY_CHECK_S: a probe that gave up sooner would take
+    the agents out of their Service whenever the TTS hangs (a cluster showed it, with a 2 s TTS check)."""
+    probe = container(pod_spec(rendered_sets[name], "agent"))["readinessProbe"]
+    assert probe["timeoutSeconds"] >= 2 * READY_CHECK_S
 
 
 @pytest.mark.parametrize("component", COMPONENTS)

@@ -97,6 +97,11 @@ def test_schema_closes_every_object() -> None:
         ),
         ({"agent": {"llm": {"openai": {"baseUrl": "api.openai.com"}}}}, "agent.llm.openai.baseUrl"),
         ({"networkPolicy": {"llmEgress": {"ports": [70000]}}}, "networkPolicy.llmEgress.ports.0"),
+        (
+            {"agent": {"sessionStore": {"url": "redis://:pw@redis:6379/0"}}},
+            "Additional property url is not allowed",
+        ),
+        ({"agent": {"sessionStore": {"timeoutSeconds": 0}}}, "agent.sessionStore.timeoutSeconds"),
         ({"serviceMonitor": {"interval": 30}}, "serviceMonitor.interval: Invalid type"),
         (
             {"ingress": {"paths": [{"path": "/", "pathType": "Prefix", "component": "db"}]}},

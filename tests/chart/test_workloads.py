@@ -139,8 +139,8 @@ def test_gpu_settings_are_not_required_on_cpu(helm: str) -> None:
     ("name", "component", "pause", "grace"),
     [
         ("defaults", "tts", 5, 310),
-        ("defaults", "agent", 5, 910),
-        ("cpu", "agent", 5, 15),
+        ("defaults", "agent", 5, 912),
+        ("cpu", "agent", 5, 17),
         ("gpu", "tts", 5, 600),
     ],
 )

@@ -14,11 +14,15 @@ from tests.container.engine import Docker, connect
 from tests.support.tools import ROOT, require_tool
 
 BUILD_TIMEOUT_S = 1800
+# The tests that build or run images share one xdist worker (`make test` runs a worker per core): a
+# session is per worker, so the images are built once, and the engine never runs two such builds.
+ON_THE_ENGINE = pytest.mark.xdist_group("docker-engine")
 
 
 @dataclass(frozen=True)
 class Images:
-    """The tags `make images` gives the shipped images."""
+    """The tags `make images` gives the shipped images (VIBEVOICE_TTS_IMAGE and VIBEVOICE_AGENT_IMAGE,
+    as the Makefile exports them; a shared engine wants tags of one's own)."""
 
     tts: str
     agent: str
@@ -32,9 +36,12 @@ def docker() -> Docker:
 
 @pytest.fixture(scope="session")
 def images(docker: Docker) -> Images:
-    """vibevoice-tts:dev and vibevoice-agent:dev, built by `make images` (cached layers make reruns quick)."""
+    """The shipped images, built by `make images` (cached layers make reruns quick)."""
     make = require_tool("make", "apt-get install make")
-    built = Images(tts="vibevoice-tts:dev", agent="vibevoice-agent:dev")
+    built = Images(
+        tts=os.environ.get("VIBEVOICE_TTS_IMAGE", "vibevoice-tts:dev"),
+        agent=os.environ.get("VIBEVOICE_AGENT_IMAGE", "vibevoice-agent:dev"),
+    )
     log = Path(tempfile.mkstemp(prefix="make-images-", suffix=".log")[1])
     with log.open("wb") as sink:
         result = subprocess.run(

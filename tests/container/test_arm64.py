@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.container.conftest import Images
+from tests.container.conftest import ON_THE_ENGINE, Images
 from tests.container.engine import Docker, network, running
 from tests.support.tools import ROOT, unavailable
 
-pytestmark = [pytest.mark.container, pytest.mark.slow]
+pytestmark = [pytest.mark.container, pytest.mark.slow, ON_THE_ENGINE]
 
 BINFMT = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
 BASE = "vibevoice-python-standin:arm64"

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.container.conftest import Images
+from tests.container.conftest import ON_THE_ENGINE, Images
 from tests.container.engine import Docker
 from tests.support.processes import free_port
 from tests.support.tools import ROOT, require_tool
 
-pytestmark = pytest.mark.container
+pytestmark = [pytest.mark.container, ON_THE_ENGINE]
 
 SMOKE = Path(sys.executable).parent / "vibevoice-smoke"
 

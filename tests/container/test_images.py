@@ -15,7 +15,7 @@ import pytest
 from httpx_sse import EventSource
 from vibevoice_ci.images import check_scripts
 
-from tests.container.conftest import Images
+from tests.container.conftest import ON_THE_ENGINE, Images
 from tests.container.engine import Docker, network, running
 from tests.support.processes import wait_until_ok
 from tests.support.tools import ROOT
@@ -27,7 +27,7 @@ from vibevoice_platform.audio import (
     rms_dbfs,
 )
 
-pytestmark = pytest.mark.container
+pytestmark = [pytest.mark.container, ON_THE_ENGINE]
 
 LOCKED_DOWN = ("--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges")
 TEXT = "The container speaks from a read-only filesystem."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -24,6 +25,8 @@ from vibevoice_platform.audio import duration_seconds, rms_dbfs
 
 pytestmark = pytest.mark.integration
 StartAgent = Callable[..., AbstractContextManager[Service]]
+# The agent readiness probe's timeout in the chart (agent.probes.readiness.timeoutSeconds).
+PROBE_TIMEOUT_S = 2.0
 QUESTION = "What is the weather like on the coast today? I would like to go sailing."
 
 
@@ -164,6 +167,37 @@ def test_a_tts_outage_is_an_error_event_per_turn_never_an_unready_agent() -> Non
             assert ready.json()["checks"]["tts"]["ok"] is True
             assert "error" not in [e.event for e in turn_events(agent, {"text": "Now?"})]
         assert httpx.get(f"{agent.url}/ready").status_code == 200  # down again: still ready
+
+
+def test_a_tts_that_never_answers_leaves_the_agents_readiness_prompt(start_agent: StartAgent) -> None:
+    """The agent's /ready answers within a readiness probe's timeout (the chart's: 2 s) whatever the TTS
+    does. On a cluster, with the TTS scaled to 0 some connections to it hung, the agent's /ready waited 2 s
+    for its TTS check, its probe timed out twice and the agent left its Service."""
+    with socket.create_server(("127.0.0.1", 0)) as hung:  # listens, never accepts: connects, no answer
+        tts_url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        with start_agent(tts_url, "--llm", "scripted", ready_path="/health") as agent:
+            for _ in range(3):
+                ready = httpx.get(f"{agent.url}/ready", timeout=PROBE_TIMEOUT_S)
+                assert ready.status_code == 200
+                assert ready.json()["checks"]["tts"]["ok"] is False
+                assert "gave no answer within" in ready.json()["checks"]["tts"]["detail"]
+
+
+def test_a_tts_up_but_not_ready_is_unavailable_to_a_turn(start_agent: StartAgent) -> None:
+    """A TTS that answers 503 (loading, or failed to load and kept up) is as unavailable to a turn as
+    one that is down (`tts_unavailable`, as the README says), not a TTS error."""
+    port = free_port()
+    broken = ["--engine", "espeak", "--espeak-binary", "/nonexistent/espeak-ng", "--stay-up-unready"]
+    with (
+        running(["vibevoice-tts", "--port", str(port), *broken], port=port, ready_path="/v1/models") as tts,
+        start_agent(tts.url, "--llm", "scripted") as agent,
+    ):
+        assert httpx.get(f"{tts.url}/ready").status_code == 503
+        events = turn_events(agent, {"text": "Are you there?"})
+        assert [e.event for e in events][-3:] == ["error", "metrics", "done"]
+        error = next(e.json() for e in events if e.event == "error")
+        assert error["code"] == "tts_unavailable"
+        assert "answered 503" in error["message"]
 
 
 @pytest.fixture

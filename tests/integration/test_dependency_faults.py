@@ -3,8 +3,10 @@
 The LLM (a fake OpenAI-compatible server) answers 500, stalls in the middle of its stream, or sends
 garbage: each turn ends with an `error` event then `done`, its TTS request is closed, and the next
 turn works. The TTS dies in the middle of a turn: the turn ends with an error (the agent stays ready),
-and once the TTS is back the agent serves turns again, by itself. (A TTS that refuses connections when
-the agent starts is `test_agent.py::test_a_tts_outage_is_an_error_event_per_turn_never_an_unready_agent`.)
+and once the TTS is back the agent serves turns again, by itself. A kept-alive connection to the TTS
+closed under a request (a TTS pod stopping) costs the turn nothing: the request goes again on a new
+one. (A TTS that refuses connections when the agent starts is
+`test_agent.py::test_a_tts_outage_is_an_error_event_per_turn_never_an_unready_agent`.)
 An engine that cannot load ends `vibevoice-tts` with status 1 and the reason, unless
 `--stay-up-unready` keeps it up, not ready.
 """
@@ -12,9 +14,13 @@ An engine that cannot load ends `vibevoice-tts` with status 1 and the reason, un
 from __future__ import annotations
 
 import os
+import select
+import socket
+import socketserver
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -108,6 +114,62 @@ def test_tts_dying_mid_turn_is_an_error_and_the_agent_recovers_when_it_is_back(
             names = [e.event for e in _turn(agent)]
             assert "error" not in names
             assert "audio" in names
+
+
+@contextmanager
+def closing_kept_alive_connections(upstream: str) -> Iterator[tuple[str, list[int]]]:
+    """A TCP proxy to `upstream` that closes a client's connection when the client sends another request
+    on it (bytes after an answer began), as a TTS pod stopping closes its idle kept-alive connections
+    while a pooled request is on its way. Yields its URL and a one-item list counting connections."""
+    host, port = upstream.removeprefix("http://").split(":")
+    connections = [0]
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            connections[0] += 1
+            client: socket.socket = self.request
+            answered = False
+            with socket.create_connection((host, int(port))) as server:
+                while True:
+                    readable, _, _ = select.select([client, server], [], [])
+                    if client in readable:
+                        data = client.recv(65536)
+                        if not data or answered:
+                            return  # the next request on a kept-alive connection: closed under it
+                        server.sendall(data)
+                    if server in readable:
+                        data = server.recv(65536)
+                        if not data:
+                            return
+                        answered = True
+                        client.sendall(data)
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler) as proxy:
+        proxy.daemon_threads = True
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{proxy.server_address[1]}", connections
+        finally:
+            proxy.shutdown()
+
+
+def test_a_kept_alive_tts_connection_closed_under_a_request_costs_the_turn_nothing(
+    start_agent: StartAgent, start_tts: Callable[..., AbstractContextManager[Service]]
+) -> None:
+    """On a cluster, single-pod TTS upgrades gave turns `tts_unavailable` (ReadError) while the TTS itself
+    never refused a request: the agent's pooled connection to the old pod was closed as a sentence went
+    out on it. Here every connection takes one request only, and every sentence still speaks."""
+    with (
+        start_tts("--engine", "sine") as tts,
+        closing_kept_alive_connections(tts.url) as (url, connections),
+        start_agent(url, "--llm", "scripted") as agent,
+    ):
+        for _ in range(3):
+            events = _turn(agent, "First sentence. Second sentence. Third one.")
+            names = [e.event for e in events]
+            assert "error" not in names, [e.data for e in events if e.event == "error"]
+            assert names.count("audio") >= 3
+        assert connections[0] >= 9, "the requests did not go over connections the proxy closed"
 
 
 def _exits(command: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

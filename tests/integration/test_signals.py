@@ -1,7 +1,9 @@
-"""Ctrl-C (SIGINT) stops a service as SIGTERM does: drained, no traceback; a second one stops it at once."""
+"""Ctrl-C (SIGINT) stops a service as SIGTERM does: drained, no traceback; a second one stops it at once.
+While draining, each response closes its connection."""
 
 from __future__ import annotations
 
+import http.client
 import signal
 import threading
 from collections.abc import Callable
@@ -67,3 +69,36 @@ def test_a_second_ctrl_c_cuts_streams_in_flight_and_exits(start_tts: StartTTS) -
         assert outcome == ["RemoteProtocolError"]  # the body was cut, not completed
         assert "second signal: stopping now, 1 connection(s) cut" in tts.output()
         assert '"msg": "synthesis cancelled"' in tts.output()  # the stream's cleanup ran
+
+
+def _get(conn: http.client.HTTPConnection, path: str) -> http.client.HTTPResponse:
+    conn.request("GET", path)
+    response = conn.getresponse()
+    response.read()
+    return response
+
+
+@pytest.mark.parametrize("component", ["tts", "agent"])
+def test_while_draining_every_response_closes_its_connection(
+    component: str,
+    start_tts: StartTTS,
+    start_agent: Callable[..., AbstractContextManager[Service]],
+    sine_tts: Service,
+) -> None:
+    """A client that keeps connections open moves off a draining pod: on a cluster, a kept-alive turn
+    sent just as the old pod closed its idle connections was lost on every rolling upgrade (Broken
+    pipe), while clients opening a connection per turn lost none."""
+    flags = ("--drain-s", "600")
+    starting = (
+        start_tts("--engine", "sine", *flags) if component == "tts" else start_agent(sine_tts.url, *flags)
+    )
+    with starting as service:
+        conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+        before = _get(conn, "/health")
+        assert (before.status, before.getheader("connection"), before.will_close) == (200, None, False)
+        service.process.send_signal(signal.SIGTERM)
+        assert wait_for(lambda: httpx.get(f"{service.url}/ready").status_code == 503)
+        during = _get(conn, "/health")  # the same connection, kept alive from before the signal
+        assert (during.status, during.getheader("connection"), during.will_close) == (200, "close", True)
+        service.process.send_signal(signal.SIGTERM)
+        assert service.process.wait(timeout=20) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import wave
 from collections.abc import Iterator
@@ -16,8 +17,11 @@ import pytest
 import soundfile
 
 from tests.integration.decode import decode_to_pcm16
+from tests.support.ogg import read_pages
 from tests.support.processes import Service, free_port, running
+from tests.support.tools import unavailable
 from vibevoice_platform.audio import SAMPLE_RATE, duration_seconds, rms_dbfs
+from vibevoice_platform.tts import ogg_opus
 
 pytestmark = pytest.mark.integration
 # 40 characters of the sine engine: 2 s of a tone, made at twice real time, so a stream lasts a second.
@@ -57,6 +61,25 @@ def test_each_format_streams_before_the_synthesis_ends(paced_tts: Service, respo
     assert codec == CODECS[response_format]
     assert 1.9 < duration_seconds(len(pcm)) < 2.2  # 2 s, give or take an encoder's priming and padding
     assert rms_dbfs(pcm) > -20  # a 0.3 amplitude tone is about -13 dBFS
+
+
+def test_opus_streams_in_pages_of_at_most_60_ms(paced_tts: Service) -> None:
+    """A realtime client hears the first audio 60 ms of it after the engine made it, not a second."""
+    if not ogg_opus.available():
+        unavailable("libopusenc not installed (Debian: apt-get install libopusenc0)")
+    body = {"model": "tts-1", "input": TONE_TEXT, "response_format": "opus"}
+    received = b""
+    with httpx.stream("POST", f"{paced_tts.url}/v1/audio/speech", json=body, timeout=30) as response:
+        chunks = response.iter_raw()
+        for chunk in chunks:
+            received += chunk
+            if audio := [page for page in read_pages(received, cut_end=True) if page.granule]:
+                assert audio[0].granule <= 60 * 48  # granule positions count 48 kHz samples
+                assert _active_streams(paced_tts) == "vibevoice_tts_active_streams 1.0"
+                break
+        received += b"".join(chunks)
+    granules = [page.granule for page in read_pages(received)]
+    assert max(after - before for before, after in itertools.pairwise(granules)) <= 60 * 48
 
 
 def test_openai_clients_default_format_is_mp3_of_real_speech(tts_espeak: Service) -> None:

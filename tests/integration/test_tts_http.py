@@ -123,6 +123,7 @@ def test_slow_reader_holds_its_slot_and_hang_up_kills_espeak(start_tts: StartTTS
         assert 'status="cancelled"' in metrics
 
 
+@pytest.mark.serial  # a sub-second window: it must not share the machine
 def test_overload_answers_429_with_retry_after(start_tts: StartTTS) -> None:
     flags = ("--engine", "sine", "--sine-pace", "1", "--max-concurrency", "1", "--max-queue", "1")
     with start_tts(*flags, "--queue-timeout-s", "0.5") as tts:
@@ -147,6 +148,7 @@ def test_overload_answers_429_with_retry_after(start_tts: StartTTS) -> None:
         assert results == {"first": 200, "queued": 429}  # the queued one timed out after 0.5 s
 
 
+@pytest.mark.serial  # a sub-second window: it must not share the machine
 def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> None:
     # A drain of 3 s (a shorter one was seen over before the test could read /ready on a loaded
     # machine), and a stream of 5 s, which spans the drain and the shutdown after it.
@@ -169,6 +171,22 @@ def test_sigterm_drains_then_finishes_in_flight_streams(start_tts: StartTTS) -> 
         tts.process.wait(timeout=10)
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{tts.url}/health")
+
+
+def test_a_draining_service_serves_the_requests_that_still_arrive(start_tts: StartTTS) -> None:
+    """After SIGTERM /ready answers 503, and a request that still comes (on a client's kept-alive
+    connection, or before a load balancer has caught up) is served, not refused: on a cluster, an
+    agent's pooled connection to a TTS pod being replaced got 503 "the service is draining"."""
+    with start_tts("--engine", "sine", "--drain-s", "600") as tts:
+        tts.process.send_signal(signal.SIGTERM)
+        assert wait_for(lambda: httpx.get(f"{tts.url}/ready").status_code == 503)
+        assert httpx.get(f"{tts.url}/ready").json()["status"] == "draining"
+        body = {"model": "tts-1", "input": "Still here.", "response_format": "pcm"}
+        response = httpx.post(f"{tts.url}/v1/audio/speech", json=body, timeout=10)
+        assert response.status_code == 200
+        assert duration_seconds(len(response.content)) > 0.2
+        tts.process.send_signal(signal.SIGTERM)  # a second signal ends the drain at once
+        assert tts.process.wait(timeout=20) == 0
 
 
 def test_espeak_keeps_one_process_waiting_per_slot_and_leaves_none_after_sigterm(

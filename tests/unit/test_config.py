@@ -7,7 +7,7 @@ import pytest
 
 from vibevoice_platform.agent.settings import AgentSettings
 from vibevoice_platform.clients import ApiKeyError, api_key
-from vibevoice_platform.config import build_parser, http_url, parse_settings
+from vibevoice_platform.config import build_parser, http_url, parse_settings, redis_url
 from vibevoice_platform.tts.settings import TTSSettings
 
 
@@ -81,3 +81,35 @@ def test_the_api_key_comes_from_a_file_or_the_environment(tmp_path: Path) -> Non
         api_key(key, {})
     with pytest.raises(ApiKeyError, match="No such file"):
         api_key(tmp_path / "missing", {})
+
+
+@pytest.mark.parametrize(
+    "value", ["redis://redis.db:6379/0", "rediss://:pw@redis.db", "unix:///run/redis.sock?db=1"]
+)
+def test_a_session_store_url_is_redis(value: str) -> None:
+    assert redis_url(value) == value
+
+
+@pytest.mark.parametrize(
+    "value", ["s3cret@redis.db:6379", "http://:s3cret@redis.db", "redis://:s3cret@/0", "unix://:s3cret@"]
+)
+def test_another_session_store_url_is_refused_without_repeating_it(value: str) -> None:
+    with pytest.raises(ValueError, match="is not a redis://HOST, rediss://HOST or unix:///PATH URL") as no:
+        redis_url(value)
+    assert "s3cret" not in str(no.value)
+
+
+def test_a_url_with_a_password_is_refused_as_a_flag_and_taken_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_settings(AgentSettings, ["--session-store-url", "redis://:hunter2@db"], "vibevoice-agent", "d")
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "VIBEVOICE_AGENT_SESSION_STORE_URL" in error
+    assert "hunter2" not in error
+    monkeypatch.setenv("VIBEVOICE_AGENT_SESSION_STORE_URL", "redis://:hunter2@db")
+    settings = parse_settings(AgentSettings, [], "vibevoice-agent", "d")
+    assert settings.session_store_url == "redis://:hunter2@db"
+    monkeypatch.setenv("VIBEVOICE_AGENT_SESSION_STORE_URL", "")  # compose's unset variable
+    assert parse_settings(AgentSettings, [], "vibevoice-agent", "d").session_store_url is None

@@ -1,10 +1,12 @@
 """The encoders: streamed, bytes out chunk by chunk with header rewrites dropped; whole, one complete
-file; opus without PyAV from libsndfile; aac without PyAV refused, naming what to install."""
+file; opus without libopusenc from libsndfile; aac without PyAV refused, naming what to install."""
 
 from __future__ import annotations
 
+import ctypes.util
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,9 @@ import pytest
 
 from tests.integration.decode import decode_to_pcm16
 from tests.support.inprocess import app_client
+from tests.support.ogg import read_pages
 from vibevoice_platform.audio import SAMPLE_RATE, duration_seconds, float_to_pcm16
+from vibevoice_platform.tts import ogg_opus
 from vibevoice_platform.tts.app import create_app
 from vibevoice_platform.tts.encoders import encoder_for
 from vibevoice_platform.tts.schemas import ResponseFormat
@@ -46,14 +50,34 @@ def test_a_whole_file_comes_at_the_end_complete(response_format: ResponseFormat)
     assert 1.9 < duration_seconds(len(pcm)) < 2.2
 
 
-def test_opus_without_pyav_comes_from_libsndfile(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "av", None)  # `import av` now fails, as where the extra is absent
+@pytest.fixture(params=["absent", "broken"])
+def without_libopusenc(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[None]:
+    """As where libopusenc is not installed (the dynamic loader's search finds no such library), or
+    where the loader's cache names a file that does not load."""
+    broken = tmp_path / "libopusenc.so.0"
+    broken.write_bytes(b"not a shared object")
+    found = None if request.param == "absent" else str(broken)
+    find_library = ctypes.util.find_library
+    monkeypatch.setattr(
+        ctypes.util, "find_library", lambda name: found if name == "opusenc" else find_library(name)
+    )
+    ogg_opus.libopusenc.cache_clear()
+    yield
+    ogg_opus.libopusenc.cache_clear()
+
+
+@pytest.mark.usefixtures("without_libopusenc")
+def test_opus_without_libopusenc_comes_from_libsndfile_in_second_long_pages() -> None:
     encoder = encoder_for("opus")
-    ogg = b"".join(encoder.encode(CHUNK) for _ in range(20)) + encoder.finish()
-    monkeypatch.delitem(sys.modules, "av")
+    outputs = [encoder.encode(CHUNK) for _ in range(20)]
+    ogg = b"".join(outputs) + encoder.finish()
     codec, pcm = decode_to_pcm16(ogg)
     assert codec == "opus"
     assert 1.9 < duration_seconds(len(pcm)) < 2.2
+    audio_pages = [page for page in read_pages(ogg) if page.granule]
+    assert audio_pages[0].granule >= 48_000 * 9 // 10  # about a second of audio in the first page
 
 
 def test_flac_streams_without_its_end_of_file_header_update() -> None:

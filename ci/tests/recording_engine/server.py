@@ -22,13 +22,13 @@ from typing import Any
 
 import anyio.to_thread
 import graphql
-from recording_engine.engine import Engine, respond
-from recording_engine.recording import Call
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from recording_engine.engine import Engine, respond
+from recording_engine.recording import Call
 from tests.support.threaded_server import serve_in_thread
 
 RUNTIME = Path(__file__).with_name("runtime.py")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -9,8 +10,8 @@ from typing import Annotated
 from fastapi import FastAPI, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from vibevoice_platform import __version__
 from vibevoice_platform.agent.llm import LLM, build_llm
+from vibevoice_platform.agent.redis_store import RedisRateLimiter, RedisSessions, shared_redis
 from vibevoice_platform.agent.schemas import (
     SESSION_ID_PATTERN,
     AgentHealth,
@@ -19,15 +20,16 @@ from vibevoice_platform.agent.schemas import (
     readiness_body,
 )
 from vibevoice_platform.agent.service import AgentService, TooManyTurnsError
+from vibevoice_platform.agent.sessions import MemorySessions, SessionStore
 from vibevoice_platform.agent.settings import AgentSettings
 from vibevoice_platform.agent.sse import TurnEventResponse
 from vibevoice_platform.agent.tts_client import TTSClient
 from vibevoice_platform.agent.turn import Emit
 from vibevoice_platform.agent.ws import agent_ws
-from vibevoice_platform.api import error_response, error_responses, install_error_handlers
-from vibevoice_platform.auth import RateLimiter, protect
-from vibevoice_platform.logs import RequestContextMiddleware
+from vibevoice_platform.api import error_response, error_responses, service_app
+from vibevoice_platform.auth import Limiter, RateLimiter, protect
 
+logger = logging.getLogger(__name__)
 SSE_DESCRIPTION = (
     "Server-sent events: `text` {delta}, `audio` {seq, audio: base64 PCM16 24 kHz mono}, "
     "`metrics` {llm_ttft_ms, tts_ttfb_ms, turn_ttfa_ms, turn_e2e_ms}, `error` {code, message}, then `done`."
@@ -35,33 +37,39 @@ SSE_DESCRIPTION = (
 
 
 def create_app(settings: AgentSettings, llm: LLM | None = None) -> FastAPI:
-    """Build the agent app around an LLM backend and a TTS client."""
+    """Build the agent app around an LLM backend, a TTS client and a session store (Redis when a URL
+    is given, shared by every replica; else this process's memory)."""
+    redis = shared_redis(settings)
+    sessions: SessionStore = (
+        MemorySessions(settings.max_sessions, settings.history_messages, settings.session_ttl_s)
+        if redis is None
+        else RedisSessions(redis, settings.history_messages, settings.session_ttl_s)
+    )
     service = AgentService(
         settings,
         llm or build_llm(settings),
         TTSClient(settings.tts_url, settings.tts_timeout_s, settings.tts_api_key),
+        sessions,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ok, detail = await sessions.check()
+        logger.log(logging.INFO if ok else logging.WARNING, "conversation histories: %s", detail)
         try:
             yield
         finally:
             await service.tts.aclose()
             await service.llm.aclose()
+            await sessions.aclose()
 
-    app = FastAPI(
-        title="VibeVoice agent",
-        version=__version__,
-        description="A voice agent: LLM replies streamed sentence by sentence into speech",
-        lifespan=lifespan,
-    )
-    app.state.service = service
-    app.add_middleware(RequestContextMiddleware)
-    install_error_handlers(app)
-    limiter = None
+    description = "A voice agent: LLM replies streamed sentence by sentence into speech"
+    app = service_app("VibeVoice agent", description, lifespan, service)
+    limiter: Limiter | None = None
     if settings.rate_limit_per_minute:
         limiter = RateLimiter(settings.rate_limit_per_minute / 60, settings.rate_limit_burst)
+        if redis is not None:
+            limiter = RedisRateLimiter(redis, limiter, service.store_failed)
     limited = frozenset({"/v1/agent/turn", "/v1/agent/ws"})
     protect(app, settings.api_keys, limiter, limited, ws_turn_type="user.text")
 

@@ -11,7 +11,7 @@ DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
 class AgentMetrics:
-    """Turn TTFA, LLM TTFT, TTS TTFB, turn duration, turns by status, interruptions."""
+    """Turn TTFA, LLM TTFT, TTS TTFB, turn duration, turns by status, interruptions, store errors."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -39,6 +39,13 @@ class AgentMetrics:
             "vibevoice_agent_interruptions",
             "Turns interrupted by the user",
             ["transport"],
+            registry=self.registry,
+        )
+        self.session_store_errors = Counter(
+            "vibevoice_agent_session_store_errors",
+            "Calls to the session store that failed or timed out (read, record, rate_limit); the turn "
+            "went on without its history, or the rate was counted in the pod",
+            ["operation"],
             registry=self.registry,
         )
         self.active_turns = Gauge("vibevoice_agent_active_turns", "Turns in progress", registry=self.registry)

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from vibevoice_platform.config import http_url
+from vibevoice_platform.config import http_url, redis_url
 from vibevoice_platform.transport import TransportLimits
 
 
@@ -37,7 +37,24 @@ class AgentSettings(TransportLimits):
     llm_timeout_s: float = Field(default=30.0, gt=0, description="longest wait for the LLM's next token")
     tts_timeout_s: float = Field(default=30.0, gt=0, description="longest wait for the TTS service")
     max_turns: int = Field(default=64, ge=1, description="turns in progress at once before 429")
-    max_sessions: int = Field(default=1000, ge=1, description="conversation histories kept in memory")
+    max_sessions: int = Field(
+        default=1000, ge=1, description="conversation histories kept in memory (without a session store)"
+    )
+    session_store_url: str | None = Field(
+        default=None,
+        description="Redis the agent replicas share histories and rate limits in (redis://HOST:PORT/DB, "
+        "rediss://, unix://); unset: each process keeps its own, in memory. A URL holding a password "
+        "goes in the environment, never in a flag",
+    )
+    session_store_password: SecretStr | None = Field(
+        default=None, description="password of the session store, if its URL has none (env only)"
+    )
+    session_store_timeout_s: float = Field(
+        default=0.5, gt=0, description="longest wait for the session store; past it a turn goes on without"
+    )
+    session_ttl_s: int = Field(
+        default=3600, ge=1, description="a conversation with no turn for this long is forgotten"
+    )
     ws_idle_s: float = Field(
         default=60.0,
         gt=0,
@@ -69,3 +86,10 @@ class AgentSettings(TransportLimits):
     def _http_url(cls, value: str) -> str:
         """Refused at start: a URL without a scheme would fail every turn (and /ready's TTS check)."""
         return http_url(value)
+
+    @field_validator("session_store_url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        """Refused at start: a store the agent cannot speak to would leave every turn without history.
+        Empty means unset (as compose passes an unset variable)."""
+        return redis_url(value) if value else None

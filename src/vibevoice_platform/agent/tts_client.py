@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator
 
+import anyio
 import httpcore
 import httpx
 from pydantic import SecretStr
@@ -29,6 +30,11 @@ class TTSUnavailableError(Exception):
         self.code = code
 
 
+# The turn's error code for a TTS answer: 503 is a TTS that is up but not ready (loading, draining, or
+# failed to load), as unavailable to a turn as one that is down; any other refusal is the TTS's error.
+_ERROR_CODES = {429: "tts_overloaded", 503: "tts_unavailable"}
+
+
 def _error_detail(body: bytes) -> str:
     try:
         return str(json.loads(body)["error"]["message"])
@@ -37,7 +43,11 @@ def _error_detail(body: bytes) -> str:
 
 
 UNREACHABLE = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol)
-READY_TIMEOUT_S = 2.0
+# A kept-alive connection the TTS closed before answering (a TTS pod stopping closes its idle ones).
+_CLOSED_UNDER_REQUEST = (httpcore.ReadError, httpcore.WriteError, httpcore.RemoteProtocolError)
+# The longest the agent's /ready waits for the TTS's: well inside a readiness probe's timeout (2 s in the
+# chart), so a TTS whose connections hang never fails the agent's own probe.
+READY_CHECK_S = 1.0
 
 
 class TTSClient:
@@ -74,38 +84,49 @@ class TTSClient:
         if rid := request_id_var.get():
             headers.append((REQUEST_ID_HEADER.encode(), rid.encode()))
         aligner = PCMAligner()
+        request = httpcore.Request(
+            "POST", self._speech_url, headers=headers, content=body, extensions={"timeout": self._timeouts}
+        )
         try:
-            async with self._pool.stream(
-                "POST",
-                self._speech_url,
-                headers=headers,
-                content=body,
-                extensions={"timeout": self._timeouts},
-            ) as response:
+            response = await self._send(request)
+            try:
                 if response.status != 200:
                     detail = _error_detail(await response.aread())
-                    code = "tts_overloaded" if response.status == 429 else "tts_error"
+                    code = _ERROR_CODES.get(response.status, "tts_error")
                     raise TTSUnavailableError(f"the TTS service answered {response.status}: {detail}", code)
                 async for data in response.aiter_stream():
                     if pcm := aligner.push(data):
                         yield pcm
+            finally:
+                await response.aclose()
         except httpcore.TimeoutException as exc:
             raise TTSUnavailableError("the TTS service timed out", "tts_timeout") from exc
         except UNREACHABLE as exc:
             raise TTSUnavailableError(f"the TTS service is unreachable: {type(exc).__name__}") from exc
 
-    async def check(self) -> tuple[bool, str]:
-        """Readiness of the TTS service: (ok, detail); never raises."""
-        timeouts = dict.fromkeys(("connect", "read", "write", "pool"), READY_TIMEOUT_S)
+    async def _send(self, request: httpcore.Request) -> httpcore.Response:
+        """Send a synthesis, its response streamed; sent once more, on a new connection, when the
+        kept-alive connection it went out on was closed before any answer (nothing has answered it, so
+        nothing is synthesized twice)."""
         try:
-            response = await self._pool.request(
-                "GET", self._ready_url, headers=self._headers, extensions={"timeout": timeouts}
-            )
-        except (httpcore.TimeoutException, *UNREACHABLE) as exc:
-            return False, f"{self.base_url} unreachable: {type(exc).__name__}"
-        if response.status != 200:
-            return False, f"{self.base_url}/ready answered {response.status}"
-        return True, f"{self.base_url} ready"
+            return await self._pool.handle_async_request(request)
+        except _CLOSED_UNDER_REQUEST:
+            return await self._pool.handle_async_request(request)
+
+    async def check(self, within_s: float = READY_CHECK_S) -> tuple[bool, str]:
+        """Readiness of the TTS service: (ok, detail), within `within_s` in all; never raises."""
+        timeouts = dict.fromkeys(("connect", "read", "write", "pool"), within_s)
+        with anyio.move_on_after(within_s):
+            try:
+                response = await self._pool.request(
+                    "GET", self._ready_url, headers=self._headers, extensions={"timeout": timeouts}
+                )
+            except (httpcore.TimeoutException, *UNREACHABLE) as exc:
+                return False, f"{self.base_url} unreachable: {type(exc).__name__}"
+            if response.status != 200:
+                return False, f"{self.base_url}/ready answered {response.status}"
+            return True, f"{self.base_url} ready"
+        return False, f"{self.base_url}/ready gave no answer within {within_s:g} s"
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -45,6 +45,7 @@ from vibevoice_platform.bench.report import summary_markdown
 from vibevoice_platform.bench.results import Results, ResultsError, RunInfo, build_results, load_results
 from vibevoice_platform.bench.testbed import describe_machine, describe_service, git_sha
 from vibevoice_platform.bench.trend import Trend, trend_svg, trends
+from vibevoice_platform.bench.wording import counted
 from vibevoice_platform.clients import ApiKeyError, add_api_key_argument, api_key
 from vibevoice_platform.config import http_url
 
@@ -278,7 +279,7 @@ async def _stop_on_signal(stop: anyio.Event) -> None:
 
 def _one_line(results: Results) -> str:
     run = results.run
-    parts = [f"{run.target}/{run.protocol}: {results.requests} requests, {results.failed} failed"]
+    parts = [f"{run.target}/{run.protocol}: {counted(results.requests, 'request')}, {results.failed} failed"]
     if not run.complete:
         parts[0] = "INCOMPLETE (interrupted) " + parts[0]
     for name in ("ttfa_ms", "e2e_latency_ms"):

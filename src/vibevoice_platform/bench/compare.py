@@ -43,6 +43,7 @@ from vibevoice_platform.bench.stats import (
     statistic,
     wilcoxon_greater,
 )
+from vibevoice_platform.bench.wording import counted
 
 CENTRE_STATISTICS = ("p50", "avg")  # judged, when paired, on the pairs' typical ratio
 
@@ -310,8 +311,8 @@ def within_history(
     if result.verdict not in (Verdict.WARN, Verdict.FAIL):
         return result.model_copy(update={"history": recorded})
     where = (
-        f"the spread of {noise.runs} past runs (median {noise.median:.4g}, limit {noise.limit:.4g} "
-        f"{result.unit})"
+        f"the spread of {counted(noise.runs, 'past run')} (median {noise.median:.4g}, "
+        f"limit {noise.limit:.4g} {result.unit})"
     )
     if within:
         return result.model_copy(
@@ -338,8 +339,9 @@ def within_median(result: CheckResult, check: Check, past: Sequence[HistoryEntry
     return result.model_copy(
         update={
             "verdict": Verdict.WARN,
-            "reason": f"{result.reason}, but within {limit:.4g} {result.unit} of the median of {len(values)} "
-            f"past runs ({median:.4g} {result.unit}): the baseline was the odd one out",
+            "reason": f"{result.reason}, but within {limit:.4g} {result.unit} of the median of "
+            f"{counted(len(values), 'past run')} ({median:.4g} {result.unit}): the baseline was the odd "
+            "one out",
         }
     )
 
@@ -348,13 +350,14 @@ def _history_note(history: History, past: Sequence[HistoryEntry], passing: int, 
     limits = policy.history
     if passing >= limits.min_runs:
         return (
-            f"Run-to-run spread: {passing} past passing runs of this scenario; a change also has to go "
-            f"beyond their median + {limits.k:g} x MAD to count."
+            f"Run-to-run spread: {counted(passing, 'past passing run')} of this scenario; a change also "
+            f"has to go beyond their median + {limits.k:g} x MAD to count."
         )
     return (
-        f"History: {len(past)} past runs of this scenario, {passing} of them passing ({len(history.runs)} "
-        f"in the file); their spread is used from {limits.min_runs} passing runs on, and until then a "
-        "failure within the fail threshold of their median only warns."
+        f"History: {counted(len(past), 'past run')} of this scenario, {passing} passing "
+        f"({counted(len(history.runs), 'run')} in the file); the run-to-run spread is used from "
+        f"{counted(limits.min_runs, 'passing run')} on, and until then a failure within the fail "
+        "threshold of the past runs' median only warns."
     )
 
 

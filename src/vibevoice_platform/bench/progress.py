@@ -6,6 +6,7 @@ import time
 from typing import TextIO
 
 from vibevoice_platform.bench.records import RequestRecord
+from vibevoice_platform.bench.wording import counted
 
 _BAR = 30
 
@@ -67,9 +68,9 @@ class Progress:
         elapsed = now - self._started
         rate = self.done / elapsed if elapsed > 0 else 0.0
         if self._total:
-            count = f"{self.done}/{self._total} requests"
+            count = f"{self.done}/{counted(self._total, 'request')}"
         else:
-            count = f"{self.done} requests in {elapsed:.0f}/{self._duration:g} s"
+            count = f"{counted(self.done, 'request')} in {elapsed:.0f}/{self._duration:g} s"
         filled = round(self._fraction(now) * _BAR)
         bar = f"[{'#' * filled}{'.' * (_BAR - filled)}] " if self._tty else ""
         return f"{bar}{count}, {self.failed} failed, {rate:.1f} req/s"

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from vibevoice_platform.bench.compare import CheckResult, Comparison, RunRef, Verdict
 from vibevoice_platform.bench.results import Results
 from vibevoice_platform.bench.trend import Trend, trend_caption, trend_mermaid
+from vibevoice_platform.bench.wording import counted
 
 MARKER = "<!-- vibevoice-bench -->"
 ICONS = {
@@ -52,7 +53,7 @@ def _ref(ref: RunRef) -> str:
     sha = f"`{ref.git_sha[:12]}`" if ref.git_sha else "unknown commit"
     engine = f", engine {ref.engine}" if ref.engine else ""
     when = f"{ref.started_at:%Y-%m-%d %H:%M} UTC"
-    return f"{sha} ({when}), {ref.requests} requests at concurrency {ref.concurrency}{engine}"
+    return f"{sha} ({when}), {counted(ref.requests, 'request')} at concurrency {ref.concurrency}{engine}"
 
 
 def summary_markdown(
@@ -95,8 +96,8 @@ def summary_markdown(
     lines.append("")
     if comparison.pairs is not None:
         lines.append(
-            f"Measured interleaved in one run: {comparison.pairs} pairs, the same text to both targets "
-            "in a random order; judged on the differences within the pairs.  "
+            f"Measured interleaved in one run: {counted(comparison.pairs, 'pair')}, the same text to both "
+            "targets in a random order; judged on the differences within the pairs.  "
         )
     if comparison.baseline is not None:
         lines.append(f"Baseline: {_ref(comparison.baseline)}.  ")
@@ -116,7 +117,7 @@ def summary_markdown(
     spread = ""
     if comparison.history_runs is not None and comparison.history_runs >= policy.history.min_runs:
         spread = (
-            f", and beyond the run-to-run spread of {comparison.history_runs} past runs "
+            f", and beyond the run-to-run spread of {counted(comparison.history_runs, 'past run')} "
             f"(median + {policy.history.k:g} x MAD)"
         )
     lines += [
@@ -127,7 +128,7 @@ def summary_markdown(
     if chart:
         lines.append(f"Distributions: `{chart}`.")
     if trends:
-        lines += ["", f"#### Trend over the last {len(trends[0].nights)} runs", ""]
+        lines += ["", f"#### Trend over the last {counted(len(trends[0].runs), 'run')}", ""]
         for trend in trends:
             lines += [trend_mermaid(trend), "", trend_caption(trend), ""]
     if trend_file:

@@ -1,10 +1,12 @@
-"""The trend: p50 and p95 of each gated metric per night, from the history, with the gate's band.
+"""The trend: p50 and p95 of each gated metric per run, from the history, with the gate's band.
 
-A regression that creeps in by less than the run-to-run spread each night is accepted night by night
-(history.py says why); drawn as a line over the nights, it shows before it fails. Each panel is one
+A regression that creeps in by less than the run-to-run spread each run is accepted run by run
+(history.py says why); drawn as a line over the runs, it shows before it fails. Each panel is one
 gated metric: its p50 and p95 per past run of the series, this run last, and, for each gated statistic,
 the band this run was judged against: from the past runs' median to their median + k x MAD (in the
-worse direction), the limit beyond which a change counts (dashed).
+worse direction), the limit beyond which a change counts (dashed). A run that failed the gate (the
+history keeps it, marked) is drawn apart: hollow red dots and a red label in the SVG, a red column
+and a marked label in the Mermaid chart. The axis labels are the runs' own start times (UTC).
 
 Two renderings of the same `Trend`: `trend_svg`, hand-written SVG like chart.svg, for the artifact;
 `trend_mermaid`, a Mermaid `xychart-beta` for summary.md, which GitHub draws in a job summary, an
@@ -21,39 +23,43 @@ from xml.sax.saxutils import escape
 from vibevoice_platform.bench.chart import nice_ticks
 from vibevoice_platform.bench.history import HistoryEntry, Spread, past_values, spread
 from vibevoice_platform.bench.policy import Policy
+from vibevoice_platform.bench.wording import counted
 
 STATISTICS = ("p50", "p95")
 COLOURS = {"p50": "#2874a6", "p95": "#b9770e"}
 COLOUR_NAMES = {"p50": "blue", "p95": "amber"}  # for the Mermaid chart's caption: xychart has no legend
+FAILED_COLOUR = "#c0392b"
+FAILED_MARK = "✗"  # after a failed run's label
 WIDTH = 760
 LEFT = 70
 RIGHT = 30
 PANEL = 220  # height of one metric's panel
 PLOT = 150  # height of its plot area
-LABEL = 90  # width of a night's label
+LABEL = 90  # width of a run's label
 Scale = Callable[[float], float]
 
 
 @dataclass(frozen=True)
 class Line:
-    """One statistic over the nights, oldest first, this run last; its band when it is gated."""
+    """One statistic over the runs, oldest first, this run last; its band when it is gated."""
 
     statistic: str
-    values: list[float | None]  # None: that night did not record it
+    values: list[float | None]  # None: that run did not record it
     band: Spread | None  # the past runs' median and the limit noise may reach
 
 
 @dataclass(frozen=True)
 class Trend:
-    """One metric's panel: the nights' labels and a line per statistic."""
+    """One metric's panel: the runs' labels, which of them failed the gate, and a line per statistic."""
 
     metric: str
     unit: str
-    nights: list[str]
+    runs: list[str]
+    failed: list[bool]
     lines: list[Line]
 
 
-def night_labels(entries: Sequence[HistoryEntry]) -> list[str]:
+def run_labels(entries: Sequence[HistoryEntry]) -> list[str]:
     """A unique label per run (a chart's axis merges equal ones): its date, with the time where two
     runs share a day, and its position where they share a minute."""
     days = [f"{e.started_at:%m-%d}" for e in entries]
@@ -68,24 +74,25 @@ def trends(
     past: Sequence[HistoryEntry], current: HistoryEntry, units: dict[str, str], policy: Policy
 ) -> list[Trend]:
     """A panel per gated metric over `past` (the series' past runs, oldest first) and `current`."""
-    nights = [
+    runs = [
         *(e for e in past if (e.git_sha, e.started_at) != (current.git_sha, current.started_at)),
         current,
     ]
-    earlier = nights[:-1]
+    passing = [entry for entry in runs[:-1] if entry.passed]  # the gate's spread is theirs (compare.py)
     panels: list[Trend] = []
     for metric in dict.fromkeys(check.metric for check in policy.checks):
         lines: list[Line] = []
         for name in STATISTICS:
-            values = [entry.stats.get(metric, {}).get(name) for entry in nights]
+            values = [entry.stats.get(metric, {}).get(name) for entry in runs]
             check = next((c for c in policy.checks if (c.metric, c.statistic) == (metric, name)), None)
-            history = past_values(earlier, metric, name)
+            history = past_values(passing, metric, name)
             band = None
             if check is not None and len(history) >= policy.history.min_runs:
                 band = spread(history, policy.history.k, check.worse)
             lines.append(Line(name, values, band))
         if any(v is not None for line in lines for v in line.values):
-            panels.append(Trend(metric, units.get(metric, ""), night_labels(nights), lines))
+            failed = [not entry.passed for entry in runs]
+            panels.append(Trend(metric, units.get(metric, ""), run_labels(runs), failed, lines))
     return panels
 
 
@@ -96,14 +103,14 @@ def _range(trend: Trend) -> list[float]:
 
 
 def trend_svg(panels: Sequence[Trend], min_runs: int) -> str:
-    """The trend as SVG: a panel per metric, a line and a dot per night for each statistic, the band
-    shaded with its limit dashed."""
+    """The trend as SVG: a panel per metric, a line and a dot per run for each statistic, the band
+    shaded with its limit dashed, a failed run's dots hollow and red."""
     height = 40 + PANEL * max(1, len(panels))
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">',
         f'<rect width="{WIDTH}" height="{height}" fill="white" />',
-        '<text x="10" y="22" font-size="14" font-weight="bold">vibevoice-bench: p50 and p95 per night, '
+        '<text x="10" y="22" font-size="14" font-weight="bold">vibevoice-bench: p50 and p95 per run, '
         "with the gate's band</text>",
     ]
     if not panels:
@@ -118,7 +125,7 @@ def _panel(trend: Trend, *, top: float, min_runs: int) -> list[str]:
     ticks = _range(trend)
     low, high = ticks[0], ticks[-1]
     plot_bottom = top + 30 + PLOT
-    count = len(trend.nights)
+    count = len(trend.runs)
     step = (WIDTH - LEFT - RIGHT) / max(1, count - 1) if count > 1 else 0.0
 
     def x(i: int) -> float:
@@ -140,6 +147,11 @@ def _panel(trend: Trend, *, top: float, min_runs: int) -> list[str]:
         )
         legend_x += 40
     out.append(f'<text x="{legend_x}" y="{top + 14}" fill="#555">{_band_legend(trend, min_runs)}</text>')
+    if any(trend.failed):
+        out.append(
+            f'<text class="failed" x="{WIDTH - RIGHT}" y="{top + 27}" text-anchor="end" '
+            f'fill="{FAILED_COLOUR}">hollow red dots, {FAILED_MARK}: a run that failed the gate</text>'
+        )
     for tick in ticks:
         ty = y(tick)
         out.append(f'<line x1="{LEFT}" y1="{ty:.1f}" x2="{WIDTH - RIGHT}" y2="{ty:.1f}" stroke="#e5e5e5" />')
@@ -148,14 +160,16 @@ def _panel(trend: Trend, *, top: float, min_runs: int) -> list[str]:
         if line.band is not None:
             out += _band_shapes(line.band, line.statistic, x(0), x(count - 1), y)
     for line in trend.lines:
-        out += _series(line, trend.nights, x, y)
+        out += _series(line, trend, x, y)
     every = max(1, math.ceil(count * LABEL / (WIDTH - LEFT - RIGHT)))
-    for i, night in enumerate(trend.nights):
-        if i % every == 0 or i == count - 1:
+    for i, run in enumerate(trend.runs):
+        if i % every == 0 or i == count - 1 or trend.failed[i]:
             anchor = "end" if i == count - 1 and count > 1 else "middle"
             label_y = plot_bottom + 16
+            mark = f' class="failed" fill="{FAILED_COLOUR}"' if trend.failed[i] else ""
+            text = f"{run} {FAILED_MARK}" if trend.failed[i] else run
             out.append(
-                f'<text x="{x(i):.1f}" y="{label_y:.1f}" text-anchor="{anchor}">{escape(night)}</text>'
+                f'<text x="{x(i):.1f}" y="{label_y:.1f}" text-anchor="{anchor}"{mark}>{escape(text)}</text>'
             )
     out.append("</g>")
     return out
@@ -164,8 +178,8 @@ def _panel(trend: Trend, *, top: float, min_runs: int) -> list[str]:
 def _band_legend(trend: Trend, min_runs: int) -> str:
     if any(line.band for line in trend.lines):
         runs = next(line.band.runs for line in trend.lines if line.band)
-        return f"band: median to median + k x MAD of {runs} past runs (the limit, dashed)"
-    return f"no band yet: it needs {min_runs} past runs"
+        return f"band: median to median + k x MAD of {counted(runs, 'past passing run')} (the limit, dashed)"
+    return f"no band yet: it needs {counted(min_runs, 'past passing run')}"
 
 
 def _band_shapes(band: Spread, statistic: str, left: float, right: float, y: Scale) -> list[str]:
@@ -184,48 +198,64 @@ def _band_shapes(band: Spread, statistic: str, left: float, right: float, y: Sca
     ]
 
 
-def _series(line: Line, nights: Sequence[str], x: Callable[[int], float], y: Scale) -> list[str]:
+def _series(line: Line, trend: Trend, x: Callable[[int], float], y: Scale) -> list[str]:
     colour = COLOURS[line.statistic]
     points = [(i, v) for i, v in enumerate(line.values) if v is not None]
     path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in points)
     out = [f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.8" />'] if points else []
-    last = len(nights) - 1
+    last = len(trend.runs) - 1
     for i, v in points:
         radius = 4.5 if i == last else 2.8
+        paint, note = f'fill="{colour}"', ""
+        if trend.failed[i]:  # hollow, in red, a size up: apart from the passing runs whatever the colour
+            paint, note = f'fill="white" stroke="{FAILED_COLOUR}" stroke-width="2"', " (failed the gate)"
+            radius += 1
+        failed = ' data-failed="true"' if trend.failed[i] else ""
         out.append(
-            f'<circle class="point" data-statistic="{line.statistic}" data-night="{i}" cx="{x(i):.1f}" '
-            f'cy="{y(v):.1f}" r="{radius}" fill="{colour}"><title>{escape(nights[i])}: {line.statistic} '
-            f"{v:.4g}</title></circle>"
+            f'<circle class="point" data-statistic="{line.statistic}" data-run="{i}"{failed} '
+            f'cx="{x(i):.1f}" cy="{y(v):.1f}" r="{radius}" {paint}><title>{escape(trend.runs[i])}: '
+            f"{line.statistic} {v:.4g}{note}</title></circle>"
         )
     return out
 
 
 def trend_mermaid(trend: Trend) -> str:
-    """A fenced Mermaid `xychart-beta` of one panel: a line per statistic, and the band's limit of each
-    gated statistic as a flat line (xychart has neither areas nor legends: the caption names them)."""
-    # xychart cannot leave a gap: nights missing a statistic (a run with no samples of it) are left out
-    kept = [i for i in range(len(trend.nights)) if all(line.values[i] is not None for line in trend.lines)]
-    colours = [COLOURS[line.statistic] for line in trend.lines]
-    series = [[line.values[i] or 0.0 for i in kept] for line in trend.lines]
+    """A fenced Mermaid `xychart-beta` of one panel: a line per statistic, the band's limit of each
+    gated statistic as a flat line, and a failed run as a red column the height of the chart, its label
+    marked (xychart has neither areas, nor legends, nor a colour per point: the caption names them)."""
+    # xychart cannot leave a gap: runs missing a statistic (a run with no samples of it) are left out
+    kept = [i for i in range(len(trend.runs)) if all(line.values[i] is not None for line in trend.lines)]
+    ticks = _range(trend)
+    colours: list[str] = []
+    plots: list[str] = []
+    if any(trend.failed[i] for i in kept):  # first, so the lines are drawn over it
+        colours.append(FAILED_COLOUR + "40")
+        plots.append(_plot("bar", [ticks[-1] if trend.failed[i] else ticks[0] for i in kept]))
+    for line in trend.lines:
+        colours.append(COLOURS[line.statistic])
+        plots.append(_plot("line", [line.values[i] or 0.0 for i in kept]))
     for line in trend.lines:
         if line.band is not None:
             colours.append(COLOURS[line.statistic] + "80")  # the same colour, half transparent
-            series.append([line.band.limit] * len(kept))
-    ticks = _range(trend)
+            plots.append(_plot("line", [line.band.limit] * len(kept)))
     init = '{"themeVariables": {"xyChart": {"plotColorPalette": "' + ", ".join(colours) + '"}}}'
-    labels = ", ".join(f'"{trend.nights[i]}"' for i in kept)
+    labels = ", ".join(f'"{trend.runs[i]}{" " + FAILED_MARK if trend.failed[i] else ""}"' for i in kept)
     unit = f" ({trend.unit})" if trend.unit else ""
     lines = [
         "```mermaid",
         f"%%{{init: {init}}}%%",
         "xychart-beta",
-        f'    title "{trend.metric}{unit} per night"',
+        f'    title "{trend.metric}{unit} per run"',
         f"    x-axis [{labels}]",
         f'    y-axis "{trend.unit or trend.metric}" {ticks[0]:g} --> {ticks[-1]:g}',
-        *(f"    line [{', '.join(f'{v:.4g}' for v in values)}]" for values in series),
+        *plots,
         "```",
     ]
     return "\n".join(lines)
+
+
+def _plot(kind: str, values: Sequence[float]) -> str:
+    return f"    {kind} [{', '.join(f'{v:.4g}' for v in values)}]"
 
 
 def trend_caption(trend: Trend) -> str:
@@ -234,5 +264,9 @@ def trend_caption(trend: Trend) -> str:
     limits = [f"{line.statistic}'s limit {line.band.limit:.4g}" for line in trend.lines if line.band]
     caption = f"Lines: {', '.join(names)}"
     if limits:
-        caption += f"; flat, lighter: the gate's limit ({', '.join(limits)}: median + k x MAD of past runs)"
+        caption += (
+            f"; flat, lighter: the gate's limit ({', '.join(limits)}: median + k x MAD of past passing runs)"
+        )
+    if any(trend.failed):
+        caption += f"; a red column and {FAILED_MARK} after the label: a run that failed the gate"
     return caption + "; this run is the last point."

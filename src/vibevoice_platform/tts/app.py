@@ -11,10 +11,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from vibevoice_platform import __version__
-from vibevoice_platform.api import error_response, error_responses, install_error_handlers
+from vibevoice_platform.api import error_response, error_responses, service_app
 from vibevoice_platform.auth import RateLimiter, protect
-from vibevoice_platform.logs import RequestContextMiddleware
 from vibevoice_platform.tts.encoders import MEDIA_TYPES, check_format
 from vibevoice_platform.tts.engines import Engine, build_engine
 from vibevoice_platform.tts.engines.espeak import pidfd_child_watcher
@@ -89,16 +87,10 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
                 tg.cancel_scope.cancel()
             await engine.aclose()
 
-    app = FastAPI(
-        title="VibeVoice TTS",
-        version=__version__,
-        description="Streaming text-to-speech with an OpenAI-compatible API",
-        lifespan=lifespan,
+    app = service_app(
+        "VibeVoice TTS", "Streaming text-to-speech with an OpenAI-compatible API", lifespan, service
     )
-    app.state.service = service
     app.state.settings = settings
-    app.add_middleware(RequestContextMiddleware)
-    install_error_handlers(app)
     _protect(app, settings)
     app.add_exception_handler(TTSError, _tts_error)
 
@@ -117,10 +109,11 @@ def create_app(settings: TTSSettings, engine: Engine | None = None) -> FastAPI:
     @app.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
     async def ready(response: Response) -> Readiness:
         """Readiness: 200 once the engine is loaded; 503 while loading, failed or draining."""
-        ready_now = service.status is Status.READY
+        state = service.readiness
+        ready_now = state is Status.READY
         response.status_code = 200 if ready_now else 503
         return Readiness(
-            status=service.status.value,
+            status=state.value,
             engine=engine.name,
             model=engine.model if ready_now else None,
             sample_rate=engine.sample_rate if ready_now else None,

@@ -3,10 +3,11 @@
 `pcm` and `wav` need no codec. mp3 and flac come from libsndfile (the `soundfile` wheel bundles it
 with LAME and libFLAC: about 5 MB); aac from FFmpeg's encoder through PyAV, an optional dependency
 (the `aac` extra: about 133 MB installed, so the slim image leaves it out and a request for aac there
-is a 400 naming the extra). opus (in Ogg) comes from PyAV where it is installed, an Ogg page every
-60 ms (three 20 ms Opus frames); without it, from libsndfile, whose Ogg pages each hold about a second
-of audio (soundfile has no setting for libsndfile's page latency), so a stream's first audio waits for
-a second of it.
+is a 400 naming the extra). opus (in Ogg) comes from Xiph's libopusenc (`ogg_opus.py`: an Ogg page at
+least every 60 ms, three 20 ms Opus frames, and the rest of each chunk's audio at once); where that
+library is not installed, from libsndfile, whose Ogg pages each hold about a second of audio
+(soundfile has no setting for libsndfile's page latency), so a stream's first audio waits for a second
+of it: the service says so in its log when it starts.
 
 Streamed (the default), an encoder writes into an append-only sink: a container writer that seeks
 back at the end to fill in a header (FLAC's STREAMINFO totals, LAME's tag, the WAV sizes) cannot
@@ -25,6 +26,7 @@ import numpy as np
 import soundfile
 
 from vibevoice_platform.audio import SAMPLE_RATE, wav_header
+from vibevoice_platform.tts import ogg_opus
 from vibevoice_platform.tts.errors import UnsupportedError
 from vibevoice_platform.tts.schemas import ResponseFormat
 
@@ -44,19 +46,11 @@ MEDIA_TYPES: dict[ResponseFormat, str] = {
 # 0.6 of libsndfile's compression scale is 64 kbit/s at 24 kHz mono.
 _MP3_COMPRESSION = 0.6
 _AAC_BIT_RATE = 64_000
-_OPUS_BIT_RATE = 32_000
-# FFmpeg's Ogg muxer closes a page once it holds this much audio (its default is a second).
-_OGG_PAGE_DURATION_US = 60_000
 # libsndfile's container and subtype for each format it encodes.
 _SOUNDFILE_FORMATS: dict[str, tuple[str, str]] = {
     "mp3": ("MP3", "MPEG_LAYER_III"),
     "opus": ("OGG", "OPUS"),
     "flac": ("FLAC", "PCM_16"),
-}
-# PyAV's container format, codec and bit rate for each format it encodes.
-_PYAV_FORMATS: dict[str, tuple[str, str, int]] = {
-    "aac": ("adts", "aac", _AAC_BIT_RATE),  # ADTS frames: self-delimiting, a stream can be cut anywhere
-    "opus": ("ogg", "libopus", _OPUS_BIT_RATE),
 }
 AAC_EXTRA = "pip install -e '.[aac]' in a checkout, or pip install 'av>=14,<20'"
 
@@ -144,7 +138,7 @@ class _RawEncoder:
 
 
 class _SoundFileEncoder:
-    """mp3, FLAC (and Ogg Opus without PyAV) through libsndfile."""
+    """mp3, FLAC (and Ogg Opus without libopusenc) through libsndfile."""
 
     in_thread = True
 
@@ -173,21 +167,20 @@ class _SoundFileEncoder:
         return self._sink.take(final=True)
 
 
-class _PyAVEncoder:
-    """aac (ADTS) and Ogg Opus through FFmpeg's encoders in PyAV."""
+class _AacEncoder:
+    """aac through FFmpeg's encoder in PyAV, in ADTS frames: self-delimiting, so a stream can be cut
+    anywhere."""
 
     in_thread = True
 
-    def __init__(self, response_format: str, *, whole: bool) -> None:
+    def __init__(self, *, whole: bool) -> None:
         import av
 
-        container, codec, bit_rate = _PYAV_FORMATS[response_format]
         self._sink = _Sink(whole=whole)
-        options = {"page_duration": str(_OGG_PAGE_DURATION_US)} if container == "ogg" else {}
-        self._container = av.open(self._sink, mode="w", format=container, options=options)
-        stream = self._container.add_stream(codec, rate=SAMPLE_RATE, layout="mono")
+        self._container = av.open(self._sink, mode="w", format="adts")
+        stream = self._container.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
         self._stream = cast("AudioStream", stream)
-        self._stream.bit_rate = bit_rate
+        self._stream.bit_rate = _AAC_BIT_RATE
         self._pts = 0
 
     def _mux(self, frame: av.AudioFrame | None) -> bytes:
@@ -236,7 +229,9 @@ def encoder_for(response_format: ResponseFormat, *, whole: bool = False) -> Stre
     """A fresh encoder for one response: streamed, or (`whole`) the complete file at `finish`."""
     if response_format in ("pcm", "wav"):
         return _RawEncoder(wav=response_format == "wav", whole=whole)
-    if response_format == "aac" or (response_format == "opus" and pyav_available()):
+    if response_format == "aac":
         check_format(response_format)
-        return _PyAVEncoder(response_format, whole=whole)
+        return _AacEncoder(whole=whole)
+    if response_format == "opus" and ogg_opus.available():
+        return ogg_opus.OggOpusEncoder(whole=whole)
     return _SoundFileEncoder(response_format, whole=whole)

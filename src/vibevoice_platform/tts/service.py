@@ -146,7 +146,8 @@ class SynthesisService:
         self.engine = engine
         self.admission = admission
         self.metrics = metrics
-        self.status = Status.LOADING
+        self.status = Status.LOADING  # the engine's: loading, ready or failed
+        self.draining = False
         self.detail: str | None = None
         self.load_watch = LoadWatch(clock)
         self._load_stall_s = load_stall_s
@@ -184,9 +185,16 @@ class SynthesisService:
             logger.error("%s", detail)
         return detail
 
+    @property
+    def readiness(self) -> Status:
+        """What /ready reports: draining once told to stop, else the engine's status."""
+        return Status.DRAINING if self.draining else self.status
+
     def start_draining(self) -> None:
-        """SIGTERM: /ready answers 503 from now on, while in-flight streams finish."""
-        self.status = Status.DRAINING
+        """SIGTERM: /ready answers 503 from now on, so load balancers send no more; requests that
+        still come (on a client's kept-alive connection, or before a balancer has caught up) are served
+        until the server stops, and in-flight streams finish."""
+        self.draining = True
 
     def check_model(self, model: str) -> None:
         """Raise UnknownModelError unless `model` is served here."""

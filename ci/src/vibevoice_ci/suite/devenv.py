@@ -21,8 +21,8 @@ from vibevoice_ci.core.inputs import Inputs
 from vibevoice_ci.core.toolchain import WORKDIR, Toolchain
 
 # nodejs: pyright runs on it, and without one it downloads its own from nodejs.org (found running
-# `dagger call ci` on an offline engine).
-SYSTEM_TOOLS = ("espeak-ng", "jq", "git", "skopeo", "apache2-utils", "nodejs")
+# `dagger call ci` on an offline engine). libopusenc0: the opus encoder's library, as in the TTS images.
+SYSTEM_TOOLS = ("espeak-ng", "libopusenc0", "jq", "git", "skopeo", "apache2-utils", "nodejs")
 # The pinned tool images' binaries, where the tests look for them.
 BINARIES = {
     "helm": "/usr/local/bin/helm",

@@ -255,6 +255,10 @@ VIBEVOICE_AGENT_MAX_TURNS: {{ $agent.maxTurns | quote }}
 VIBEVOICE_AGENT_RATE_LIMIT_PER_MINUTE: {{ $agent.rateLimit.turnsPerMinute | quote }}
 VIBEVOICE_AGENT_RATE_LIMIT_BURST: {{ $agent.rateLimit.burst | quote }}
 {{- end }}
+VIBEVOICE_AGENT_SESSION_TTL_S: {{ $agent.sessionStore.ttlSeconds | quote }}
+{{- if $agent.sessionStore.urlSecret.name }}
+VIBEVOICE_AGENT_SESSION_STORE_TIMEOUT_S: {{ $agent.sessionStore.timeoutSeconds | quote }}
+{{- end }}
 VIBEVOICE_AGENT_DRAIN_S: {{ $agent.shutdown.drainSeconds | quote }}
 VIBEVOICE_AGENT_GRACE_S: {{ $agent.shutdown.graceSeconds | quote }}
 VIBEVOICE_AGENT_LOG_LEVEL: {{ $agent.logLevel | quote }}
