@@ -41,7 +41,7 @@ class Chart:
     async def tests(self) -> None:
         """The chart's test suite (tests/chart: schema, templates, toggles, security) with the pinned helm."""
         env = await devenv.dev_env(self.toolchain, inputs.CHART_TESTS)
-        await env.with_exec(commands.pytest(paths=commands.CHART_TESTS)).sync()
+        await env.with_exec(commands.pytest(paths=commands.CHART_TESTS, workers=True)).sync()
 
     @function
     async def template(

@@ -49,14 +49,14 @@ class Suite:
     async def pipeline_tests(self) -> None:
         """The pipeline's own tests (ci/tests): the recorded functions, command lines, workflows, gates."""
         env = await devenv.dev_env(self.toolchain, inputs.PIPELINE_TESTS, product=True)
-        await env.with_exec(commands.pytest(paths=commands.PIPELINE_TESTS)).sync()
+        await env.with_exec(commands.pytest(paths=commands.PIPELINE_TESTS, workers=True)).sync()
 
     @function
     @check
     async def repository_tests(self) -> None:
         """The tests of the repository's own files (scripts/), which the service images do not carry."""
         env = await devenv.dev_env(self.toolchain, inputs.REPOSITORY_TESTS, product=True)
-        await env.with_exec(commands.pytest(paths=commands.REPOSITORY_TESTS)).sync()
+        await env.with_exec(commands.pytest(paths=commands.REPOSITORY_TESTS, workers=True)).sync()
 
     @function
     @check
