@@ -144,16 +144,20 @@ SAMPLE_TESTS = textwrap.dedent(
 
 
 @pytest.mark.integration
-def test_pytest_command_runs_unit_and_integration_tests_and_writes_the_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [False, True])
+def test_pytest_command_runs_unit_and_integration_tests_and_writes_the_report(
+    tmp_path: Path, workers: bool
+) -> None:
     python = require_tool("python3", "make venv")
     shutil.copy(PYPROJECT, tmp_path / "pyproject.toml")  # this project's markers and strictness
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_sample.py").write_text(SAMPLE_TESTS, encoding="utf-8")
     report = tmp_path / "reports" / "junit.xml"
 
-    result = run(commands.pytest(junit_report=str(report)), tmp_path, python)
+    result = run(commands.pytest(junit_report=str(report), workers=workers), tmp_path, python)
 
     assert result.returncode == 0, result.stdout + result.stderr
+    assert ("workers" in result.stdout) is workers  # xdist's "created: N/N workers"
     cases = {name for name, _ in junit_cases(report)}
     assert cases == {"test_unit", "test_integration"}
     assert not (tmp_path / ".pytest_cache").exists()

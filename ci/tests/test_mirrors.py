@@ -7,9 +7,12 @@ That every function follows them is test_invariants' (no image or download from 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import AIR_GAPPED
+from recording_engine.harness import record
 from vibevoice_ci.core import redirects
 from vibevoice_ci.core.pins import TOOLS, parse_pin
 from vibevoice_ci.core.redirects import Redirects
@@ -85,3 +88,15 @@ def test_a_tool_image_is_pulled_from_the_mirror_but_keeps_its_pin() -> None:
     assert moved.reference == f"localhost:5000/library/python:3.12-slim@{DIGEST}"
     assert (moved.pinned, moved.digest) == (pin.pinned, DIGEST)  # what the provenance names
     assert Redirects().pin(pin) == pin
+
+
+def test_an_override_of_k3s_is_what_the_cluster_test_runs(tmp_path: Path) -> None:
+    # `chart cluster-test` is the one function that runs k3s: its image follows `--image k3s=...`.
+    stand_in = "registry.corp:5000/k3s:v1.36.4-corp"
+    constructor = {**AIR_GAPPED.constructor, "image": [f"k3s={stand_in}"]}
+    recording = record(
+        replace(AIR_GAPPED, constructor=constructor), only="chart cluster_test".__eq__, log_dir=tmp_path
+    )
+    pulled = recording.calls["chart cluster_test"].images
+    assert stand_in in pulled
+    assert [image for image in pulled if "k3s" in image and image != stand_in] == []

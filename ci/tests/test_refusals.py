@@ -38,7 +38,7 @@ def pipeline() -> Vibevoice:
 )
 def test_build(pipeline: Vibevoice, kwargs: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        pipeline.build(**kwargs)
+        anyio.run(partial(pipeline.build, **kwargs))
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,11 @@ def test_build(pipeline: Vibevoice, kwargs: dict[str, str], message: str) -> Non
 )
 def test_the_redirects(mirror: list[str], image: list[str], download: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        Vibevoice(source=SOURCE, mirror=mirror, image=image, download=download).build(service="tts")
+        anyio.run(
+            partial(
+                Vibevoice(source=SOURCE, mirror=mirror, image=image, download=download).build, service="tts"
+            )
+        )
 
 
 @pytest.mark.parametrize(

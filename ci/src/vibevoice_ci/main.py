@@ -177,26 +177,30 @@ class Vibevoice:
         await (await devenv.linted(await self.lint_env(), self.source)).sync()
 
     @function
-    def test_env(self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE) -> dagger.Container:
+    async def test_env(
+        self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE
+    ) -> dagger.Container:
         """The service's test image (its runtime, the dev extra and the tests) before pytest runs."""
-        return service_image(
+        return await service_image(
             self._toolchain(), catalog.service_spec(service), platform, TEST_TARGET, BuildInfo()
         )
 
     @function
     @check
-    def test(self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE) -> dagger.Container:
+    async def test(self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE) -> dagger.Container:
         """pytest (unit and integration) inside the service's test image; JUnit XML in the result."""
-        return self.test_env(service, platform).with_exec(commands.pytest())
+        return (await self.test_env(service, platform)).with_exec(commands.pytest())
 
     @function
-    def test_report(self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE) -> dagger.File:
+    async def test_report(
+        self, service: ServiceArg = TTS.name, platform: PlatformArg = NATIVE
+    ) -> dagger.File:
         """The JUnit XML report of a test run, whether the tests passed or failed."""
-        run = self.test_env(service, platform).with_exec(commands.pytest(), expect=dagger.ReturnType.ANY)
-        return run.file(commands.JUNIT_REPORT)
+        env = await self.test_env(service, platform)
+        return env.with_exec(commands.pytest(), expect=dagger.ReturnType.ANY).file(commands.JUNIT_REPORT)
 
     @function
-    def build(
+    async def build(
         self,
         *,
         service: ServiceArg,
@@ -209,7 +213,7 @@ class Vibevoice:
     ) -> dagger.Container:
         """One service's image from its Dockerfile, with OCI labels and annotations."""
         info = build_info(version=version, revision=revision, created=created, source=source_url)
-        return service_image(self._toolchain(), catalog.service_spec(service), platform, target, info)
+        return await service_image(self._toolchain(), catalog.service_spec(service), platform, target, info)
 
     @function
     async def images(
@@ -217,7 +221,7 @@ class Vibevoice:
     ) -> list[dagger.Container]:
         """Every shipped image for every platform (and the CUDA one on request), built concurrently."""
         wanted = catalog.release_images(cuda=cuda)
-        built = list(variants(self._toolchain(), platforms, BuildInfo(), wanted).values())
+        built = list((await variants(self._toolchain(), platforms, BuildInfo(), wanted)).values())
         async with anyio.create_task_group() as group:
             for each in built:
                 group.start_soon(each.sync)
@@ -227,7 +231,7 @@ class Vibevoice:
     @check
     async def smoke(self, platform: PlatformArg = NATIVE) -> None:
         """vibevoice-smoke against both services bound as `tts` and `agent`; a failure raises."""
-        await smoke_client(shipped(self._toolchain(), platform, BuildInfo())).sync()
+        await smoke_client(await shipped(self._toolchain(), platform, BuildInfo())).sync()
 
     @function(cache="never")
     async def publish(

@@ -105,7 +105,7 @@ class Benchmark:
         )
         argv(key=key)  # every argument checked before anything runs
         posted: list[str] = []
-        image = shipped(self.toolchain, self.platform, BuildInfo())[TTS.name]
+        image = (await shipped(self.toolchain, self.platform, BuildInfo()))[TTS.name]
         for entry in await results.entries():
             scenario = entry.rstrip("/")
             if bench.COMPARISON not in await results.directory(scenario).entries():
@@ -136,7 +136,7 @@ class Benchmark:
     ) -> dagger.Directory:
         """Main's `bench`: each scenario run, then compared with the last good run, then (if `enforce`)
         gated: a regression fails it."""
-        images = shipped(self.toolchain, self.platform, BuildInfo())
+        images = await shipped(self.toolchain, self.platform, BuildInfo())
         client = containers.bench_client(
             images[TTS.name],
             bound_services(images),

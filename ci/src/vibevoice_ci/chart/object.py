@@ -12,7 +12,7 @@ import dagger
 from dagger import Doc, object_type
 
 from vibevoice_ci.chart import cluster, containers, helm
-from vibevoice_ci.core import commands
+from vibevoice_ci.core import commands, inputs
 from vibevoice_ci.core.decorators import check, function
 from vibevoice_ci.core.metadata import BuildInfo
 from vibevoice_ci.core.outcomes import Step
@@ -40,8 +40,8 @@ class Chart:
     @check
     async def tests(self) -> None:
         """The chart's test suite (tests/chart: schema, templates, toggles, security) with the pinned helm."""
-        env = await devenv.dev_env(self.toolchain)
-        await env.with_exec(commands.pytest(paths=commands.CHART_TESTS)).sync()
+        env = await devenv.dev_env(self.toolchain, inputs.CHART_TESTS)
+        await env.with_exec(commands.pytest(paths=commands.CHART_TESTS, workers=True)).sync()
 
     @function
     async def template(
@@ -58,7 +58,7 @@ class Chart:
     async def cluster_test(self) -> str:
         """The chart installed into k3s (in the engine) from this commit's images; helm test, then smoke."""
         return await containers.cluster_test(
-            images=shipped(self.toolchain, NATIVE, BuildInfo()),
+            images=await shipped(self.toolchain, NATIVE, BuildInfo()),
             chart=self._chart(),
             k3s_image=await self.toolchain.tool("k3s"),
             helm_image=await self.toolchain.tool("helm"),

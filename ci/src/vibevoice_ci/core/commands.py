@@ -85,6 +85,16 @@ def requirement_files(script: str, outdir: str) -> list[str]:
     return ["python3", script, f"{outdir}/pyproject.toml", outdir]
 
 
+def on_python_path(directory: str) -> list[str]:
+    """A .pth file in the running Python's site-packages putting `directory` on its import path: what
+    an editable install does, without the package's metadata (whose build would read the README)."""
+    script = (
+        "import pathlib, sys, sysconfig; "
+        "pathlib.Path(sysconfig.get_path('purelib'), 'vibevoice-source.pth').write_text(sys.argv[1] + '\\n')"
+    )
+    return ["python3", "-c", script, directory]
+
+
 def venv(path: str) -> list[str]:
     """A virtual environment at `path`."""
     return ["python3", "-m", "venv", path]
@@ -95,15 +105,23 @@ def pyright(project: str) -> list[str]:
     return ["pyright", "--project", project]
 
 
+# pytest-xdist as `make pytest` runs it: a worker per core, a test group (xdist_group) on one worker.
+XDIST = ("--numprocesses", "auto", "--dist", "loadgroup")
+
+
 def pytest(
     junit_report: str = JUNIT_REPORT,
     markers: str = PIPELINE_TEST_MARKERS,
     paths: Sequence[str] = PRODUCT_TESTS,
+    *,
+    workers: bool = False,
 ) -> list[str]:
     """The product's tests as the pipeline runs them, with a JUnit XML report; no cache dir written.
 
     The paths are explicit: the pipeline module's own tests (ci/tests) run in `make test`, not in
-    the service images.
+    the service images. `workers`: a worker per core of the engine, as `make pytest` runs them
+    (pytest-xdist; tests marked `serial` run alone, tests/support/serial.py); the service images set
+    their own (PYTEST_ADDOPTS in their test stage).
     """
     return [
         "python3",
@@ -114,6 +132,7 @@ def pytest(
         f"--junitxml={junit_report}",
         "-p",
         "no:cacheprovider",
+        *(XDIST if workers else ()),
         *paths,
     ]
 

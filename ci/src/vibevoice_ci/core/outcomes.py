@@ -19,11 +19,11 @@ OUTPUT_TAIL_LINES = 20
 Step = tuple[str, Callable[[], Awaitable[object]]]
 
 
-def synced(build: Callable[[], dagger.Container]) -> Callable[[], Awaitable[None]]:
+def synced(build: Callable[[], Awaitable[dagger.Container]]) -> Callable[[], Awaitable[None]]:
     """A step that builds a container and waits for its execs (a failing exec fails the step)."""
 
     async def run() -> None:
-        await build().sync()
+        await (await build()).sync()
 
     return run
 

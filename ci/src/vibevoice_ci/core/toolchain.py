@@ -2,9 +2,11 @@
 
 Every concern holds one `Toolchain`, made once by main.py from the module's own arguments: the
 source, and the air-gapped redirects parsed into one typed value. A tool image is always taken
-through it (`tool`), so no container can be pulled from upstream by forgetting a redirect. The
-product images come from the repository's Dockerfiles (images.build); this is what the pipeline adds
-around them (the pinned tools, the pip cache it keeps between runs, what never enters it).
+through it (`tool`), so no container can be pulled from upstream by forgetting a redirect. A step
+takes the repository through it too, narrowed to what it reads (`inputs`, core.inputs;
+`build_context` for the images).
+The product images come from the repository's Dockerfiles (images.build); this is what the pipeline
+adds around them (the pinned tools, the pip cache it keeps between runs, what never enters it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import dagger
 from dagger import dag
 
 from vibevoice_ci.core import pins
+from vibevoice_ci.core.inputs import Inputs
 from vibevoice_ci.core.redirects import Redirects
 
 # The Python the pipeline's own steps run in is pinned by digest in ci/images/python/Dockerfile
@@ -58,6 +61,19 @@ class Toolchain:
     source: dagger.Directory
     redirects: Redirects = field(default_factory=Redirects)
 
+    def inputs(self, scope: Inputs) -> dagger.Directory:
+        """The repository narrowed to what one step reads (core.inputs)."""
+        return scope.of(self.source)
+
+    async def build_context(self, dockerfile: str) -> dagger.Directory:
+        """The build context of `dockerfile`: the repository less what its ignore file excludes
+        (`<dockerfile>.dockerignore`, else `.dockerignore`, as BuildKit and Dagger read them), the
+        Dockerfile kept. A file the Dockerfile does not copy then never reaches the build."""
+        entries = await self.source.entries()
+        ignore = f"{dockerfile}.dockerignore" if f"{dockerfile}.dockerignore" in entries else ".dockerignore"
+        patterns = ignore_patterns(await self.source.file(ignore).contents()) if ignore in entries else []
+        return self.source.filter(exclude=[*patterns, f"!{dockerfile}"])
+
     async def tool(self, name: str) -> pins.ImagePin:
         """A tool image as ci/images/<name>/Dockerfile pins it, pulled from where the redirects say."""
         dockerfile = await self.source.file(pins.pin_path(name)).contents()
@@ -74,6 +90,21 @@ class Toolchain:
     async def python(self) -> dagger.Container:
         """The pinned Python with the pipeline's pip cache mounted."""
         return with_pip_cache(await self.container("python"))
+
+
+def ignore_patterns(text: str) -> list[str]:
+    """A .dockerignore's patterns, as Docker reads them: one a line, `#` comments and blank lines
+    left out, a leading `/` dropped (`!` negations kept, in order: the last match decides)."""
+    patterns: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = line.removeprefix("!").strip().lstrip("/")
+        if pattern:
+            patterns.append(f"!{pattern}" if negated else pattern)
+    return patterns
 
 
 def with_pip_cache(container: dagger.Container) -> dagger.Container:

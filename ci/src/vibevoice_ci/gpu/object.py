@@ -35,7 +35,7 @@ class Gpu:
     toolchain: Toolchain
 
     @function(cache="never")
-    def smoke(
+    async def smoke(
         self, model: ModelArg = settings.DEFAULT_MODEL, wait: WaitArg = settings.DEFAULT_WAIT_S
     ) -> dagger.Container:
         """vibevoice-smoke against the TTS cuda image running with all the engine's GPUs.
@@ -43,7 +43,7 @@ class Gpu:
         Needs an engine with NVIDIA GPU support (a self-hosted GPU runner); not part of `ci`. Run it as
         `dagger call gpu smoke stdout`: the smoke's report, and a failed call if the smoke fails.
         """
-        cuda = self._cuda()
+        cuda = await self._cuda()
         service = containers.gpu_service(cuda, model=model, port=TTS.port)
         return containers.smoke_client(
             cuda, service, alias=TTS.name, url=TTS.url, wait_s=wait, run_id=call_time()
@@ -67,8 +67,8 @@ class Gpu:
         """The nightly scenarios against the TTS cuda image on the engine's GPUs (the agent in front of
         it), gated against the GPU's own last good run: the same output and verdict as `bench`."""
         load = bench.Load(requests=requests, concurrency=concurrency, corpus=corpus)
-        tts = containers.gpu_service(self._cuda(), model=model, port=TTS.port)
-        images = shipped(self.toolchain, settings.PLATFORM, BuildInfo())
+        tts = containers.gpu_service(await self._cuda(), model=model, port=TTS.port)
+        images = await shipped(self.toolchain, settings.PLATFORM, BuildInfo())
         client = bench_containers.bench_client(
             images[TTS.name],
             bound_services({AGENT.name: images[AGENT.name]}, given={TTS.name: tts}),
@@ -85,5 +85,5 @@ class Gpu:
             await Benchmark(toolchain=self.toolchain, platform=settings.PLATFORM).gate(results)
         return results
 
-    def _cuda(self) -> dagger.Container:
-        return service_image(self.toolchain, TTS, settings.PLATFORM, settings.TARGET, BuildInfo())
+    async def _cuda(self) -> dagger.Container:
+        return await service_image(self.toolchain, TTS, settings.PLATFORM, settings.TARGET, BuildInfo())

@@ -4,7 +4,8 @@ platform, with which build arguments, labels and annotations.
 Every concern that needs an image builds it here, so an image is defined once and the engine builds
 it once per call, whoever asks for it. The redirects (air-gapped mode) reach the builds as the
 Dockerfiles' build arguments; a release passes the base images it resolved to digests (`bases`), so
-that what it states in its provenance is what the build used.
+that what it states in its provenance is what the build used. The context is what the Dockerfile's
+ignore file lets through (Toolchain.build_context), so an edit elsewhere leaves every build as it was.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def platform_of(platform: str) -> dagger.Platform | None:
     return dagger.Platform(checked)
 
 
-def service_image(
+async def service_image(
     toolchain: Toolchain,
     spec: ServiceSpec,
     platform: str,
@@ -44,10 +45,12 @@ def service_image(
     arguments = (
         build_args(info) | spec.target_args(target) | toolchain.redirects.build_args() | dict(bases or {})
     )
-    built = toolchain.source.docker_build(
+    built_for, stage = platform_of(platform), spec.target(target)  # refused before anything is asked
+    context = await toolchain.build_context(spec.dockerfile)
+    built = context.docker_build(
         dockerfile=spec.dockerfile,
-        platform=platform_of(platform),
-        target=spec.target(target),
+        platform=built_for,
+        target=stage,
         build_args=[dagger.BuildArg(name=key, value=value) for key, value in arguments.items()],
     )
     for key, value in oci_annotations(spec.name, info).items():
@@ -55,15 +58,15 @@ def service_image(
     return built
 
 
-def shipped(toolchain: Toolchain, platform: str, info: BuildInfo) -> dict[str, dagger.Container]:
+async def shipped(toolchain: Toolchain, platform: str, info: BuildInfo) -> dict[str, dagger.Container]:
     """Each service's shipped image for one platform."""
     return {
-        name: service_image(toolchain, spec, platform, spec.shipped_target, info)
+        name: await service_image(toolchain, spec, platform, spec.shipped_target, info)
         for name, spec in SERVICES.items()
     }
 
 
-def variants(
+async def variants(
     toolchain: Toolchain,
     platforms: Sequence[str],
     info: BuildInfo,
@@ -73,7 +76,7 @@ def variants(
     """Each release image for each of `platforms` it is built for, keyed (image key, platform): the
     shipped images (keyed by their service's name) first, in dependency order."""
     return {
-        (release.key, platform): service_image(
+        (release.key, platform): await service_image(
             toolchain, release.service, platform, release.target, info, bases=bases
         )
         for release in images

@@ -37,7 +37,7 @@ class ImageChecks:
     @check
     async def non_root(self) -> None:
         """Each image's user is the unprivileged 10001:10001, and its processes run as uid 10001."""
-        for name, image in self._images().items():
+        for name, image in (await self._images()).items():
             user = await image.user()
             uid = (await image.with_exec(["id", "-u"]).stdout()).strip()
             if (user, uid) != (check_scripts.RUNTIME_USER, check_scripts.RUNTIME_UID):
@@ -47,7 +47,7 @@ class ImageChecks:
     @check
     async def read_only_root(self) -> None:
         """Nothing outside /tmp is writable by the runtime user, so the image runs on a read-only root."""
-        for name, image in self._images().items():
+        for name, image in (await self._images()).items():
             if found := (await image.with_exec(check_scripts.writable_outside()).stdout()).strip():
                 raise ImageCheckFailed(f"{name}: writable outside /tmp: {found}")
 
@@ -55,7 +55,7 @@ class ImageChecks:
     @check
     async def healthy(self) -> None:
         """Each image turns healthy through its own HEALTHCHECK (the agent beside a running TTS)."""
-        images = self._images()
+        images = await self._images()
         services = bound_services(images)
 
         def step(name: str) -> Callable[[], Awaitable[None]]:
@@ -78,13 +78,13 @@ class ImageChecks:
     @check
     async def no_build_leftovers(self) -> None:
         """No compiler, build tool, pip cache, wheel or build secret in any shipped image."""
-        for name, image in self._images().items():
+        for name, image in (await self._images()).items():
             found = await image.with_user("0").with_exec(check_scripts.leftovers()).stdout()
             if found.strip():
                 raise ImageCheckFailed(f"{name} carries: {found.strip()}")
 
-    def _images(self) -> dict[str, dagger.Container]:
-        return shipped(self.toolchain, self.platform, BuildInfo())
+    async def _images(self) -> dict[str, dagger.Container]:
+        return await shipped(self.toolchain, self.platform, BuildInfo())
 
     def steps(self) -> list[Step]:
         """Its checks as `ci` runs them."""

@@ -164,7 +164,7 @@ class Release:
         references = self.identity.references(images, repository)
         info = self.identity.build_info(created or await commit_time(self.toolchain, git), source_url)
         bases = await resolve_bases(self.toolchain, cuda=CUDA_IMAGE in images)
-        table = variants(self.toolchain, self.platforms, info, images, bases)
+        table = await variants(self.toolchain, self.platforms, info, images, bases)
         scan = await scanner(self.toolchain, severity=self.severity, db_repository=self.db_repository)
         # Every image through the scan gate at once (one error naming each image that failed), then
         # the reports and SBOMs of the same scans (one exec each: one call time per call) as evidence.
@@ -174,7 +174,7 @@ class Release:
             evidence = evidence.with_directory(name, scan.evidence({platform: image}))
         await smoke_native(table)  # the shipped images; the CUDA one needs a GPU, so instead:
         if CUDA_IMAGE in images:
-            await Suite(toolchain=self.toolchain).cuda_model_tests().sync()
+            await (await Suite(toolchain=self.toolchain).cuda_model_tests()).sync()
         publisher = registry_auth(self.identity.registry, self.identity.username, password)
         published = await push(references, table, publisher)
         evidence = evidence.with_new_file("digests.txt", "".join(f"{line}\n" for line in published))

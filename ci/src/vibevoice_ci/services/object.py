@@ -25,14 +25,14 @@ class Services:
     platform: str = NATIVE
 
     @function
-    def tts(self) -> dagger.Service:
+    async def tts(self) -> dagger.Service:
         """The TTS on port 8000; ready once its image's HEALTHCHECK passes."""
-        return self._bound()[TTS.name]
+        return (await self._bound())[TTS.name]
 
     @function
-    def agent(self) -> dagger.Service:
+    async def agent(self) -> dagger.Service:
         """The agent on port 8080, bound to the TTS service under the alias `tts`."""
-        return self._bound()[AGENT.name]
+        return (await self._bound())[AGENT.name]
 
-    def _bound(self) -> dict[str, dagger.Service]:
-        return bound_services(shipped(self.toolchain, self.platform, BuildInfo()))
+    async def _bound(self) -> dict[str, dagger.Service]:
+        return bound_services(await shipped(self.toolchain, self.platform, BuildInfo()))

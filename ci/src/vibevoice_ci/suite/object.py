@@ -12,7 +12,7 @@ from __future__ import annotations
 import dagger
 from dagger import object_type
 
-from vibevoice_ci.core import commands
+from vibevoice_ci.core import commands, inputs
 from vibevoice_ci.core.decorators import check, function
 from vibevoice_ci.core.metadata import BuildInfo
 from vibevoice_ci.core.outcomes import Step, synced
@@ -31,14 +31,15 @@ class Suite:
 
     @function
     async def env(self) -> dagger.Container:
-        """The dev environment: Python, the dev extra, helm, cosign, espeak-ng, the source at /src."""
-        return await devenv.dev_env(self.toolchain)
+        """The dev environment: Python, the dev extra, helm, cosign, espeak-ng, the repository at /src
+        and the product installed (what each check below runs in, with only what it reads)."""
+        return await devenv.dev_env(self.toolchain, inputs.EVERYTHING, product=True)
 
     @function
     @check
     async def typecheck(self) -> None:
         """pyright on the product and tests (standard) and on the pipeline module (strict)."""
-        env = await self.env()
+        env = await devenv.dev_env(self.toolchain, inputs.TYPECHECK)
         for project in commands.PYRIGHT_PROJECTS:
             env = env.with_exec(commands.pyright(project))
         await env.sync()
@@ -47,27 +48,29 @@ class Suite:
     @check
     async def pipeline_tests(self) -> None:
         """The pipeline's own tests (ci/tests): the recorded functions, command lines, workflows, gates."""
-        await (await self.env()).with_exec(commands.pytest(paths=commands.PIPELINE_TESTS)).sync()
+        env = await devenv.dev_env(self.toolchain, inputs.PIPELINE_TESTS, product=True)
+        await env.with_exec(commands.pytest(paths=commands.PIPELINE_TESTS, workers=True)).sync()
 
     @function
     @check
     async def repository_tests(self) -> None:
         """The tests of the repository's own files (scripts/), which the service images do not carry."""
-        await (await self.env()).with_exec(commands.pytest(paths=commands.REPOSITORY_TESTS)).sync()
+        env = await devenv.dev_env(self.toolchain, inputs.REPOSITORY_TESTS, product=True)
+        await env.with_exec(commands.pytest(paths=commands.REPOSITORY_TESTS, workers=True)).sync()
 
     @function
     @check
-    def model_tests(self) -> dagger.Container:
+    async def model_tests(self) -> dagger.Container:
         """The VibeVoice model tests (tiny random model, CPU) in the TTS image's test-model stage."""
-        built = service_image(self.toolchain, TTS, self.platform, MODEL_TEST_TARGET, BuildInfo())
+        built = await service_image(self.toolchain, TTS, self.platform, MODEL_TEST_TARGET, BuildInfo())
         return built.with_exec(commands.pytest(markers=commands.MODEL_MARKER))
 
     @function
-    def cuda_model_tests(self) -> dagger.Container:
+    async def cuda_model_tests(self) -> dagger.Container:
         """The realtime model tests in the TTS image's test-cuda stage: Microsoft's realtime package at
         its pinned commit, a tiny random realtime model on the CPU (amd64; builds the CUDA image)."""
         (platform,) = CUDA_IMAGE.only_platforms
-        built = service_image(self.toolchain, TTS, platform, CUDA_TEST_TARGET, BuildInfo())
+        built = await service_image(self.toolchain, TTS, platform, CUDA_TEST_TARGET, BuildInfo())
         return built.with_exec([], use_entrypoint=True)  # the stage's own entrypoint and test selection
 
     def steps(self) -> list[Step]:

@@ -93,7 +93,7 @@ class SupplyChain:
         evidence = dag.directory().with_directory(
             "audit", scanner.audited(self.osv_url, "low").directory(audit.REPORTS)
         )
-        for (name, platform), image in variants(self.toolchain, platforms, BuildInfo()).items():
+        for (name, platform), image in (await variants(self.toolchain, platforms, BuildInfo())).items():
             evidence = evidence.with_directory(name, scanner.evidence({platform: image}))
         return evidence
 
@@ -101,7 +101,7 @@ class SupplyChain:
     @check
     async def scan_images(self, platforms: PlatformsArg = DEFAULT_PLATFORMS) -> None:
         """Trivy on every shipped image and platform: fails if any has a CRITICAL finding not allowlisted."""
-        await (await self._scanner()).gate(variants(self.toolchain, platforms, BuildInfo()))
+        await (await self._scanner()).gate(await variants(self.toolchain, platforms, BuildInfo()))
 
     async def _scanner(self, severity: str = "CRITICAL", db_repository: str = "") -> Scanner:
         """The scanner of one call, its Trivy database the module's unless one is given."""
