@@ -333,6 +333,10 @@ def test_without_the_transparency_log_cosign_signs_and_verifies_with_a_key_and_n
     assert cosign.NO_TLOG_ENV.items() <= Signer(key=key, tlog=False).environment().items()
     assert "COSIGN_INSECURE_IGNORE_TLOG" in Signer(tlog=False).environment()
     assert not cosign.NO_TLOG_ENV.keys() & Signer(key=key).environment().keys()
+    # a registry named by host that speaks HTTP (go-containerregistry assumes HTTPS but for localhost,
+    # private addresses and *.local): cosign is told, and only when asked
+    assert Signer(key=key, http_registry=True).environment()["COSIGN_ALLOW_HTTP_REGISTRY"] == "true"
+    assert "COSIGN_ALLOW_HTTP_REGISTRY" not in Signer(key=key).environment()
     with pytest.raises(ValueError, match="goes with --key"):
         Signer(id_token=key, tlog=False).check()
 

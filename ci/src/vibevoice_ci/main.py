@@ -145,6 +145,13 @@ class Vibevoice:
         tlog: Annotated[
             bool, Doc("Sigstore's transparency log; false: sign with --key and verify with no network")
         ] = True,
+        http_registry: Annotated[
+            bool,
+            Doc(
+                "the registry speaks plain HTTP (in-house or loopback): cosign may use it; the engine "
+                "pushes over HTTP where its engine.json says so"
+            ),
+        ] = False,
     ) -> Release:
         """The release on one registry, its identity given once: `run` (scan, smoke, publish, sign, attest,
         verify), or one step: `publish`, `sign`, `attest`, `verify`."""
@@ -152,7 +159,10 @@ class Vibevoice:
             registry=registry, username=username, password=password, github_repository=github_repository,
             ref=ref, sha=sha, run_id=run_id, run_attempt=run_attempt, workflow_ref=workflow_ref,
         )  # fmt: skip
-        signer = Signer(key, key_password, id_token, oidc_request_token, oidc_request_url, tlog=tlog)
+        signer = Signer(
+            key, key_password, id_token, oidc_request_token, oidc_request_url,
+            tlog=tlog, http_registry=http_registry,
+        )  # fmt: skip
         return Release(
             toolchain=self._toolchain(),
             identity=identity,

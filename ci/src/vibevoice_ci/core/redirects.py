@@ -8,8 +8,8 @@ Three kinds of redirect, given to the module as `--mirror HOST=PREFIX`, `--image
   under the same digests, so the pins in ci/images stay the proof of what runs.
 - An image override (`python=registry.corp:5000/python:3.12-slim`): one image replaced whole, for a
   stand-in built in-house, whose digest differs from the pin (so the pin cannot be kept). NAME is a
-  tool of ci/images (python, uv, trivy, cosign, helm, k3s, registry) or a base of the Dockerfiles
-  (`base`, `cuda-base`), which reach the builds as their BASE_IMAGE and CUDA_IMAGE build arguments.
+  tool of ci/images (python, uv, trivy, cosign, helm, k3s, registry) or the Dockerfiles' base
+  (`base`, every image's, the CUDA one's too), which reaches the builds as their BASE_IMAGE build argument.
 
 - A download (`torch-index=https://pypi.corp/simple`): a file or package index the Dockerfiles fetch
   besides images (PyTorch's CPU index for the model tests, Microsoft's model code at its pinned
@@ -33,7 +33,6 @@ from vibevoice_ci.core.pins import TOOLS, ImagePin
 # default (a test checks these defaults against the Dockerfiles' ARG lines).
 BASES: Mapping[str, tuple[str, str]] = {
     "base": ("BASE_IMAGE", "python:3.12-slim"),
-    "cuda-base": ("CUDA_IMAGE", "nvidia/cuda:12.6.3-runtime-ubuntu24.04"),
 }
 NAMES = (*TOOLS, *BASES)
 # What the Dockerfiles download besides images: the name `--download` uses, and the build argument.

@@ -89,6 +89,10 @@ class Signer:
     oidc_request_token: dagger.Secret | None = None
     oidc_request_url: dagger.Secret | None = None
     tlog: bool = True
+    # The registry speaks plain HTTP: cosign (go-containerregistry) uses HTTP on its own only for
+    # localhost, private IP addresses and *.local, so a loopback or in-house registry named by host
+    # needs it said (found releasing to reg.internal:5050 on an offline engine).
+    http_registry: bool = False
 
     @property
     def keyed(self) -> bool:
@@ -115,8 +119,12 @@ class Signer:
     def environment(self) -> dict[str, str]:
         """cosign's plain environment: its home (for its own files), and without the transparency log,
         what keeps cosign from reaching Sigstore at all (found on an offline engine: cosign v3 fetched
-        Sigstore's signing config even to sign with a key)."""
-        return {"HOME": COSIGN_HOME, **({} if self.tlog else NO_TLOG_ENV)}
+        Sigstore's signing config even to sign with a key), and plain HTTP where the registry speaks it."""
+        return {
+            "HOME": COSIGN_HOME,
+            **({} if self.tlog else NO_TLOG_ENV),
+            **({"COSIGN_ALLOW_HTTP_REGISTRY": "true"} if self.http_registry else {}),
+        }
 
     def apply(self, container: dagger.Container) -> dagger.Container:
         """The container with the identity in place: secrets as files or variables, never arguments."""

@@ -146,7 +146,7 @@ class Release:
                 for p in self._image(folder).platforms(self.platforms)
             }
             evidence = evidence.with_directory(folder, scan.evidence(pulled))
-        bases = await resolve_bases(self.toolchain, cuda=CUDA_IMAGE in self._images())
+        bases = await resolve_bases(self.toolchain)
         return await self._attest(env, refs, evidence, await self._build(started, bases))
 
     @function(cache="never")
@@ -163,7 +163,7 @@ class Release:
         images = self._images()
         references = self.identity.references(images, repository)
         info = self.identity.build_info(created or await commit_time(self.toolchain, git), source_url)
-        bases = await resolve_bases(self.toolchain, cuda=CUDA_IMAGE in images)
+        bases = await resolve_bases(self.toolchain)
         table = await variants(self.toolchain, self.platforms, info, images, bases)
         scan = await scanner(self.toolchain, severity=self.severity, db_repository=self.db_repository)
         # Every image through the scan gate at once (one error naming each image that failed), then

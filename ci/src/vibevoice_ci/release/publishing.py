@@ -27,14 +27,12 @@ async def commit_time(toolchain: Toolchain, git: dagger.GitRef) -> str:
     ).strip()
 
 
-async def resolve_bases(toolchain: Toolchain, *, cuda: bool) -> dict[str, str]:
+async def resolve_bases(toolchain: Toolchain) -> dict[str, str]:
     """The Dockerfiles' base images a release builds from, as the build argument -> the reference by
     digest, resolved once, through the redirects. The builds take these very references, so the
     provenance states the bases they used (a tag that moves meanwhile moves neither)."""
     resolved: dict[str, str] = {}
     for name, (argument, default) in BASES.items():
-        if name == "cuda-base" and not cuda:
-            continue
         reference = toolchain.redirects.reference(name, default)
         resolved[argument] = await dag.container().from_(reference).image_ref()
     return resolved
