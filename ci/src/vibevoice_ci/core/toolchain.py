@@ -88,8 +88,12 @@ class Toolchain:
         return (await self.container(name)).file(pins.BINARIES[name])
 
     async def python(self) -> dagger.Container:
-        """The pinned Python with the pipeline's pip cache mounted."""
-        return with_pip_cache(await self.container("python"))
+        """The pinned Python with the pipeline's pip cache mounted, its pip (and every venv's made from it,
+        whose pip carries its own certificates) trusting the image's CA bundle: a base that trusts a
+        TLS-intercepting proxy's CA then works (found on an engine here: the dev environment's venv
+        failed every download with CERTIFICATE_VERIFY_FAILED where the image's own pip worked)."""
+        python = await self.container("python")
+        return with_pip_cache(python.with_env_variable("PIP_CERT", SYSTEM_CA_BUNDLE))
 
 
 def ignore_patterns(text: str) -> list[str]:
@@ -112,6 +116,8 @@ def with_pip_cache(container: dagger.Container) -> dagger.Container:
     return container.with_mounted_cache(PIP_CACHE_PATH, dag.cache_volume(PIP_CACHE_VOLUME))
 
 
+# Debian's CA bundle, which the Python images (Debian-based) carry and `update-ca-certificates` writes.
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # The variable an exec that must run at every call carries `call_time()` in.
 CACHE_BUSTER = "CACHE_BUSTER"
 
