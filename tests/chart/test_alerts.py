@@ -60,6 +60,7 @@ def quiet(at: str, name: str) -> dict[str, Any]:
     return {"eval_time": at, "alertname": name, "exp_alerts": []}
 
 
+@pytest.mark.checkers
 def test_rules_pass_promtool_check(promtool: str, rendered_sets: dict[str, Rendered], tmp_path: Path) -> None:
     for name in ("gpu", "openshift"):
         output = run_promtool(
@@ -68,6 +69,7 @@ def test_rules_pass_promtool_check(promtool: str, rendered_sets: dict[str, Rende
         assert "SUCCESS" in output, output
 
 
+@pytest.mark.checkers
 def test_availability_and_absent_metric_alerts(
     promtool: str, rendered_sets: dict[str, Rendered], tmp_path: Path
 ) -> None:
@@ -116,6 +118,7 @@ def test_no_tts_availability_alert_when_it_may_scale_to_zero(rendered_sets: dict
     assert "VibeVoiceAgentUnavailable" in alerts(rendered_sets["openshift"])
 
 
+@pytest.mark.checkers
 def test_autoscaling_queries_parse(promtool: str, rendered_sets: dict[str, Rendered], tmp_path: Path) -> None:
     """KEDA's triggers, and prometheus-adapter's rule as the adapter expands it, are valid PromQL."""
     (scaled,) = rendered_sets["openshift"].all("ScaledObject")

@@ -159,6 +159,7 @@ def checkov(rendered_dir: Path) -> Iterator[Finding]:
 
 
 CHECKERS = {"kube-score": kube_score, "checkov": checkov}
+pytestmark = pytest.mark.checkers
 
 
 @pytest.mark.parametrize("tool", CHECKERS)

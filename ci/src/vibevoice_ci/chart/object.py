@@ -40,8 +40,9 @@ class Chart:
     @check
     async def tests(self) -> None:
         """The chart's test suite (tests/chart: schema, templates, toggles, security) with the pinned helm."""
-        env = await devenv.dev_env(self.toolchain, inputs.CHART_TESTS)
-        await env.with_exec(commands.pytest(paths=commands.CHART_TESTS, workers=True)).sync()
+        env = await devenv.dev_env(self.toolchain, inputs.CHART_TESTS, product=True)
+        tests = commands.pytest(markers=commands.CHART_TEST_MARKERS, paths=commands.CHART_TESTS, workers=True)
+        await env.with_exec(tests).sync()
 
     @function
     async def template(
